@@ -1,0 +1,41 @@
+//! The engine's top-level error: one variant per stage, each a miette diagnostic of its own.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum Error {
+    /// The project file is invalid (exit 2).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Model(#[from] crate::model::ModelErrors),
+    /// The step graph is invalid: unknown reference, cycle (exit 2).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Files(#[from] crate::files::FilesError),
+    /// A step name on the command line that is not in the graph (exit 2).
+    #[error("no step named `{name}` in env `{env}`")]
+    #[diagnostic(code(forge::unknown_step))]
+    UnknownStep {
+        name: String,
+        env: String,
+        #[help]
+        help: Option<String>,
+    },
+}
+
+impl Error {
+    /// Whether the user's input (project file, command line) is at fault: exit status 2.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::Model(_) | Error::Graph(_) | Error::UnknownStep { .. }
+        )
+    }
+}

@@ -1,0 +1,26 @@
+//! forge's engine: everything between `project.kdl` and "run this step".
+//!
+//! It knows nothing of wasmtime, clap, bollard or the AWS SDK (a test in `tests/` checks
+//! that). Data flows one way:
+//!
+//! - [`model`]: parse and validate `project.kdl` into typed [`model::Config`]s, one per env.
+//! - [`graph`]: expand services and `step` blocks into a [`graph::StepGraph`].
+//! - [`files`]: find and hash each step's input files (stat cache, parallel blake3).
+//! - [`fingerprint`]: one struct with every input of a step; its hash keys the cache.
+//! - [`store`]: the local content-addressed store and run history.
+//! - [`executor`]: the seam through which a step is run (wasm host, or a test executor).
+//! - [`scheduler`]: runs the graph on tokio, in parallel, with cancellation.
+//! - [`session`]: the facade the CLI uses: build, deploy, plan, explain.
+//! - [`events`]: what a run reports as it goes.
+
+pub mod events;
+pub mod executor;
+pub mod files;
+pub mod fingerprint;
+pub mod graph;
+pub mod model;
+pub mod session;
+pub mod store;
+
+mod error;
+pub use error::Error;

@@ -1,0 +1,293 @@
+//! The project model: `project.kdl` (KDL v2) parsed into typed, validated values.
+//!
+//! - [`load`] / [`parse`] read a file into a [`Project`]: the base layer plus one overlay per
+//!   `env` block. Every environment is resolved and validated at load time, so an error in
+//!   `prod` is caught by a `forge plan` run against `dev`.
+//! - [`Project::resolve`] merges the base and one env overlay into a [`Config`]: the complete,
+//!   validated description of what that environment ships.
+//! - Every value keeps its [`SourceSpan`] so later stages (graph expansion, cycle detection)
+//!   can point at the line that caused a problem.
+//!
+//! The schema is documented for users in `docs/project-kdl.md`.
+
+mod error;
+mod parse;
+mod value;
+
+pub use error::{ModelError, ModelErrors};
+pub use value::ConfigValue;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{NamedSource, SourceSpan};
+
+/// The schema version this forge understands (`version 1` at the top of `project.kdl`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The file name forge looks for in the current directory and its parents.
+pub const PROJECT_FILE: &str = "project.kdl";
+
+/// The text of a `project.kdl`, kept for diagnostics.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+}
+
+impl SourceFile {
+    /// A `NamedSource` for miette labels.
+    pub fn named(&self) -> NamedSource<Arc<str>> {
+        NamedSource::new(self.path.display().to_string(), self.text.clone())
+    }
+}
+
+/// A value together with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: SourceSpan,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: SourceSpan) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// A parsed `project.kdl`.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Directory that holds `project.kdl`; every relative path in the file is relative to it.
+    pub root: PathBuf,
+    pub source: SourceFile,
+    /// Every environment, resolved and validated (base + overlay), by name.
+    pub envs: BTreeMap<String, Config>,
+    /// The env used when `--env` is not given (`default-env` in the `project` node).
+    pub default_env: Spanned<String>,
+}
+
+impl Project {
+    /// The resolved config for `env`, or an "unknown env" error with a suggestion.
+    pub fn resolve(&self, env: Option<&str>) -> Result<&Config, ModelError> {
+        let name = env.unwrap_or(&self.default_env.value);
+        self.envs.get(name).ok_or_else(|| {
+            ModelError::unknown_env(name, self.envs.keys().map(String::as_str), &self.source)
+        })
+    }
+}
+
+/// Reads and validates the project file at `path`.
+pub fn load(path: &Path) -> Result<Project, ModelErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelErrors::io(path, e))?;
+    parse(path, &text)
+}
+
+/// Parses and validates project source text. `path` is used for diagnostics and as the root.
+pub fn parse(path: &Path, text: &str) -> Result<Project, ModelErrors> {
+    parse::parse_project(path, text)
+}
+
+/// Finds `project.kdl` in `start` or its closest ancestor.
+pub fn find_project_file(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(PROJECT_FILE))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Everything one environment ships: the base file with that env's overlay applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: String,
+    pub project: Spanned<String>,
+    pub region: Spanned<String>,
+    pub services: BTreeMap<String, Service>,
+    pub registries: BTreeMap<String, Registry>,
+    pub modules: BTreeMap<String, Module>,
+    pub state: Option<StateBackend>,
+    pub plugins: BTreeMap<String, PluginDecl>,
+    pub steps: BTreeMap<String, StepDecl>,
+    /// Free-form values of the env (`var "name" value`), usable as module inputs.
+    pub vars: BTreeMap<String, Spanned<ConfigValue>>,
+}
+
+/// A container service: an image built from a context, pushed, and run on ECS.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: Spanned<String>,
+    pub build: BuildSpec,
+    /// Name of a `registry` node; `None` means the project's only registry.
+    pub registry: Option<Spanned<String>>,
+    pub repository: Spanned<String>,
+    pub port: Spanned<u16>,
+    pub cpu: Spanned<u32>,
+    pub memory: Spanned<u32>,
+    pub desired_count: Spanned<u32>,
+    pub health_check: HealthCheck,
+    pub load_balancer: Spanned<LoadBalancer>,
+    pub env_vars: BTreeMap<String, Spanned<String>>,
+    pub secrets: BTreeMap<String, Spanned<SecretRef>>,
+    /// Other services this one calls (ordering for rollout, and the `BACKEND_URL`-style wiring).
+    pub depends_on: Vec<Spanned<String>>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    /// Build context, relative to the project root.
+    pub context: Spanned<PathBuf>,
+    /// Dockerfile, relative to the context.
+    pub dockerfile: Spanned<PathBuf>,
+    pub args: BTreeMap<String, Spanned<String>>,
+    pub target: Option<Spanned<String>>,
+    /// Extra input globs beyond the context (relative to the project root).
+    pub inputs: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HealthCheck {
+    pub path: Spanned<String>,
+    pub interval_secs: Spanned<u32>,
+    pub timeout_secs: Spanned<u32>,
+    pub healthy_threshold: Spanned<u32>,
+    pub unhealthy_threshold: Spanned<u32>,
+    pub matcher: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadBalancer {
+    /// Internet-facing ALB.
+    Public,
+    /// ALB reachable only inside the VPC.
+    Internal,
+    /// No load balancer (workers).
+    None,
+}
+
+/// A secret by reference: forge never sees or stores its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `arn:aws:secretsmanager:...`
+    SecretsManager(String),
+    /// `ssm:/path/to/param`
+    Ssm(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub name: Spanned<String>,
+    pub kind: Spanned<RegistryKind>,
+    /// Registry host (e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`, `127.0.0.1:5000`).
+    pub url: Spanned<String>,
+    /// AWS API endpoint override (local endpoints such as moto).
+    pub endpoint: Option<Spanned<String>>,
+    pub create_repositories: Spanned<bool>,
+    pub immutable_tags: Spanned<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryKind {
+    Ecr,
+    /// A plain OCI/Docker registry.
+    Oci,
+}
+
+/// A Terraform module that makes part of the infrastructure.
+#[derive(Debug, Clone)]
+pub struct Module {
+    pub name: Spanned<String>,
+    /// Folder with the module's `.tf` files, relative to the project root.
+    pub source: Spanned<PathBuf>,
+    /// Input variables: literals, or references (`(ref)"module.vpc.vpc_id"`,
+    /// `(ref)"service.backend.image"`, `(ref)"var.cidr"`).
+    pub inputs: BTreeMap<String, Spanned<ConfigValue>>,
+    pub span: SourceSpan,
+}
+
+/// Where Terraform state lives and how it is locked.
+#[derive(Debug, Clone)]
+pub struct StateBackend {
+    pub bucket: Spanned<String>,
+    /// May contain `{env}`, replaced by the environment's name.
+    pub key: Spanned<String>,
+    pub region: Spanned<String>,
+    pub endpoint: Option<Spanned<String>>,
+    pub lock: Spanned<StateLock>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLock {
+    /// S3 native lockfile (`use_lockfile = true`, conditional PUT).
+    S3Lockfile,
+    /// DynamoDB table with a `LockID` string hash key.
+    DynamoDb { table: String },
+}
+
+/// A plugin a step can run.
+#[derive(Debug, Clone)]
+pub struct PluginDecl {
+    pub name: Spanned<String>,
+    pub source: PluginSource,
+    /// Capabilities granted to every step run by this plugin (e.g. `files.read`, `docker`, `aws`).
+    pub grants: Vec<Spanned<String>>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// Embedded in the forge binary (`docker-build`, `ecr-push`, ...).
+    Builtin,
+    /// A third-party `.wasm` file, relative to the project root, pinned by `blake3:` hash.
+    Path { path: PathBuf, hash: String },
+}
+
+/// Built-in plugin names (what the service sugar expands into).
+pub const BUILTIN_PLUGINS: &[&str] = &[
+    "docker-build",
+    "ecr-push",
+    "terraform-render",
+    "state-lock",
+    "terraform-apply",
+    "ecs-rollout",
+    "state-unlock",
+];
+
+/// A generic `step` block: anything the service sugar does not cover.
+#[derive(Debug, Clone)]
+pub struct StepDecl {
+    pub name: Spanned<String>,
+    pub plugin: Spanned<String>,
+    pub config: Spanned<ConfigValue>,
+    /// Input globs relative to the project root.
+    pub inputs: Vec<Spanned<String>>,
+    /// Other steps (user step names or generated ids such as `docker-build:backend`).
+    pub needs: Vec<Spanned<String>>,
+    /// Process environment variables whose values feed the fingerprint.
+    pub env_vars: Vec<Spanned<String>>,
+    /// Whether the git commit SHA feeds the fingerprint.
+    pub commit_sha: Spanned<bool>,
+    /// `build` (runs in `forge build`) or `deploy` (only in `forge deploy`).
+    pub phase: Spanned<Phase>,
+    pub span: SourceSpan,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Image build and push: what a CI job with no infrastructure permissions may do.
+    Build,
+    /// Everything that touches infrastructure.
+    Deploy,
+}
