@@ -72,6 +72,13 @@ resource "aws_ecs_task_definition" "this" {
       readonlyRootFilesystem = var.readonly_root_filesystem
       stopTimeout            = var.stop_timeout
 
+      # PID 1 in a container ignores SIGTERM unless it installs a handler, so a
+      # static binary FROM scratch would only die by SIGKILL after stopTimeout,
+      # slowing every deployment. ECS's init process forwards the signal instead.
+      linuxParameters = {
+        initProcessEnabled = var.init_process_enabled
+      }
+
       logConfiguration = {
         logDriver = "awslogs"
         options = {

@@ -165,6 +165,12 @@ variable "stop_timeout" {
   }
 }
 
+variable "init_process_enabled" {
+  description = "Run an init process as PID 1 that forwards signals, so the app exits on SIGTERM without handling it."
+  type        = bool
+  default     = true
+}
+
 variable "health_check_command" {
   description = "Container health check command, e.g. [\"CMD\", \"/app\", \"--healthcheck\"]. Null leaves health to the load balancer (scratch images have no shell)."
   type        = list(string)
