@@ -275,6 +275,14 @@ data "aws_iam_policy_document" "deploy" {
     resources = ["*"]
   }
 
+  # jenkins-ec2 looks up the Amazon Linux AMI in AWS's public SSM parameters; without
+  # this a plan that includes it fails with "reading SSM Parameter ...: AccessDenied".
+  statement {
+    sid       = "PlanReadPublicAmiParameters"
+    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
+    resources = ["arn:${local.partition}:ssm:${local.region}::parameter/aws/service/*"]
+  }
+
   # iam:GetPolicyVersion broke the seed project's plans: refreshing an aws_iam_policy
   # (or a role with attached managed policies) reads the default version's document;
   # without it: "reading IAM Policy Version (...): AccessDenied". Get/List on roles

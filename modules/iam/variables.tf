@@ -29,7 +29,7 @@ variable "ecr_repository_arns" {
 }
 
 variable "log_group_arns" {
-  description = "CloudWatch log groups the tasks write to (ecs-task-definition output log_group_arn). Empty allows /ecs/<name>-* in this region."
+  description = "CloudWatch log groups the tasks write to, built from their names (ecs-task-definition needs this module's roles, so its outputs cannot feed back here). Empty allows /ecs/<name>-* in this region."
   type        = list(string)
   default     = []
 }

@@ -36,9 +36,14 @@ variable "noncurrent_version_expiration_days" {
 }
 
 variable "noncurrent_versions_to_keep" {
-  description = "Superseded versions always kept regardless of age."
+  description = "Superseded versions always kept regardless of age; null expires by age only."
   type        = number
   default     = 10
+
+  validation {
+    condition     = var.noncurrent_versions_to_keep == null || try(var.noncurrent_versions_to_keep >= 1 && var.noncurrent_versions_to_keep <= 100, false)
+    error_message = "noncurrent_versions_to_keep must be between 1 and 100 (the S3 limit), or null."
+  }
 }
 
 ################################################################################
