@@ -259,7 +259,11 @@ pub fn read_response(r: &mut impl Read) -> Result<Fetched, FetchError> {
         while read_more(r, &mut data)? > 0 {}
         decode_chunked(&data[body_start..])?
     } else if let Some(length) = length {
-        if body_start + length > MAX_RESPONSE_BYTES {
+        // checked_add: the length comes from the peer and may be near usize::MAX.
+        if body_start
+            .checked_add(length)
+            .is_none_or(|end| end > MAX_RESPONSE_BYTES)
+        {
             return Err(FetchError::BadResponse(format!(
                 "body of {length} bytes is over the {MAX_RESPONSE_BYTES}-byte limit"
             )));
@@ -365,7 +369,8 @@ fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, FetchError> {
         if size == 0 {
             return Ok(body);
         }
-        if data.len() < size + 2 || &data[size..size + 2] != b"\r\n" {
+        // The size comes from the peer: compare without overflowing.
+        if data.len().saturating_sub(2) < size || &data[size..size + 2] != b"\r\n" {
             return Err(bad("chunk shorter than its size"));
         }
         body.extend_from_slice(&data[..size]);
@@ -478,6 +483,16 @@ mod tests {
         );
         assert!(matches!(
             read_response(&mut raw.as_bytes()),
+            Err(FetchError::BadResponse(_))
+        ));
+        let huge = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", usize::MAX);
+        assert!(matches!(
+            read_response(&mut huge.as_bytes()),
+            Err(FetchError::BadResponse(_))
+        ));
+        let huge_chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab\r\n0\r\n\r\n";
+        assert!(matches!(
+            read_response(&mut &huge_chunk[..]),
             Err(FetchError::BadResponse(_))
         ));
         let mut endless = io::repeat(b'a');

@@ -400,4 +400,23 @@ mod tests {
         assert_eq!(json_escape("line\nbreak\u{1}"), "line\\nbreak\\u0001");
         assert_eq!(json_escape("héllo ✓"), "héllo ✓");
     }
+
+    /// Deterministic pseudo-random inputs (xorshift64): every outcome must be a value,
+    /// never a panic.
+    #[test]
+    fn random_heads_never_panic() {
+        let alphabet = b"GET /?HTP1.0\r\n: \x00\xff\xc3\xa9aZ";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 64) as usize;
+            let raw: Vec<u8> = (0..len)
+                .map(|i| alphabet[((state >> (i % 56)) as usize).wrapping_add(i) % alphabet.len()])
+                .chain(*b"\r\n\r\n")
+                .collect();
+            let _ = read_request(&mut &raw[..]);
+        }
+    }
 }

@@ -386,4 +386,21 @@ mod tests {
         assert_eq!(Value::Number(1e300).as_u64(), None);
         assert_eq!(Value::String("3".into()).as_u64(), None);
     }
+
+    #[test]
+    fn random_documents_never_panic() {
+        let alphabet = "{}[]\",:\\u0123456789abcdefEe+-.truefalsenull é😀\n";
+        let chars: Vec<char> = alphabet.chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 48) as usize;
+            let doc: String = (0..len)
+                .map(|i| chars[((state >> (i % 56)) as usize).wrapping_add(i * 7) % chars.len()])
+                .collect();
+            let _ = parse(&doc);
+        }
+    }
 }
