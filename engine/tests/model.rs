@@ -35,10 +35,18 @@ module "net" {
 var "cidr" "10.0.0.0/16"
 "#;
 
+fn render(errors: &model::ModelErrors) -> String {
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, errors)
+        .expect("render");
+    out
+}
+
 fn parse(text: &str) -> Project {
     match model::parse(Path::new(FIXTURE), text) {
         Ok(project) => project,
-        Err(errors) => panic!("expected a valid project, got:\n{errors:#?}"),
+        Err(errors) => panic!("expected a valid project, got:\n{}", render(&errors)),
     }
 }
 
@@ -390,13 +398,7 @@ fn the_reference_project_parses_and_every_env_resolves() {
     let path = root.join("project.kdl");
     let project = match model::load(&path) {
         Ok(p) => p,
-        Err(errors) => {
-            let mut out = String::new();
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-                .render_report(&mut out, &errors)
-                .expect("render");
-            panic!("the reference project.kdl is invalid:\n{out}");
-        }
+        Err(errors) => panic!("the reference project.kdl is invalid:\n{}", render(&errors)),
     };
     assert_eq!(project.envs.keys().collect::<Vec<_>>(), ["dev", "prod"]);
     assert_eq!(project.default_env.value, "dev");
@@ -492,5 +494,73 @@ module "net" { source "modules/net"; input "cidr" "10.0.0.0/16" }
             "forge::model::unknown_node",
             "forge::model::unknown_module_input",
         ]
+    );
+}
+
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = include_str!("../../docs/project-kdl.md");
+    let start = doc.find("```kdl\n").expect("an example") + "```kdl\n".len();
+    let example = &doc[start..start + doc[start..].find("```").expect("closed")];
+    let example = example.replace(
+        "blake3:<64 hex digits>",
+        &format!("blake3:{}", "0f".repeat(32)),
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files: &[(&str, &str)] = &[
+        ("app/backend/Dockerfile", "FROM scratch\n"),
+        ("app/frontend/Dockerfile", "FROM scratch\n"),
+        (
+            "modules/vpc/main.tf",
+            "variable \"name\" {}\nvariable \"cidr_block\" {}\nvariable \"tags\" {}\n",
+        ),
+        (
+            "modules/subnets/main.tf",
+            "variable \"vpc_id\" {}\nvariable \"azs\" {}\n",
+        ),
+        (
+            "modules/ecs-task-definition/variables.tf",
+            "variable \"image_digest\" {}\nvariable \"cpu\" {}\nvariable \"subnet_ids\" {}\nvariable \"environment\" {}\n",
+        ),
+    ];
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let project = match model::parse(&dir.path().join("project.kdl"), &example) {
+        Ok(p) => p,
+        Err(errors) => panic!(
+            "docs/project-kdl.md's example is invalid:\n{}",
+            render(&errors)
+        ),
+    };
+    let prod = project.resolve(Some("prod")).expect("prod");
+    assert_eq!(prod.region.value, "eu-west-1");
+    assert_eq!(prod.services["backend"].cpu.value, 512);
+    assert_eq!(
+        prod.services["backend"]
+            .build
+            .target
+            .as_ref()
+            .map(|t| t.value.as_str()),
+        Some("runtime")
+    );
+    assert!(
+        matches!(&prod.services["backend"].secrets["API_KEY"].value, SecretRef::Ssm(p) if p == "/shop/api-key")
+    );
+    assert_eq!(
+        prod.state.as_ref().map(|s| s.lock.value.clone()),
+        Some(StateLock::S3Lockfile)
+    );
+    let ConfigValue::Map(tags) = &prod.vars["tags"].value else {
+        panic!("tags is a map")
+    };
+    assert_eq!(tags["Project"], ConfigValue::String("shop".into()));
+    assert_eq!(tags["Environment"], ConfigValue::String("prod".into()));
+    let task = &prod.modules["backend-task"];
+    assert!(
+        matches!(&task.inputs["subnet_ids"].value, ConfigValue::List(items) if items.len() == 1)
     );
 }

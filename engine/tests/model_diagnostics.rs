@@ -248,3 +248,8 @@ fn unknown_env_on_the_command_line() {
     let err = project.resolve(Some("staging")).expect_err("unknown env");
     insta::assert_snapshot!(render(&err));
 }
+
+case!(
+    comment_after_closing_brace,
+    format!("{HEAD}env \"dev\" {{}} // the default\nenv \"prod\" {{}}\n")
+);

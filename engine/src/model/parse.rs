@@ -60,6 +60,7 @@ pub(crate) fn parse_project(path: &Path, text: &str) -> Result<Project, ModelErr
                 };
                 cx.errors.push(err);
             }
+            flag_comments_after_braces(text, &mut cx);
             return Err(finish(cx.errors));
         }
     };
@@ -145,6 +146,52 @@ pub(crate) fn parse_project(path: &Path, text: &str) -> Result<Project, ModelErr
         envs: configs,
         default_env,
     })
+}
+
+/// kdl-rs 6.5 rejects `node { ... } // comment` followed by more nodes, though KDL v2 allows
+/// it, and its own message ("Expected end of document") points elsewhere. Point at the
+/// comment so the user can move it.
+fn flag_comments_after_braces(text: &str, cx: &mut Cx) {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut after_brace = false;
+        for (i, c) in line.char_indices() {
+            let rest = &line[i..];
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => {
+                    in_string = !in_string;
+                    after_brace = false;
+                }
+                '}' if !in_string => after_brace = true,
+                '/' if !in_string && (rest.starts_with("//") || rest.starts_with("/*")) => {
+                    if after_brace {
+                        let err = ModelError::Syntax {
+                            message:
+                                "a comment after a closing `}` on the same line is not supported"
+                                    .into(),
+                            src: cx.src(),
+                            span: SourceSpan::new((offset + i).into(), rest.trim_end().len()),
+                            label: "move this comment to its own line".into(),
+                            help:
+                                "forge's KDL parser rejects a comment after `}` on the same line \
+                                   (and then reports a confusing error further on); put the \
+                                   comment on the line above"
+                                    .into(),
+                        };
+                        cx.errors.push(err);
+                    }
+                    break;
+                }
+                c if !c.is_whitespace() => after_brace = false,
+                _ => {}
+            }
+        }
+        offset += line.len();
+    }
 }
 
 fn check_version(nodes: &[KdlNode], cx: &mut Cx) {
