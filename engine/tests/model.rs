@@ -494,6 +494,8 @@ module "net" { source "modules/net"; input "cidr" "10.0.0.0/16" }
             "forge::model::wrong_type",
             "forge::model::invalid_value",
             "forge::model::unknown_node",
+            // `cidr_block` has no default, and `cidr` is not a variable.
+            "forge::model::missing_value",
             "forge::model::unknown_module_input",
         ]
     );

@@ -253,3 +253,7 @@ case!(
     comment_after_closing_brace,
     format!("{HEAD}env \"dev\" {{}} // the default\nenv \"prod\" {{}}\n")
 );
+case!(
+    missing_module_input,
+    format!("{HEAD}module \"net\" {{\n    source \"modules/net\"\n}}\n")
+);

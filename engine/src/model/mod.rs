@@ -22,6 +22,7 @@ mod parse;
 mod read;
 mod schema;
 mod service;
+mod terraform;
 mod validate;
 mod value;
 

@@ -96,6 +96,7 @@ pub(crate) fn parse_project(path: &Path, text: &str) -> Result<Project, ModelErr
     let mut configs: BTreeMap<String, Config> = BTreeMap::new();
     let mut default_env = None;
     for (name, (_, node)) in &envs {
+        cx.env = name.clone();
         let mut merged = base.clone();
         if let Some(children) = node.and_then(|n| n.children()) {
             merge::merge_nodes(&mut merged, children.nodes(), Ctx::Env, &mut cx);

@@ -19,7 +19,10 @@ pub(crate) struct Cx {
     /// The project root: relative paths in the file are checked against it.
     pub root: std::path::PathBuf,
     /// `variable` names per module folder (`None`: not readable), read once per load.
-    pub tf_vars: std::collections::HashMap<std::path::PathBuf, Option<Vec<String>>>,
+    pub tf_vars:
+        std::collections::HashMap<std::path::PathBuf, Option<Vec<super::terraform::TfVariable>>>,
+    /// The env being resolved, for help lines of env-specific problems.
+    pub env: String,
 }
 
 /// What a value is, in words, for "expected X, found Y".
@@ -40,6 +43,7 @@ impl Cx {
             errors: Vec::new(),
             root,
             tf_vars: Default::default(),
+            env: String::new(),
         }
     }
 

@@ -85,39 +85,6 @@ fn sibling_hint(root: &Path, path: &str) -> String {
     }
 }
 
-/// The `variable "NAME"` blocks of the `.tf` files directly in `dir`; `None` if it has none.
-fn tf_variables(dir: &Path) -> Option<Vec<String>> {
-    let mut found_tf = false;
-    let mut vars = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.extension().is_none_or(|e| e != "tf") || !path.is_file() {
-            continue;
-        }
-        found_tf = true;
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        for line in text.lines() {
-            let Some(rest) = line.trim_start().strip_prefix("variable") else {
-                continue;
-            };
-            let rest = rest.trim_start();
-            if let Some(rest) = rest.strip_prefix('"')
-                && let Some(end) = rest.find('"')
-            {
-                vars.push(rest[..end].to_string());
-            }
-        }
-    }
-    found_tf.then_some(vars)
-}
-
 /// The module folder exists, holds `.tf` files, and declares every input as a variable.
 pub(crate) fn module_files(module: &Module, keys: &[Spanned<String>], cx: &mut Cx) {
     let source = module.source.value.to_string_lossy().into_owned();
@@ -137,7 +104,7 @@ pub(crate) fn module_files(module: &Module, keys: &[Spanned<String>], cx: &mut C
     let vars = cx
         .tf_vars
         .entry(dir.clone())
-        .or_insert_with(|| tf_variables(&dir))
+        .or_insert_with(|| super::terraform::module_variables(&dir))
         .clone();
     let Some(vars) = vars else {
         let help = "a Terraform module is a folder of `.tf` files; add them or point `source` at the right folder".into();
@@ -152,12 +119,12 @@ pub(crate) fn module_files(module: &Module, keys: &[Spanned<String>], cx: &mut C
         return;
     };
     for key in keys {
-        if vars.contains(&key.value) {
+        if vars.iter().any(|v| v.name == key.value) {
             continue;
         }
         let help = format!(
             "{} (inputs are the module's `variable` blocks, in {source})",
-            did_you_mean(&key.value, vars.iter().map(String::as_str), "variable")
+            did_you_mean(&key.value, vars.iter().map(|v| v.name.as_str()), "variable")
         );
         let err = ModelError::UnknownModuleInput {
             module: module.name.value.clone(),
@@ -165,6 +132,25 @@ pub(crate) fn module_files(module: &Module, keys: &[Spanned<String>], cx: &mut C
             src: cx.src(),
             span: key.span,
             help,
+        };
+        cx.errors.push(err);
+    }
+    // Terraform only says so at plan time, after images were built and pushed.
+    for var in vars
+        .iter()
+        .filter(|v| v.required && !module.inputs.contains_key(&v.name))
+    {
+        let env = &cx.env;
+        let err = ModelError::MissingValue {
+            node: format!("module \"{}\"", module.name.value),
+            what: format!("input `{}`", var.name),
+            src: cx.src(),
+            span: module.span,
+            help: format!(
+                "`variable \"{}\"` in {source} has no default: add `input \"{}\" VALUE` \
+                 (in the base, or in env `{env}`)",
+                var.name, var.name
+            ),
         };
         cx.errors.push(err);
     }
