@@ -130,3 +130,25 @@ fn mutated_reference_projects_never_panic() {
     // Both outcomes must occur, or the mutations are not exercising the parser.
     assert!(ok > 0 && failed > 0, "ok={ok} failed={failed}");
 }
+
+#[test]
+fn deeply_nested_blocks_are_an_error_not_a_stack_overflow() {
+    for depth in [65, 1_000, 100_000] {
+        let text = format!("version 1\n{}{}", "a {".repeat(depth), "}".repeat(depth));
+        let errors = model::parse(Path::new("project.kdl"), &text).expect_err("too deep");
+        assert_eq!(errors.errors.len(), 1);
+        assert!(
+            errors.errors[0]
+                .to_string()
+                .contains("nested more than 64 levels")
+        );
+    }
+    // The deepest accepted nesting goes through the parser and the model without trouble.
+    let text = format!("version 1\nvar \"x\" {}{}", "a {".repeat(64), "}".repeat(64));
+    let errors = model::parse(Path::new("project.kdl"), &text).expect_err("no project node");
+    assert!(!errors.errors[0].to_string().contains("nested"));
+    // Parentheses and strings do not count as nesting.
+    let text = format!("version 1\nx \"{}\"\n", "{".repeat(1_000));
+    let errors = model::parse(Path::new("project.kdl"), &text).expect_err("no project node");
+    assert!(!errors.errors[0].to_string().contains("nested"));
+}

@@ -25,6 +25,17 @@ pub(crate) fn parse_project(path: &Path, text: &str) -> Result<Project, ModelErr
         _ => PathBuf::from("."),
     };
     let mut cx = Cx::new(source, root);
+    if let Some(at) = too_deep(text) {
+        let err = ModelError::Syntax {
+            message: format!("blocks nested more than {MAX_DEPTH} levels deep"),
+            src: cx.src(),
+            span: SourceSpan::new(at.into(), 1),
+            label: "too deep".into(),
+            help: "a project file needs a handful of levels; look for unclosed or repeated `{`"
+                .into(),
+        };
+        return Err(ModelErrors { errors: vec![err] });
+    }
     let doc = match KdlDocument::parse_v2(text) {
         Ok(doc) => doc,
         Err(err) => {
@@ -147,6 +158,51 @@ pub(crate) fn parse_project(path: &Path, text: &str) -> Result<Project, ModelErr
         envs: configs,
         default_env,
     })
+}
+
+/// Deeper than any real project file, and far below what overflows the parsers' stacks.
+const MAX_DEPTH: usize = 64;
+
+/// The offset of the first `{` nested deeper than [`MAX_DEPTH`] (outside strings and
+/// comments), checked before parsing because the KDL parser recurses per level.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0);
+    let (mut in_string, mut line_comment, mut block_comment) = (false, false, 0usize);
+    while i < bytes.len() {
+        let (b, next) = (bytes[i], bytes.get(i + 1).copied());
+        if line_comment {
+            line_comment = b != b'\n';
+        } else if block_comment > 0 {
+            match (b, next) {
+                (b'*', Some(b'/')) => (block_comment, i) = (block_comment - 1, i + 1),
+                (b'/', Some(b'*')) => (block_comment, i) = (block_comment + 1, i + 1),
+                _ => {}
+            }
+        } else if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match (b, next) {
+                (b'"', _) => in_string = true,
+                (b'/', Some(b'/')) => line_comment = true,
+                (b'/', Some(b'*')) => (block_comment, i) = (1, i + 1),
+                (b'{', _) => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(i);
+                    }
+                }
+                (b'}', _) => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// kdl-rs 6.5 rejects `node { ... } // comment` followed by more nodes, though KDL v2 allows

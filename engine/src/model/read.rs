@@ -503,7 +503,7 @@ impl Cx {
                     .collect();
                 let span = SourceSpan::new(
                     first.offset().into(),
-                    last.offset() + last.len() - first.offset(),
+                    (last.offset() + last.len()).saturating_sub(first.offset()),
                 );
                 Some(Spanned::new(ConfigValue::List(values?), span))
             }
