@@ -257,3 +257,10 @@ case!(
     missing_module_input,
     format!("{HEAD}module \"net\" {{\n    source \"modules/net\"\n}}\n")
 );
+case!(
+    mistakes_inside_an_env_overlay,
+    format!(
+        "{}{API}env \"dev\" {{}}\nenv \"prod\" {{\n    service \"api\" {{\n        cpuu 512\n        desired-count \"three\"\n    }}\n}}\n",
+        HEAD.replace("region \"us-east-1\"", "region \"us-east-1\"; default-env \"dev\"")
+    )
+);
