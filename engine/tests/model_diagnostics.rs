@@ -261,6 +261,9 @@ case!(
     mistakes_inside_an_env_overlay,
     format!(
         "{}{API}env \"dev\" {{}}\nenv \"prod\" {{\n    service \"api\" {{\n        cpuu 512\n        desired-count \"three\"\n    }}\n}}\n",
-        HEAD.replace("region \"us-east-1\"", "region \"us-east-1\"; default-env \"dev\"")
+        HEAD.replace(
+            "region \"us-east-1\"",
+            "region \"us-east-1\"; default-env \"dev\""
+        )
     )
 );

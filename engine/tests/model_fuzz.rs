@@ -144,7 +144,11 @@ fn deeply_nested_blocks_are_an_error_not_a_stack_overflow() {
         );
     }
     // The deepest accepted nesting goes through the parser and the model without trouble.
-    let text = format!("version 1\nvar \"x\" {}{}", "a {".repeat(64), "}".repeat(64));
+    let text = format!(
+        "version 1\nvar \"x\" {}{}",
+        "a {".repeat(64),
+        "}".repeat(64)
+    );
     let errors = model::parse(Path::new("project.kdl"), &text).expect_err("no project node");
     assert!(!errors.errors[0].to_string().contains("nested"));
     // Parentheses and strings do not count as nesting.
