@@ -280,11 +280,14 @@ fn history_is_newest_first_and_last_step_skips_runs_without_a_fingerprint() {
 
 #[test]
 fn run_ids_sort_by_time_and_are_unique() {
-    let ids: Vec<String> = (0..100).map(|_| new_run_id()).collect();
+    let ids: Vec<String> = (0..1000).map(|_| new_run_id()).collect();
     let mut sorted = ids.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted.len(), ids.len());
+    assert_eq!(
+        sorted, ids,
+        "ids made one after another must sort in that order"
+    );
     // Ids of later milliseconds sort later: the prefix is the fixed-width time.
     assert!(ids.iter().all(|id| id.len() == ids[0].len()));
 }

@@ -23,11 +23,12 @@ mod walk;
 pub use dockerignore::{DockerIgnore, PatternError};
 pub use walk::FileMeta;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -107,6 +108,10 @@ pub struct FileIndex {
     trust_before_ns: i64,
     stats: HashStats,
     saved: AtomicBool,
+    /// Compiled globs and parsed ignore files: 200 steps commonly share a handful of
+    /// patterns, and compiling a glob costs more than matching a directory with it.
+    globs: Mutex<HashMap<Vec<String>, Option<Arc<GlobSet>>>>,
+    ignores: Mutex<HashMap<String, Arc<DockerIgnore>>>,
 }
 
 impl FileIndex {
@@ -147,22 +152,26 @@ impl FileIndex {
             trust_before_ns: run_start,
             stats: HashStats::default(),
             saved: AtomicBool::new(false),
+            globs: Mutex::default(),
+            ignores: Mutex::default(),
             cache_file,
         };
-        if let Some(decoded) = index.cache_file.as_deref().and_then(statcache::load) {
-            index.merge_cache(decoded);
+        if let Some((bytes, written_ns)) = index.cache_file.as_deref().and_then(statcache::read)
+            && let Some(decoded) = statcache::decode(&bytes)
+        {
+            index.merge_cache(decoded, written_ns);
         }
         Ok(index)
     }
 
     /// Takes each cached hash whose file is unchanged and not racily clean. Both lists are
     /// sorted by path, so this is one merge pass.
-    fn merge_cache(&mut self, decoded: statcache::Decoded) {
+    fn merge_cache(&mut self, decoded: statcache::Decoded<'_>, written_ns: i64) {
         self.loaded = decoded.entries.len();
-        let limit = decoded.trust_before_ns;
+        let limit = decoded.trust_before_ns.min(written_ns);
         let mut i = 0;
         for entry in decoded.entries {
-            while i < self.paths.len() && self.paths[i] < entry.path {
+            while i < self.paths.len() && self.paths[i].as_str() < entry.path {
                 i += 1;
             }
             if i < self.paths.len()
@@ -237,10 +246,10 @@ impl FileIndex {
                 message: message.clone(),
             });
         }
-        let globs = build_globs(&sel.globs)?;
+        let globs = self.globs_for(&sel.globs)?;
         let ignore = match &sel.ignore_file {
-            Some(name) => self.read_ignore_file(&prefix, name)?,
-            None => DockerIgnore::default(),
+            Some(name) => Some(self.ignore_file(&prefix, name)?),
+            None => None,
         };
         let start = self.paths.partition_point(|p| p.as_str() < prefix.as_str());
         let mut out = Vec::new();
@@ -248,26 +257,51 @@ impl FileIndex {
             let Some(rel) = path.strip_prefix(prefix.as_str()) else {
                 break;
             };
-            if globs.as_ref().is_none_or(|g| g.is_match(rel)) && !ignore.is_excluded(rel) {
+            if globs.as_ref().is_none_or(|g| g.is_match(rel))
+                && !ignore.as_ref().is_some_and(|i| i.is_excluded(rel))
+            {
                 out.push(path.clone());
             }
         }
         Ok(out)
     }
 
-    fn read_ignore_file(&self, prefix: &str, name: &str) -> Result<DockerIgnore, FilesError> {
-        let path = self.root.join(format!("{prefix}{name}"));
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DockerIgnore::default()),
-            Err(source) => return Err(FilesError::Io { path, source }),
+    fn globs_for(&self, globs: &[String]) -> Result<Option<Arc<GlobSet>>, FilesError> {
+        let mut cache = self.globs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = cache.get(globs) {
+            return Ok(set.clone());
+        }
+        let set = build_globs(globs)?.map(Arc::new);
+        cache.insert(globs.to_vec(), set.clone());
+        Ok(set)
+    }
+
+    /// The ignore file `<prefix><name>`, parsed once per run. Only files the walk found are
+    /// read: a missing one (or one excluded by `.gitignore`) excludes nothing.
+    fn ignore_file(&self, prefix: &str, name: &str) -> Result<Arc<DockerIgnore>, FilesError> {
+        let rel = format!("{prefix}{name}");
+        let mut cache = self.ignores.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ignore) = cache.get(&rel) {
+            return Ok(ignore.clone());
+        }
+        let parsed = if self.position(&rel).is_some() {
+            let path = self.root.join(&rel);
+            let text = std::fs::read_to_string(&path).map_err(|source| FilesError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            DockerIgnore::parse(&text).map_err(|e| FilesError::IgnoreFile {
+                path,
+                line: e.line,
+                pattern: e.pattern,
+                message: e.message,
+            })?
+        } else {
+            DockerIgnore::default()
         };
-        DockerIgnore::parse(&text).map_err(|e| FilesError::IgnoreFile {
-            path,
-            line: e.line,
-            pattern: e.pattern,
-            message: e.message,
-        })
+        let parsed = Arc::new(parsed);
+        cache.insert(rel, parsed.clone());
+        Ok(parsed)
     }
 
     /// blake3 hex of each path (relative, as [`FileIndex::select`] returns them). Hashes

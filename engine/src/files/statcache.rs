@@ -41,8 +41,8 @@ pub(crate) const CLOCK_MARGIN_NS: i64 = 50_000_000;
 const COARSE_MARGIN_NS: i64 = 2_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub path: String,
+pub(crate) struct Entry<'a> {
+    pub path: &'a str,
     pub meta: FileMeta,
     pub hash: [u8; 32],
 }
@@ -88,15 +88,16 @@ pub(crate) fn encode<'a>(
     out
 }
 
-/// A decoded cache: the entries and the time before which their mtimes must lie.
+/// A decoded cache: the entries (borrowing the file's bytes: no allocation per path, this
+/// is on the no-op path) and the time before which their mtimes must lie.
 #[derive(Debug)]
-pub(crate) struct Decoded {
+pub(crate) struct Decoded<'a> {
     pub trust_before_ns: i64,
-    pub entries: Vec<Entry>,
+    pub entries: Vec<Entry<'a>>,
 }
 
 /// Decodes a cache file, or `None` if it is not one this version wrote intact.
-pub(crate) fn decode(bytes: &[u8]) -> Option<Decoded> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<Decoded<'_>> {
     let body_len = bytes.len().checked_sub(32)?;
     let (body, sum) = bytes.split_at(body_len);
     if body.len() < HEADER || &body[..8] != MAGIC || blake3::hash(body).as_bytes() != sum {
@@ -112,7 +113,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Decoded> {
     let mut entries = Vec::with_capacity(count.min(body.len() / ENTRY_FIXED));
     for _ in 0..count {
         let len = r.u32()? as usize;
-        let path = std::str::from_utf8(r.take(len)?).ok()?.to_owned();
+        let path = std::str::from_utf8(r.take(len)?).ok()?;
         let meta = FileMeta {
             size: r.u64()?,
             mtime_ns: r.i64()?,
@@ -129,17 +130,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Decoded> {
     })
 }
 
-/// Reads and decodes the cache at `path`, applying the racy rule against the earlier of the
-/// recorded `trust_before_ns` and the file's own mtime. Missing, unreadable or corrupt →
-/// `None` (and the caller rehashes).
-pub(crate) fn load(path: &Path) -> Option<Decoded> {
-    let bytes = std::fs::read(path).ok()?;
-    let written = std::fs::metadata(path).ok()?;
-    let written_ns = FileMeta::from_metadata(&written).mtime_ns;
-    let mut decoded = decode(&bytes)?;
-    let limit = decoded.trust_before_ns.min(written_ns);
-    decoded.trust_before_ns = limit;
-    Some(decoded)
+/// Reads the cache file at `path` and its write time (mtime, ns). Missing or unreadable →
+/// `None` (and the caller rehashes). Decode with [`decode`]; trust entries only if they are
+/// older than the earlier of the write time and the recorded `trust_before_ns`.
+pub(crate) fn read(path: &Path) -> Option<(Vec<u8>, i64)> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+    Some((bytes, FileMeta::from_metadata(&meta).mtime_ns))
 }
 
 struct Reader<'a> {
@@ -169,10 +168,12 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    fn entries() -> Vec<Entry> {
+    const PATHS: [&str; 3] = ["dir/file0.rs", "dir/file1.rs", "dir/file2.rs"];
+
+    fn entries() -> Vec<Entry<'static>> {
         (0..3)
             .map(|i| Entry {
-                path: format!("dir/file{i}.rs"),
+                path: PATHS[i as usize],
                 meta: FileMeta {
                     size: i,
                     mtime_ns: 1_700_000_000_123_456_789 + i as i64,
@@ -187,12 +188,13 @@ mod tests {
 
     fn encoded() -> Vec<u8> {
         let e = entries();
-        encode(99, e.iter().map(|e| (e.path.as_str(), &e.meta, &e.hash)))
+        encode(99, e.iter().map(|e| (e.path, &e.meta, &e.hash)))
     }
 
     #[test]
     fn round_trips() {
-        let d = decode(&encoded()).expect("decodes");
+        let bytes = encoded();
+        let d = decode(&bytes).expect("decodes");
         assert_eq!(d.trust_before_ns, 99);
         assert_eq!(d.entries, entries());
     }

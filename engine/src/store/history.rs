@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -59,18 +59,25 @@ pub fn now_ms() -> u64 {
 }
 
 /// A new run id: start time in milliseconds (fixed width, so ids sort by time) and a
-/// suffix unique to this process and call.
+/// suffix unique to this process and call. Within one process ids strictly increase even
+/// when two are made in the same millisecond (a later id borrows the next millisecond).
 pub fn new_run_id() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    static LAST_MS: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms();
+    let prev = LAST_MS
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    let ms = now.max(prev + 1);
     let mut h = blake3::Hasher::new();
     h.update(&std::process::id().to_le_bytes());
-    h.update(&n.to_le_bytes());
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     h.update(&nanos.to_le_bytes());
-    format!("{:013}-{}", now_ms(), &h.finalize().to_hex()[..8])
+    h.update(&ms.to_le_bytes());
+    format!("{ms:013}-{}", &h.finalize().to_hex()[..8])
 }
 
 /// The key runs of one project are filed under: its name (made path-safe) and a short hash
