@@ -326,6 +326,29 @@ impl fmt::Display for Change {
     }
 }
 
+/// blake3 key-derivation context for env var values, so a value's hash in a fingerprint
+/// cannot be confused with (or looked up as) a file or blob hash of the same bytes.
+pub const ENV_VALUE_CONTEXT: &str = "forge 2026-11 env var value";
+
+/// The `env_vars` field for the variables a step declares: name → hash of the value, or
+/// `None` if unset. `lookup` is usually `|n| std::env::var(n).ok()`.
+pub fn env_var_inputs<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, Option<String>> {
+    names
+        .into_iter()
+        .map(|name| {
+            let value = lookup(name).map(|v| {
+                let mut h = blake3::Hasher::new_derive_key(ENV_VALUE_CONTEXT);
+                h.update(v.as_bytes());
+                h.finalize().to_hex().to_string()
+            });
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
 /// Flattens a config value into dotted paths → canonical JSON of each leaf. Map keys are
 /// joined with `.`, list items by index (`args.0`); empty maps and lists are kept as leaves
 /// (`{}`, `[]`) so that adding one still changes the fingerprint. A non-container root is
@@ -490,6 +513,19 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert_eq!(flat, expected);
+    }
+
+    #[test]
+    fn env_var_values_are_hashed_never_kept() {
+        let env = |n: &str| (n == "TOKEN").then(|| "s3cret".to_owned());
+        let vars = env_var_inputs(["TOKEN", "UNSET"], env);
+        assert_eq!(vars["UNSET"], None);
+        let token = vars["TOKEN"].as_deref().expect("set");
+        assert_eq!(token.len(), 64);
+        assert!(!token.contains("s3cret"));
+        assert_ne!(token, blake3::hash(b"s3cret").to_hex().as_str());
+        let other = env_var_inputs(["TOKEN"], |_| Some("other".to_owned()));
+        assert_ne!(other["TOKEN"], vars["TOKEN"]);
     }
 
     #[test]

@@ -155,10 +155,12 @@ fn bad_globs_and_ignore_patterns_are_errors() {
     sample(t.path());
     tree(t.path(), &[("bad/.dockerignore", "ok\n[oops\n")]);
     let index = FileIndex::scan(t.path()).expect("scan");
-    assert!(matches!(
-        index.select(&sel("app", &["src/[x"], None)),
-        Err(FilesError::Glob { .. })
-    ));
+    let err = index
+        .select(&sel("app", &["src/[x"], None))
+        .expect_err("invalid glob");
+    assert!(matches!(err, FilesError::Glob { .. }));
+    let help = miette::Diagnostic::help(&err).map(|h| h.to_string());
+    assert!(help.is_some_and(|h| h.contains("`{a,b}`")));
     match index.select(&sel("bad", &[], Some(".dockerignore"))) {
         Err(FilesError::IgnoreFile { line, pattern, .. }) => {
             assert_eq!((line, pattern.as_str()), (2, "[oops"));
