@@ -91,6 +91,18 @@ fn walk_honours_gitignore_without_git_and_skips_git_and_forge_dirs() {
         ]
     );
     assert_eq!(index.meta("app/Dockerfile").map(|m| m.size), Some(12));
+
+    // In a worktree or submodule `.git` is a file naming an absolute path: never an input.
+    tree(
+        t.path(),
+        &[
+            ("sub/.git", "gitdir: /elsewhere/.git/modules/sub"),
+            ("sub/a", "a"),
+        ],
+    );
+    let index = FileIndex::scan(t.path()).expect("scan");
+    assert!(index.meta("sub/a").is_some());
+    assert!(index.meta("sub/.git").is_none());
 }
 
 #[test]

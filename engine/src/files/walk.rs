@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
-/// Directories never walked: git's own data and forge's.
-const SKIPPED_DIRS: [&str; 2] = [".git", ".forge"];
+/// Never walked or indexed: git's own data and forge's.
+const SKIPPED: [&str; 2] = [".git", ".forge"];
 
 /// What the stat cache compares to decide whether a file's recorded hash still holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,12 +77,9 @@ pub(crate) fn walk(root: &Path) -> Walked {
         .git_exclude(false)
         .follow_links(false)
         .threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
-        .filter_entry(|e| {
-            !(e.file_type().is_some_and(|t| t.is_dir())
-                && e.file_name()
-                    .to_str()
-                    .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
-        });
+        // Whatever their type: in a worktree or submodule `.git` is a file naming an
+        // absolute path, which would make the same commit fingerprint differently per checkout.
+        .filter_entry(|e| !e.file_name().to_str().is_some_and(|n| SKIPPED.contains(&n)));
     let shared = Mutex::new(Walked::default());
     let mut visitors = Builder {
         root,
