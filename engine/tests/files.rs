@@ -106,6 +106,34 @@ fn walk_honours_gitignore_without_git_and_skips_git_and_forge_dirs() {
 }
 
 #[test]
+fn gitignore_above_the_project_applies_only_inside_a_repository() {
+    let t = tempfile::tempdir().expect("tempdir");
+    // A dotfiles-style `.gitignore` that ignores everything, above a project with no git.
+    tree(
+        t.path(),
+        &[
+            (".gitignore", "*\n"),
+            ("project/src/a.rs", "a"),
+            ("project/.ignore", "src\n"),
+        ],
+    );
+    let index = FileIndex::scan(&t.path().join("project")).expect("scan");
+    assert_eq!(index.paths(), [".ignore", "src/a.rs"]);
+
+    // The same tree as a repository: its `.gitignore` governs the subdirectory project.
+    tree(
+        t.path(),
+        &[
+            (".gitignore", "*.log\n"),
+            ("project/x.log", "x"),
+            (".git/HEAD", "ref: refs/heads/main\n"),
+        ],
+    );
+    let index = FileIndex::scan(&t.path().join("project")).expect("scan");
+    assert_eq!(index.paths(), [".ignore", "src/a.rs"]);
+}
+
+#[test]
 fn select_by_base_globs_and_dockerignore() {
     let t = tempfile::tempdir().expect("tempdir");
     sample(t.path());

@@ -71,6 +71,12 @@ pub(crate) fn walk(root: &Path) -> Walked {
         // Build contexts routinely contain dotfiles (`.dockerignore`, `.env.example`).
         .hidden(false)
         .require_git(false)
+        // `.ignore` files hide things from ripgrep and friends, not from builds.
+        .ignore(false)
+        // Outside a repository, a `.gitignore` above the project (a dotfiles repo's `*` in
+        // `~/.gitignore`) must not hide the project's files; inside one, the repository's
+        // own `.gitignore`s above the project root apply, as git applies them.
+        .parents(inside_repository(root))
         // Global excludes and `.git/info/exclude` differ between machines; honouring them
         // would make the same commit fingerprint differently on a laptop and in CI.
         .git_global(false)
@@ -159,6 +165,15 @@ impl ParallelVisitor for Visitor<'_> {
         }
         WalkState::Continue
     }
+}
+
+/// Whether a strict ancestor of `root` holds a `.git` (the project is a subdirectory of a
+/// repository).
+fn inside_repository(root: &Path) -> bool {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    root.ancestors()
+        .skip(1)
+        .any(|dir| dir.join(".git").symlink_metadata().is_ok())
 }
 
 /// `path` relative to `root`, `/`-separated; `None` if it is not valid UTF-8.
