@@ -3,7 +3,8 @@
 //!
 //! A run does, in order:
 //! 1. [`FileIndex::open`]: walks the project root once (in parallel, honouring `.gitignore`
-//!    in or out of a git checkout, skipping `.git/` and `.forge/`), recording each file's
+//!    in or out of a git checkout but not global excludes, `.git/info/exclude` or `.ignore`
+//!    files; skipping `.git` and `.forge`), recording each file's
 //!    metadata, and loads the stat cache for this root from the store
 //!    (`<store>/v1/stat/<root key>.bin`, see [`FileIndex::cache_path`]).
 //! 2. [`FileIndex::select`] per input selection: files under its base matching its globs,
@@ -50,7 +51,9 @@ pub enum FilesError {
     #[error("cannot read `{path}` while looking for input files: {message}")]
     #[diagnostic(
         code(forge::files::walk),
-        help("fix the permissions, or exclude the directory with .gitignore if no step needs it")
+        help(
+            "fix its permissions (or rename it, if its name is not valid UTF-8), or exclude it with .gitignore if no step needs it"
+        )
     )]
     Walk { path: String, message: String },
     #[error("invalid glob `{glob}` in the inputs of a step: {message}")]
