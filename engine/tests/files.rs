@@ -389,6 +389,30 @@ fn corrupt_or_foreign_cache_files_are_discarded() {
     assert_eq!(reopened.stats().cached, 0);
 }
 
+#[cfg(unix)]
+#[test]
+fn unreadable_paths_fail_the_selections_they_could_hide_files_from() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().expect("tempdir");
+    sample(t.path());
+    let bad = t
+        .path()
+        .join("app/src")
+        .join(std::ffi::OsStr::from_bytes(b"bad\xff.rs"));
+    fs::write(bad, "x").expect("write");
+    let index = FileIndex::scan(t.path()).expect("scan");
+    for base in ["app", "app/src", ""] {
+        match index.select(&sel(base, &[], None)) {
+            Err(FilesError::Walk { path, .. }) => assert!(path.starts_with("app/src/bad")),
+            other => panic!("selection {base:?} silently missed a file: {other:?}"),
+        }
+    }
+    assert_eq!(
+        index.select(&sel("other", &[], None)).expect("select"),
+        ["other/file.rs"]
+    );
+}
+
 #[test]
 fn missing_root_is_an_error() {
     let t = tempfile::tempdir().expect("tempdir");

@@ -242,7 +242,7 @@ impl FileIndex {
         if let Some((path, message)) = self
             .walk_errors
             .iter()
-            .find(|(p, _)| base.is_empty() || p == base || p.starts_with(&prefix))
+            .find(|(p, _)| walk_error_affects(p, base))
         {
             return Err(FilesError::Walk {
                 path: path.clone(),
@@ -391,6 +391,19 @@ impl FileIndex {
     }
 }
 
+/// Whether a path the walk could not read may hide files under `base`: it is the base, lies
+/// below it, or is one of its ancestors (an unreadable `app/` hides `app/src/`).
+fn walk_error_affects(error_path: &str, base: &str) -> bool {
+    let within = |inner: &str, outer: &str| {
+        outer.is_empty()
+            || inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    within(error_path, base) || within(base, error_path)
+}
+
 fn build_globs(globs: &[String]) -> Result<Option<GlobSet>, FilesError> {
     if globs.is_empty() {
         return Ok(None);
@@ -463,4 +476,21 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 
 pub(crate) fn to_hex(h: &[u8; 32]) -> String {
     blake3::Hash::from_bytes(*h).to_hex().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk_error_affects;
+
+    #[test]
+    fn walk_errors_affect_the_base_its_contents_and_its_ancestors() {
+        assert!(walk_error_affects("app", "app"));
+        assert!(walk_error_affects("app/src/x", "app"));
+        assert!(walk_error_affects("app", "app/src"));
+        assert!(walk_error_affects("", "app"));
+        assert!(walk_error_affects("anything", ""));
+        assert!(!walk_error_affects("application", "app"));
+        assert!(!walk_error_affects("app", "application"));
+        assert!(!walk_error_affects("other/x", "app"));
+    }
 }

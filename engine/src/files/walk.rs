@@ -141,9 +141,12 @@ impl ParallelVisitor for Visitor<'_> {
                 let rel = match relative(self.root, entry.path()) {
                     Some(rel) => rel,
                     None => {
+                        let path = entry.path();
+                        let rel = path.strip_prefix(self.root).unwrap_or(path);
                         self.local.errors.push((
-                            entry.path().to_string_lossy().into_owned(),
-                            "path is not valid UTF-8".into(),
+                            rel.to_string_lossy()
+                                .replace(std::path::MAIN_SEPARATOR, "/"),
+                            "the name is not valid UTF-8".into(),
                         ));
                         return WalkState::Continue;
                     }
