@@ -12,6 +12,7 @@
 //! - [`scheduler`]: runs the graph on tokio, in parallel, with cancellation.
 //! - [`session`]: the facade the CLI uses: build, deploy, plan, explain.
 //! - [`events`]: what a run reports as it goes.
+//! - [`testing`]: a deterministic executor for engine and CLI tests.
 
 pub mod events;
 pub mod executor;
@@ -21,6 +22,7 @@ pub mod graph;
 pub mod model;
 pub mod session;
 pub mod store;
+pub mod testing;
 
 mod error;
 pub use error::Error;
