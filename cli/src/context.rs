@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use forge_engine::graph::StepGraph;
 use forge_engine::model::find_project_file;
 use forge_engine::session::Session;
 
@@ -38,6 +39,20 @@ impl Context<'_> {
             &self.store_dir(),
             self.global.env.as_deref(),
         )?)
+    }
+
+    /// The graph of `--env` (or the default env) without opening the store: for commands
+    /// that only read the project file.
+    pub fn load_graph(&self) -> Result<StepGraph, CliError> {
+        let project_file = self.project_file()?;
+        let project =
+            forge_engine::model::load(&project_file).map_err(forge_engine::Error::from)?;
+        let config = project.resolve(self.global.env.as_deref()).map_err(|e| {
+            forge_engine::Error::from(forge_engine::model::ModelErrors { errors: vec![e] })
+        })?;
+        let graph =
+            StepGraph::from_config(config, &project.source).map_err(forge_engine::Error::from)?;
+        Ok(graph)
     }
 
     pub fn jobs(&self) -> usize {

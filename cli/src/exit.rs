@@ -90,6 +90,13 @@ pub enum CliError {
     #[diagnostic(code(forge::cli::stdout))]
     Stdout(#[source] std::io::Error),
 
+    #[error("invalid FORGE_TEST_EXECUTOR: {0}")]
+    #[diagnostic(
+        code(forge::cli::test_executor),
+        help("FORGE_TEST_EXECUTOR is for forge's own tests; unset it to run steps normally")
+    )]
+    TestExecutor(String),
+
     #[error("cannot start the async runtime")]
     #[diagnostic(code(forge::cli::runtime))]
     Runtime(#[source] std::io::Error),
@@ -113,7 +120,9 @@ impl CliError {
             return 1;
         }
         match self {
-            CliError::NoProject { .. } | CliError::ChangeDir { .. } => 2,
+            CliError::NoProject { .. } | CliError::ChangeDir { .. } | CliError::TestExecutor(_) => {
+                2
+            }
             CliError::Engine(err) if err.is_invalid_input() => 2,
             _ => 1,
         }

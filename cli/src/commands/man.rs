@@ -10,7 +10,9 @@ use crate::cli::{Cli, ManArgs};
 use crate::exit::{CliError, Outcome};
 
 pub fn man(args: &ManArgs) -> Result<Outcome, CliError> {
-    let command = Cli::command();
+    let mut command = Cli::command();
+    // Building propagates the version and the global flags into every subcommand's page.
+    command.build();
     match &args.out {
         None => {
             let mut out = Vec::new();
@@ -38,6 +40,7 @@ fn write_pages(command: clap::Command, name: &str, dir: &Path) -> Result<(), Cli
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone())
         .title(name.to_string())
+        .source(concat!("forge ", env!("CARGO_PKG_VERSION")))
         .render(&mut page)?;
     std::fs::write(&path, page).map_err(|source| CliError::Io {
         action: "write",

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
 mod completions;
+mod graph;
 mod man;
 mod plan;
 mod run;
@@ -24,23 +25,28 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         Command::Deploy(args) => {
             if cli.global.env.is_none() {
                 // A deploy to the default env by accident is the mistake this prevents.
-                let mut command = Cli::command();
-                command.build();
-                let deploy = command
-                    .find_subcommand_mut("deploy")
-                    .expect("deploy is a subcommand");
-                deploy
-                    .error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        "`forge deploy` needs `--env NAME`: deploys always name their env",
-                    )
-                    .exit();
+                deploy_needs_env();
             }
             run::run(&ctx, args, Phase::Deploy)
         }
         Command::Plan(args) => plan::plan(&ctx, args),
-        Command::Explain(_) | Command::Graph(_) | Command::Cache(_) => Err(CliError::Interrupted),
+        Command::Graph(args) => graph::graph(&ctx, args),
+        Command::Explain(_) | Command::Cache(_) => Err(CliError::Interrupted),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     }
+}
+
+/// Exits 2 with clap's usage error, as if `--env` were a required flag of `deploy` (it is
+/// a global flag, defined once, so clap cannot require it for one subcommand).
+fn deploy_needs_env() -> ! {
+    let mut command = Cli::command();
+    command.build();
+    let kind = clap::error::ErrorKind::MissingRequiredArgument;
+    let message = "`forge deploy` needs `--env NAME`: deploys always name their env";
+    let err = match command.find_subcommand_mut("deploy") {
+        Some(deploy) => deploy.error(kind, message),
+        None => command.error(kind, message),
+    };
+    err.exit()
 }

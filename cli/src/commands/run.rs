@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::context::Context;
-use crate::executor::NoPluginHost;
+use crate::executor::{NoPluginHost, test_executor};
 use crate::exit::{CliError, Outcome};
 use crate::report::{Reporter, Tally};
 
@@ -50,7 +50,10 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
     };
     let (result, tally) = runtime.block_on(async {
         tokio::spawn(watch_ctrl_c(cancel.clone()));
-        drive(&session, Arc::new(NoPluginHost), options, reporter.as_mut()).await
+        match test_executor()? {
+            Some(executor) => drive(&session, Arc::new(executor), options, reporter.as_mut()).await,
+            None => drive(&session, Arc::new(NoPluginHost), options, reporter.as_mut()).await,
+        }
     })?;
     match result {
         Ok(summary) => {
