@@ -8,6 +8,7 @@
 use std::io::Write;
 
 use forge_engine::graph::StepGraph;
+use serde::Serialize;
 
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::context::Context;
@@ -17,12 +18,12 @@ use crate::report::json;
 pub fn graph(ctx: &Context<'_>, args: &GraphArgs) -> Result<Outcome, CliError> {
     let graph = ctx.load_graph()?;
     if ctx.mode.json {
-        let mut value: serde_json::Value =
+        let graph: serde_json::Value =
             serde_json::from_str(&graph.to_json()).unwrap_or(serde_json::Value::Null);
-        if let Some(object) = value.as_object_mut() {
-            object.insert("type".into(), "graph".into());
-        }
-        json::line(&value)?;
+        json::line(&GraphLine {
+            kind: "graph",
+            graph,
+        })?;
         return Ok(Outcome::Ok);
     }
     let text = render(&graph, args.format);
@@ -32,6 +33,14 @@ pub fn graph(ctx: &Context<'_>, args: &GraphArgs) -> Result<Outcome, CliError> {
         out.write_all(b"\n")?;
     }
     Ok(Outcome::Ok)
+}
+
+#[derive(Serialize)]
+struct GraphLine {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    graph: serde_json::Value,
 }
 
 fn render(graph: &StepGraph, format: GraphFormat) -> String {

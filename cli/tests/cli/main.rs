@@ -5,4 +5,5 @@
 mod harness;
 
 mod generate;
+mod graph;
 mod usage;

@@ -67,3 +67,47 @@ fn help_shows_examples() {
     assert!(out.stdout.contains("Examples:"), "{}", out.stdout);
     assert!(out.stdout.contains("--detailed-exitcode"), "{}", out.stdout);
 }
+
+#[test]
+fn invalid_project_points_at_file_line_col_and_exits_2() {
+    let kdl = crate::harness::PROJECT_KDL.replace("plugin \"ecr-push\"", "plugn \"ecr-push\"");
+    let project = Project::with_kdl(&kdl);
+    let out = project.forge("plan").code(2).stdout(str![""]).run();
+    assert!(
+        out.stderr.contains("[ROOT]/project.kdl:21:5") || out.stderr.contains("project.kdl:21:5"),
+        "no file:line:col in {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `plugin`?"),
+        "{}",
+        out.stderr
+    );
+    // The same file fails every project command the same way.
+    project.forge("graph").code(2).run();
+    project.forge("build").code(2).run();
+}
+
+#[test]
+fn invalid_project_under_detailed_exitcode_is_1() {
+    let kdl = crate::harness::PROJECT_KDL.replace("plugin \"ecr-push\"", "plugn \"ecr-push\"");
+    Project::with_kdl(&kdl)
+        .forge("plan --detailed-exitcode")
+        .code(1)
+        .run();
+}
+
+#[test]
+fn unknown_env_is_invalid_input() {
+    let out = Project::new().forge("graph --env staging").code(2).run();
+    assert!(
+        out.stderr.contains("unknown env `staging`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("known envs: dev, prod"),
+        "{}",
+        out.stderr
+    );
+}
