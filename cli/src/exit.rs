@@ -74,6 +74,16 @@ pub enum CliError {
     )]
     Interrupted,
 
+    #[error("the store has {}", plural(*.count, "corrupt item"))]
+    #[diagnostic(
+        code(forge::cache::corrupt),
+        help(
+            "corrupt items are never served (a lookup treats them as misses); run \
+             `forge cache verify --repair` to remove them"
+        )
+    )]
+    CorruptStore { count: usize },
+
     #[error("cannot {action} {}", path.display())]
     #[diagnostic(
         code(forge::cli::io),
@@ -145,10 +155,15 @@ impl Outcome {
 
 /// `1 step`, `3 steps`.
 pub fn plural(n: usize, word: &str) -> String {
+    plural_with(n, word, &format!("{word}s"))
+}
+
+/// `1 entry`, `3 entries`.
+pub fn plural_with(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
-        format!("{n} {word}")
+        format!("{n} {one}")
     } else {
-        format!("{n} {word}s")
+        format!("{n} {many}")
     }
 }
 

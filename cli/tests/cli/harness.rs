@@ -122,6 +122,7 @@ impl Project {
             args: args.split_whitespace().map(str::to_string).collect(),
             dir: PathBuf::new(),
             env: vec![("FORGE_TEST_EXECUTOR".into(), String::new())],
+            unset: Vec::new(),
             code: Some(0),
             stdout: None,
             stderr: None,
@@ -144,6 +145,7 @@ pub struct Forge<'a> {
     args: Vec<String>,
     dir: PathBuf,
     env: Vec<(String, String)>,
+    unset: Vec<String>,
     code: Option<i32>,
     stdout: Option<snapbox::Data>,
     stderr: Option<snapbox::Data>,
@@ -171,6 +173,13 @@ impl Forge<'_> {
     /// The test executor's controls, e.g. `fail:compile=boom` (see `engine::testing`).
     pub fn test_executor(self, spec: &str) -> Self {
         self.env("FORGE_TEST_EXECUTOR", spec)
+    }
+
+    /// Run steps through the production executor (this build has no plugin host).
+    pub fn without_test_executor(mut self) -> Self {
+        self.env.retain(|(k, _)| k != "FORGE_TEST_EXECUTOR");
+        self.unset.push("FORGE_TEST_EXECUTOR".into());
+        self
     }
 
     /// Expected exit status (default 0).
@@ -212,6 +221,9 @@ impl Forge<'_> {
             .args(&self.args);
         for (key, value) in &self.env {
             command = command.env(key, value);
+        }
+        for key in &self.unset {
+            command = command.env_remove(key);
         }
         let mut assert: OutputAssert = command.assert();
         if let Some(code) = self.code {

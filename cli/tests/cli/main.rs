@@ -4,6 +4,10 @@
 
 mod harness;
 
+mod cache;
+mod explain;
 mod generate;
 mod graph;
+mod plan;
+mod run;
 mod usage;
