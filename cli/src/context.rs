@@ -28,7 +28,7 @@ impl Context<'_> {
         self.global
             .cache_dir
             .clone()
-            .unwrap_or_else(default_store_dir)
+            .unwrap_or_else(forge_engine::store::Store::default_dir)
     }
 
     /// Opens the project for `--env` (or its default env).
@@ -73,13 +73,4 @@ pub fn change_dir(global: &GlobalArgs) -> Result<(), CliError> {
         })?;
     }
     Ok(())
-}
-
-/// Until the store exposes its own default: `$XDG_CACHE_HOME/forge` or `~/.cache/forge`.
-fn default_store_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("forge")
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use forge_engine::store::Store;
+use forge_engine::store::{ItemKind, Store};
 use serde::Serialize;
 
 use crate::cli::CacheCommand;
@@ -50,7 +50,9 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
             Ok(Outcome::Ok)
         }
         CacheCommand::Verify(args) => {
-            let report = store.verify(args.repair).map_err(forge_engine::Error::from)?;
+            let report = store
+                .verify(args.repair)
+                .map_err(forge_engine::Error::from)?;
             if ctx.mode.json {
                 json::line(&Line {
                     kind: "cache-verify",
@@ -65,10 +67,13 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
                     plural(report.blobs, "blob")
                 )?;
                 for item in &report.corrupt {
+                    let kind = match item.kind {
+                        ItemKind::Blob => "blob",
+                        ItemKind::ActionEntry => "entry",
+                    };
                     writeln!(
                         out,
-                        "corrupt {:?} {}: {}",
-                        item.kind,
+                        "corrupt {kind} {}: {}",
                         item.path.display(),
                         item.reason
                     )?;
@@ -92,7 +97,9 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
             }
         }
         CacheCommand::Gc(args) => {
-            let report = store.gc(args.keep_runs).map_err(forge_engine::Error::from)?;
+            let report = store
+                .gc(args.keep_runs)
+                .map_err(forge_engine::Error::from)?;
             if ctx.mode.json {
                 json::line(&Line {
                     kind: "cache-gc",

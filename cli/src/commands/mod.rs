@@ -1,5 +1,6 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
+mod cache;
 mod completions;
 mod graph;
 mod man;
@@ -31,7 +32,8 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         }
         Command::Plan(args) => plan::plan(&ctx, args),
         Command::Graph(args) => graph::graph(&ctx, args),
-        Command::Explain(_) | Command::Cache(_) => Err(CliError::Interrupted),
+        Command::Cache(command) => cache::cache(&ctx, command),
+        Command::Explain(_) => Err(CliError::Interrupted),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     }

@@ -9,7 +9,11 @@ fn stats_of_an_empty_and_a_used_store() {
     assert!(empty.stdout.contains("entries: 0"), "{}", empty.stdout);
     project.forge("build -q").run();
     let used = project.forge("cache stats").run();
-    assert!(used.stdout.contains("store:   [ROOT]") || used.stdout.contains("store:"), "{}", used.stdout);
+    assert!(
+        used.stdout.contains("store:   [ROOT]") || used.stdout.contains("store:"),
+        "{}",
+        used.stdout
+    );
     assert!(used.stdout.contains("entries: 3"), "{}", used.stdout);
     let json = project.forge("cache stats --json").run().json_lines();
     assert_eq!(json[0]["type"], "cache-stats");
@@ -31,7 +35,11 @@ fn verify_finds_corruption_and_repair_removes_it() {
     let corrupted = corrupt_one_blob(project.cache_dir());
     let out = project.forge("cache verify").code(1).run();
     assert!(out.stdout.contains("corrupt"), "{}", out.stdout);
-    assert!(out.stderr.contains("forge cache verify --repair"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("forge cache verify --repair"),
+        "{}",
+        out.stderr
+    );
     project.forge("cache verify --repair").run();
     assert!(!corrupted.exists(), "repair removed the corrupt blob");
     project.forge("cache verify").run();
@@ -47,7 +55,11 @@ fn gc_keeps_what_recorded_runs_need() {
     assert!(out.stdout.contains("kept 1 run"), "{}", out.stdout);
     // What the last run produced is still there: nothing to do.
     let out = project.forge("build").run();
-    assert!(out.stdout.contains("nothing to do: 3 steps cached"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("nothing to do: 3 steps cached"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// Flips the content of one blob file in the store; returns its path.

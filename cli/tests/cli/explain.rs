@@ -21,7 +21,8 @@ fn cached() {
     project.forge("build -q").run();
     let out = project.forge("explain compile").run();
     assert!(
-        out.stdout.starts_with("compile (env dev): cached, nothing to do\n"),
+        out.stdout
+            .starts_with("compile (env dev): cached, nothing to do\n"),
         "{}",
         out.stdout
     );
@@ -56,7 +57,9 @@ fn upstream_output_changed_is_named() {
     assert_eq!(json[0]["type"], "explain");
     let changes = json[0]["changes"].as_array().expect("changes");
     assert!(
-        changes.iter().any(|c| c["field"] == "upstream" && c["step"] == "compile"),
+        changes
+            .iter()
+            .any(|c| c["field"] == "upstream" && c["step"] == "compile"),
         "{}",
         json[0]
     );

@@ -53,18 +53,33 @@ fn deploy_phase_is_the_default() {
     let project = Project::new();
     project.forge("build -q").run();
     let out = project.forge("plan").run();
-    assert!(out.stdout.contains("2 of 5 steps would run (env dev, forge deploy)"), "{}", out.stdout);
-    assert!(out.stdout.contains("(3 steps cached; -v lists them)"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("2 of 5 steps would run (env dev, forge deploy)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("(3 steps cached; -v lists them)"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn detailed_exitcode_is_2_with_work_and_0_without() {
     let project = Project::new();
-    project.forge("plan --phase build --detailed-exitcode").code(2).run();
+    project
+        .forge("plan --phase build --detailed-exitcode")
+        .code(2)
+        .run();
     // Without the flag, pending work is not an error.
     project.forge("plan --phase build").code(0).run();
     project.forge("build -q").run();
-    project.forge("plan --phase build --detailed-exitcode").code(0).run();
+    project
+        .forge("plan --phase build --detailed-exitcode")
+        .code(0)
+        .run();
 }
 
 #[test]
@@ -81,11 +96,17 @@ fn json_plan_lines_and_summary() {
     assert_eq!(summary["skipped"], 0);
     let steps: Vec<_> = lines.iter().filter(|l| l["type"] == "plan-step").collect();
     assert_eq!(steps.len(), 3);
-    let compile = steps.iter().find(|l| l["step"] == "compile").expect("compile");
+    let compile = steps
+        .iter()
+        .find(|l| l["step"] == "compile")
+        .expect("compile");
     assert_eq!(compile["status"], "changed");
     assert_eq!(
         compile["changes"],
         serde_json::json!([{"field": "file-changed", "path": "src/main.rs"}])
     );
-    assert_eq!(summary["would_run"].as_u64(), Some(3 - summary["cached"].as_u64().unwrap_or(0)));
+    assert_eq!(
+        summary["would_run"].as_u64(),
+        Some(3 - summary["cached"].as_u64().unwrap_or(0))
+    );
 }

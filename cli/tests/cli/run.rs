@@ -34,10 +34,13 @@ fn build_twice_second_run_does_nothing() {
 #[test]
 fn verbose_lists_cached_steps_and_quiet_only_the_summary() {
     let project = Project::new();
-    project.forge("build -q").stdout(str![[r#"
+    project
+        .forge("build -q")
+        .stdout(str![[r#"
 [..] 3 ran, 0 cached, 0 failed, 0 skipped in [..]s
 
-"#]]).run();
+"#]])
+        .run();
     let out = project.forge("build -v").run();
     for step in ["compile", "lint", "package"] {
         assert!(
@@ -56,7 +59,8 @@ fn editing_an_input_reruns_only_what_reads_it() {
     project.write("src/nested/deep.txt", "b");
     let out = project.forge("build").run();
     assert!(
-        out.stdout.contains("ran     compile") && out.stdout.contains("file src/nested/deep.txt changed"),
+        out.stdout.contains("ran     compile")
+            && out.stdout.contains("file src/nested/deep.txt changed"),
         "{}",
         out.stdout
     );
@@ -74,8 +78,16 @@ fn failing_step_exits_1_and_skips_its_dependents() {
     assert!(out.stdout.contains("failed  compile ("), "{}", out.stdout);
     assert!(out.stdout.contains("compiler exploded"), "{}", out.stdout);
     assert!(out.stdout.contains("skipped package"), "{}", out.stdout);
-    assert!(out.stdout.contains("ran     lint"), "unrelated step should run: {}", out.stdout);
-    assert!(out.stderr.contains("1 step failed: compile"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("ran     lint"),
+        "unrelated step should run: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("1 step failed: compile"),
+        "{}",
+        out.stderr
+    );
 
     // A failure is never cached: the next run retries it, and reuses `lint`.
     let out = project.forge("build -v").run();
@@ -91,7 +103,8 @@ fn without_the_test_executor_steps_fail_with_an_honest_message() {
         .code(1)
         .run();
     assert!(
-        out.stdout.contains("needs plugin `docker-build`; this forge build has no plugin host yet"),
+        out.stdout
+            .contains("needs plugin `docker-build`; this forge build has no plugin host yet"),
         "{}",
         out.stdout
     );
@@ -106,7 +119,11 @@ fn deploy_runs_everything_and_envs_share_build_results() {
     let out = project.forge("deploy --env prod").run();
     assert!(out.stdout.contains("2 ran, 3 cached"), "{}", out.stdout);
     let out = project.forge("deploy --env prod").run();
-    assert!(out.stdout.contains("nothing to do: 5 steps cached"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("nothing to do: 5 steps cached"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -133,7 +150,10 @@ fn check_json_contract(stdout_lines: &[serde_json::Value]) -> &serde_json::Value
     for count in STATUSES {
         assert!(last[count].is_u64(), "summary without `{count}`: {last}");
     }
-    let summaries = stdout_lines.iter().filter(|l| l["type"] == "summary").count();
+    let summaries = stdout_lines
+        .iter()
+        .filter(|l| l["type"] == "summary")
+        .count();
     assert_eq!(summaries, 1, "exactly one summary");
     for line in stdout_lines {
         if line["type"] == "step-finished" {
@@ -151,7 +171,10 @@ fn json_contract_on_a_fresh_then_cached_run() {
     let out = project.forge("build --json").stderr(str![""]).run();
     let lines = out.json_lines();
     let summary = check_json_contract(&lines);
-    assert_eq!((summary["ran"].as_u64(), summary["cached"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(
+        (summary["ran"].as_u64(), summary["cached"].as_u64()),
+        (Some(3), Some(0))
+    );
     let finished: BTreeSet<&str> = lines
         .iter()
         .filter(|l| l["type"] == "step-finished")
@@ -162,7 +185,10 @@ fn json_contract_on_a_fresh_then_cached_run() {
     let out = project.forge("build --json").run();
     let lines = out.json_lines();
     let summary = check_json_contract(&lines);
-    assert_eq!((summary["ran"].as_u64(), summary["cached"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (summary["ran"].as_u64(), summary["cached"].as_u64()),
+        (Some(0), Some(3))
+    );
 }
 
 #[test]
@@ -176,7 +202,10 @@ fn json_contract_holds_when_a_step_fails() {
     let summary = check_json_contract(&lines);
     assert_eq!(summary["failed"], 1);
     assert_eq!(summary["skipped"], 1);
-    assert!(out.stderr.contains("1 step failed: compile"), "diagnostics go to stderr");
+    assert!(
+        out.stderr.contains("1 step failed: compile"),
+        "diagnostics go to stderr"
+    );
 }
 
 #[test]
