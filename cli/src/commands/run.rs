@@ -1,7 +1,7 @@
 //! `forge build` and `forge deploy`: run the graph, report as it goes, map the result to
 //! an exit status.
 //!
-//! Ctrl-C cancels the run's token: running steps are told to stop, nothing new starts, the
+//! Ctrl-C (or SIGTERM) cancels the run's token: running steps are told to stop, nothing new starts, the
 //! engine records what finished, and forge exits 130. A second Ctrl-C exits at once (the
 //! store stays consistent either way: every write is atomic).
 
@@ -118,12 +118,28 @@ async fn drive<E: Executor>(
 }
 
 async fn watch_ctrl_c(cancel: CancellationToken) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    if !interrupt().await {
         return;
     }
     eprintln!("interrupting: letting running steps stop cleanly (Ctrl-C again to quit now)");
     cancel.cancel();
-    if tokio::signal::ctrl_c().await.is_ok() {
+    if interrupt().await {
         std::process::exit(130);
     }
+}
+
+/// Ctrl-C, or SIGTERM (what CI servers such as Jenkins send when a job is aborted).
+/// `false` when no signal handler could be installed.
+async fn interrupt() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                result = tokio::signal::ctrl_c() => result.is_ok(),
+                received = term.recv() => received.is_some(),
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.is_ok()
 }

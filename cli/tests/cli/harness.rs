@@ -198,6 +198,28 @@ impl Forge<'_> {
         self
     }
 
+    /// Starts forge without waiting, stdout piped, for tests that interact with a running
+    /// process (signals). Expectations set on this builder are not checked.
+    pub fn spawn(self) -> std::process::Child {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_forge"));
+        command
+            .current_dir(self.project.root().join(&self.dir))
+            .env("FORGE_CACHE_DIR", self.project.cache_dir())
+            .env("NO_COLOR", "1")
+            .env_remove("XDG_CACHE_HOME")
+            .args(&self.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        for key in &self.unset {
+            command.env_remove(key);
+        }
+        command.spawn().expect("start forge")
+    }
+
     /// Runs forge and checks status, stdout and stderr; returns the output for further
     /// checks.
     pub fn run(self) -> Output {

@@ -219,3 +219,45 @@ fn json_contract_holds_when_the_project_is_invalid() {
     assert_eq!(lines[0]["type"], "error");
     assert!(out.stderr.contains("regoin"), "{}", out.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_with_130_and_the_next_run_resumes() {
+    use std::io::{BufRead, BufReader};
+
+    let project = Project::new();
+    let mut child = project
+        .forge("build --json -j 2")
+        .test_executor("block:compile")
+        .spawn();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    // Wait (on output, not on time) until the blocking step is running.
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("utf-8 line");
+        let started =
+            line.contains(r#""type":"step-started""#) && line.contains(r#""step":"compile""#);
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    seen.extend(lines.map(|l| l.expect("utf-8 line")));
+    let exit = child.wait().expect("forge exits");
+    assert_eq!(exit.code(), Some(130), "output: {seen:#?}");
+    let last: serde_json::Value =
+        serde_json::from_str(seen.last().expect("a last line")).expect("last line is JSON");
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["cancelled"], true);
+
+    // Nothing half-done was stored: compile runs now, and the store verifies clean.
+    let out = project.forge("build").run();
+    assert!(out.stdout.contains("ran     compile"), "{}", out.stdout);
+    project.forge("cache verify").run();
+}
