@@ -28,6 +28,13 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+    /// A bug in forge, not in the project: a task that stopped unexpectedly.
+    #[error("internal error: {0}")]
+    #[diagnostic(
+        code(forge::internal),
+        help("this is a bug in forge; please report it with the command you ran")
+    )]
+    Internal(String),
 }
 
 impl Error {
