@@ -2,6 +2,7 @@
 
 mod cache;
 mod completions;
+mod explain;
 mod graph;
 mod man;
 mod plan;
@@ -33,7 +34,7 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         Command::Plan(args) => plan::plan(&ctx, args),
         Command::Graph(args) => graph::graph(&ctx, args),
         Command::Cache(command) => cache::cache(&ctx, command),
-        Command::Explain(_) => Err(CliError::Interrupted),
+        Command::Explain(args) => explain::explain(&ctx, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     }

@@ -1,7 +1,8 @@
 //! `forge plan`: which steps would run and why, without running anything.
 //!
 //! With `--json`: one `{"type":"plan-step", "step":.., "status":..}` line per step (status
-//! `cached`, `never-run`, `changed` with its `changes`, or `after-upstream`), then a
+//! `cached`, `never-run`, `changed` with its `changes`, `not-in-store`, or
+//! `after-upstream` with the `upstream` steps it waits for), then a
 //! `summary` line with `would_run` and the same four counts a run reports (`ran`, `failed`
 //! and `skipped` are 0: a plan runs nothing).
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 use crate::cli::{PhaseArg, PlanArgs};
 use crate::context::Context;
 use crate::exit::{CliError, Outcome, plural};
-use crate::report::{Style, Verbosity, describe_change, json};
+use crate::report::{Style, Verbosity, json};
 
 pub fn plan(ctx: &Context<'_>, args: &PlanArgs) -> Result<Outcome, CliError> {
     let session = ctx.open_session()?;
@@ -76,26 +77,6 @@ fn cached_count(plan: &Plan) -> usize {
         .count()
 }
 
-/// Why a step would run, in one line.
-pub fn reason(status: &PlanStatus) -> String {
-    match status {
-        PlanStatus::Cached => "cached".to_string(),
-        PlanStatus::NeverRun => "never run".to_string(),
-        PlanStatus::Changed { changes } => match changes.as_slice() {
-            [] => "inputs changed".to_string(),
-            [one] => describe_change(one),
-            [first, rest @ ..] => format!(
-                "{} (and {} more)",
-                describe_change(first),
-                plural(rest.len(), "change")
-            ),
-        },
-        PlanStatus::AfterUpstream { upstream } => {
-            format!("runs if the output of {} changes", upstream.join(", "))
-        }
-    }
-}
-
 fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Result<()> {
     use std::io::Write;
 
@@ -142,7 +123,7 @@ fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Resu
             if cached {
                 String::new()
             } else {
-                reason(&step.status)
+                step.status.describe()
             }
         )?;
     }

@@ -13,7 +13,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use forge_engine::events::{Event, StepStatus, Summary};
-use forge_engine::fingerprint::Change;
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::exit::plural;
@@ -202,55 +201,6 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// One fingerprint difference in words, as `forge explain` and `forge plan` print it.
-pub fn describe_change(change: &Change) -> String {
-    fn short(v: &Option<String>) -> String {
-        match v {
-            Some(v) if v.chars().count() > 40 => {
-                format!("{}…", v.chars().take(40).collect::<String>())
-            }
-            Some(v) => v.clone(),
-            None => "(unset)".to_string(),
-        }
-    }
-    match change {
-        Change::Schema { old, new } => {
-            format!(
-                "fingerprint schema changed (v{old} → v{new}): this forge computes inputs differently"
-            )
-        }
-        Change::Plugin { old, new } => format!("plugin changed: {old} → {new}"),
-        Change::Config { key, old, new } => match (old, new) {
-            (None, Some(new)) => format!("config value {key} added: {}", short(&Some(new.clone()))),
-            (Some(old), None) => format!(
-                "config value {key} removed (was {})",
-                short(&Some(old.clone()))
-            ),
-            _ => format!(
-                "config value {key} changed: {} → {}",
-                short(old),
-                short(new)
-            ),
-        },
-        Change::FileAdded { path } => format!("file {path} added"),
-        Change::FileRemoved { path } => format!("file {path} removed"),
-        Change::FileChanged { path } => format!("file {path} changed"),
-        Change::Upstream { step, old, new } => match (old, new) {
-            (None, _) => format!("now needs the output of {step}"),
-            (_, None) => format!("no longer needs the output of {step}"),
-            _ => format!("output of upstream step {step} changed"),
-        },
-        // Values are not shown: env vars often carry secrets and only their hashes are kept.
-        Change::EnvVar { name } => format!("environment variable {name} changed"),
-        Change::Env { old, new } => format!("env changed: {} → {}", short(old), short(new)),
-        Change::Commit { old, new } => format!(
-            "commit changed: {} → {}",
-            short(&old.as_ref().map(|s| s.chars().take(12).collect())),
-            short(&new.as_ref().map(|s| s.chars().take(12).collect()))
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,23 +235,6 @@ mod tests {
             None,
         );
         assert_eq!(cached, "cached  x");
-    }
-
-    #[test]
-    fn changes_read_as_sentences() {
-        let change = Change::Config {
-            key: "build.args.VERSION".into(),
-            old: Some("\"1\"".into()),
-            new: Some("\"2\"".into()),
-        };
-        assert_eq!(
-            describe_change(&change),
-            "config value build.args.VERSION changed: \"1\" → \"2\""
-        );
-        let env = Change::EnvVar {
-            name: "TOKEN".into(),
-        };
-        assert_eq!(describe_change(&env), "environment variable TOKEN changed");
     }
 
     #[test]

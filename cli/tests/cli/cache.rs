@@ -62,21 +62,21 @@ fn gc_keeps_what_recorded_runs_need() {
     );
 }
 
-/// Flips the content of one blob file in the store; returns its path.
+/// Overwrites one blob of the store (`v1/cas/<shard>/<hash>`); returns its path.
 fn corrupt_one_blob(store: &std::path::Path) -> std::path::PathBuf {
-    let blobs = store.join("blobs");
-    let shard = std::fs::read_dir(&blobs)
-        .expect("blobs dir")
-        .next()
-        .expect("a shard")
-        .expect("dir entry")
-        .path();
-    let blob = std::fs::read_dir(&shard)
-        .expect("shard dir")
-        .next()
-        .expect("a blob")
-        .expect("dir entry")
-        .path();
+    let cas = store.join("v1/cas");
+    let mut shards: Vec<_> = std::fs::read_dir(&cas)
+        .unwrap_or_else(|e| panic!("{}: {e}", cas.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    shards.sort();
+    let blob = shards
+        .iter()
+        .flat_map(|shard| std::fs::read_dir(shard).expect("shard dir"))
+        .map(|e| e.expect("dir entry").path())
+        .find(|p| p.is_file())
+        .expect("a blob in the store");
     std::fs::write(&blob, b"not what was stored").expect("overwrite blob");
     blob
 }

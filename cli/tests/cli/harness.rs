@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use snapbox::cmd::{Command, OutputAssert};
 use snapbox::{Assert, IntoData, Redactions};
 
-/// A small project: three build steps and two deploy steps, two envs.
+/// A small project: three build steps and two deploy steps, two envs. `compile` and
+/// `lint` differ in config as well as globs: two steps with the same plugin, config and
+/// input files have the same fingerprint and share one cache entry.
 pub const PROJECT_KDL: &str = r#"version 1
 
 project "demo" {
@@ -33,6 +35,9 @@ step "compile" {
 step "lint" {
     plugin "docker-build"
     input "src/*.rs"
+    config {
+        target "lint"
+    }
     phase "build"
 }
 

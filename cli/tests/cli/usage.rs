@@ -74,7 +74,7 @@ fn invalid_project_points_at_file_line_col_and_exits_2() {
     let project = Project::with_kdl(&kdl);
     let out = project.forge("plan").code(2).stdout(str![""]).run();
     assert!(
-        out.stderr.contains("[ROOT]/project.kdl:21:5") || out.stderr.contains("project.kdl:21:5"),
+        out.stderr.contains("[ROOT]/project.kdl:24:5") || out.stderr.contains("project.kdl:24:5"),
         "no file:line:col in {}",
         out.stderr
     );
