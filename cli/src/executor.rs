@@ -32,6 +32,12 @@ pub fn test_executor() -> Result<Option<TestExecutor>, CliError> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoPluginHost;
 
+impl NoPluginHost {
+    pub const HELP: &str = "this forge build cannot run plugins yet: `forge plan`, `forge \
+                            explain`, `forge graph` and `forge cache` work, and steps whose \
+                            results are already in the store are reused";
+}
+
 impl Executor for NoPluginHost {
     fn run(
         &self,
@@ -44,11 +50,7 @@ impl Executor for NoPluginHost {
         async move {
             Err(StepError::Failed {
                 message,
-                help: Some(
-                    "this build of forge can plan, explain, graph and cache, but cannot run \
-                     plugins; steps whose results are already in the store are reused"
-                        .to_string(),
-                ),
+                help: Some(NoPluginHost::HELP.to_string()),
             })
         }
     }

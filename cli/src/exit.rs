@@ -55,14 +55,12 @@ pub enum CliError {
     Engine(#[from] forge_engine::Error),
 
     #[error("{} failed: {}", plural(.failed.len(), "step"), .failed.join(", "))]
-    #[diagnostic(
-        code(forge::run::failed),
-        help(
-            "each step's error is printed above; fix it and run again (steps that succeeded \
-             are cached and will not rerun)"
-        )
-    )]
-    StepsFailed { failed: Vec<String> },
+    #[diagnostic(code(forge::run::failed))]
+    StepsFailed {
+        failed: Vec<String>,
+        #[help]
+        help: String,
+    },
 
     #[error("interrupted")]
     #[diagnostic(
@@ -184,6 +182,7 @@ mod tests {
     fn failed_steps_are_one_and_interrupt_is_130() {
         let failed = CliError::StepsFailed {
             failed: vec!["a".into()],
+            help: String::new(),
         };
         assert_eq!(failed.exit_code(false), 1);
         assert_eq!(CliError::Interrupted.exit_code(true), 130);
@@ -193,6 +192,7 @@ mod tests {
     fn failure_message_names_the_steps() {
         let err = CliError::StepsFailed {
             failed: vec!["a".into(), "b".into()],
+            help: String::new(),
         };
         assert_eq!(err.to_string(), "2 steps failed: a, b");
     }

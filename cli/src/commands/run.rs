@@ -48,9 +48,14 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
         cancel: cancel.clone(),
         step_timeout: args.timeout,
     };
+    let test_executor = match test_executor() {
+        Ok(executor) => executor,
+        Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+    };
+    let plugin_host = test_executor.is_none();
     let (result, tally) = runtime.block_on(async {
         tokio::spawn(watch_ctrl_c(cancel.clone()));
-        match test_executor()? {
+        match test_executor {
             Some(executor) => drive(&session, Arc::new(executor), options, reporter.as_mut()).await,
             None => drive(&session, Arc::new(NoPluginHost), options, reporter.as_mut()).await,
         }
@@ -63,6 +68,7 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
             } else if summary.failed > 0 || !tally.failed.is_empty() {
                 Err(CliError::StepsFailed {
                     failed: tally.failed,
+                    help: failure_help(plugin_host),
                 })
             } else {
                 Ok(Outcome::Ok)
@@ -73,6 +79,16 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
             summary.cancelled = cancel.is_cancelled();
             abort(reporter.as_mut(), err.into(), &summary)
         }
+    }
+}
+
+fn failure_help(plugin_host: bool) -> String {
+    if plugin_host {
+        NoPluginHost::HELP.to_string()
+    } else {
+        "each step's error is printed above; fix it and run again (steps that succeeded are \
+         cached and will not rerun)"
+            .to_string()
     }
 }
 

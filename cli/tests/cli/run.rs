@@ -262,3 +262,20 @@ fn ctrl_c_stops_cleanly_with_130_and_the_next_run_resumes() {
     assert!(out.stdout.contains("ran     compile"), "{}", out.stdout);
     project.forge("cache verify").run();
 }
+
+#[test]
+fn timeout_fails_the_step_that_overruns() {
+    let out = Project::new()
+        .forge("build --timeout 10ms")
+        .test_executor("block:lint")
+        .code(1)
+        .run();
+    assert!(out.stdout.contains("failed  lint ("), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("timed out after 10ms"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("ran     compile"), "{}", out.stdout);
+    assert!(out.stderr.contains("1 step failed: lint"), "{}", out.stderr);
+}
