@@ -62,6 +62,38 @@ env "dev" {}
 env "prod" {}
 "#;
 
+/// A project with one container service: the service sugar expands into the standard
+/// chain (`docker-build:web` → `ecr-push:web` → `terraform-render` → ... → `state-unlock`).
+pub const SERVICE_KDL: &str = r#"version 1
+
+project "shop" {
+    region "us-east-1"
+    default-env "dev"
+}
+
+registry "ecr" { url "123456789012.dkr.ecr.us-east-1.amazonaws.com" }
+
+state {
+    s3 bucket="tf-state"
+    lock "s3-lockfile"
+}
+
+service "web" {
+    build { context "web" }
+    repository "shop/web"
+    port 8080
+}
+
+module "net" {
+    source "modules/net"
+    input "cidr_block" "10.0.0.0/16"
+}
+
+env "dev" {}
+
+env "prod" {}
+"#;
+
 pub struct Project {
     root: tempfile::TempDir,
     cache: tempfile::TempDir,
@@ -73,6 +105,14 @@ impl Project {
         Project::with_kdl(PROJECT_KDL)
             .file("src/main.rs", "fn main() {}\n")
             .file("src/util.rs", "pub fn util() {}\n")
+    }
+
+    /// [`SERVICE_KDL`] with its build context and Terraform module.
+    pub fn service() -> Project {
+        Project::with_kdl(SERVICE_KDL)
+            .file("web/Dockerfile", "FROM scratch\n")
+            .file("web/src/main.rs", "fn main() {}\n")
+            .file("modules/net/main.tf", "variable \"cidr_block\" {}\n")
     }
 
     /// A project with `kdl` as its project file and no other files.

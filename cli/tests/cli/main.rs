@@ -10,4 +10,5 @@ mod generate;
 mod graph;
 mod plan;
 mod run;
+mod service;
 mod usage;
