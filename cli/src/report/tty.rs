@@ -2,6 +2,7 @@
 //! above them, and an overall bar at the bottom.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::time::Duration;
 
 use forge_engine::events::{Event, StepStatus, Summary};
@@ -121,8 +122,9 @@ impl Reporter for TtyReporter {
 
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()> {
         self.clear()?;
-        println!("{}", self.style.bold(&summary_line(summary)));
-        Ok(())
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", self.style.bold(&summary_line(summary)))?;
+        out.flush()
     }
 
     fn abort(&mut self, _: Option<String>, _: &str, _: &Summary) -> std::io::Result<()> {
