@@ -211,6 +211,7 @@ impl Session {
             &self.env,
             self.env_vars.clone(),
         )?;
+        inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]))?;
         // Output hash of each assessed step that is cached; `None`: it will run.
         let mut outputs: BTreeMap<usize, Option<String>> = BTreeMap::new();
         let mut out = Vec::with_capacity(selected.len());
