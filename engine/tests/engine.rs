@@ -520,3 +520,50 @@ fn an_unknown_need_is_reported_with_a_suggestion() {
     let help = miette::Diagnostic::help(graph.as_ref()).map(|h| h.to_string());
     assert_eq!(help.as_deref(), Some("did you mean `gen`?"));
 }
+
+#[test]
+fn a_cycle_diagnostic_underlines_every_needs_on_the_cycle() {
+    let fx = Fixture::new(&PROJECT.replace(
+        "plugin \"docker-build\"\n    input \"src/**\"",
+        "plugin \"docker-build\"\n    input \"src/**\"\n    needs \"package\"",
+    ));
+    let err = fx.try_session().err().expect("cycle");
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .render_report(&mut out, &err)
+        .expect("render");
+    assert!(out.contains("forge::graph::cycle"), "{out}");
+    for label in [
+        "`compile` needs `gen`",
+        "`gen` needs `package`",
+        "`package` needs `compile`",
+    ] {
+        assert!(out.contains(label), "missing label {label}:\n{out}");
+    }
+    assert!(
+        out.contains("needs \"package\""),
+        "source line shown:\n{out}"
+    );
+    assert!(out.contains("remove one of the underlined"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_sharing_a_store_leave_it_consistent() {
+    let fx = Fixture::new(PROJECT);
+    let first = Arc::new(TestExecutor::new());
+    let second = Arc::new(TestExecutor::new());
+    let (a, b) = tokio::join!(fx.run(&first), fx.run(&second));
+    // Each step ran at least once between them and every step finished somehow.
+    assert_eq!(a.0.failed + b.0.failed, 0);
+    assert_eq!(a.0.ran + a.0.cached, 4);
+    assert_eq!(b.0.ran + b.0.cached, 4);
+    let report = Store::open(fx.store_dir())
+        .expect("store")
+        .verify(false)
+        .expect("verify");
+    assert!(report.is_ok(), "{report:?}");
+    let exec = Arc::new(TestExecutor::new());
+    let (after, _) = fx.run(&exec).await;
+    assert_eq!(after.cached, 4, "both runs' results are usable");
+}

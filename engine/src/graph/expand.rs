@@ -78,13 +78,9 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             globs: Vec::new(),
             ignore_file: Some(".dockerignore".to_string()),
         });
-        if !svc.build.inputs.is_empty() {
-            build.inputs.push(InputSelection {
-                base: String::new(),
-                globs: svc.build.inputs.iter().map(|g| g.value.clone()).collect(),
-                ignore_file: None,
-            });
-        }
+        build
+            .inputs
+            .extend(glob_selections(svc.build.inputs.iter().map(|g| &g.value)));
         steps.push(build);
 
         let mut push = builtin(
@@ -253,13 +249,8 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             Origin::Step(name.clone()),
         );
         step.config = decl.config.value.clone();
-        if !decl.inputs.is_empty() {
-            step.inputs.push(InputSelection {
-                base: String::new(),
-                globs: decl.inputs.iter().map(|g| g.value.clone()).collect(),
-                ignore_file: None,
-            });
-        }
+        step.inputs
+            .extend(glob_selections(decl.inputs.iter().map(|g| &g.value)));
         for need in &decl.needs {
             step.needs.push(need.value.clone());
             step.need_spans.push(need.span);
@@ -464,6 +455,34 @@ fn map<const N: usize>(entries: [(&str, ConfigValue); N]) -> ConfigValue {
             .map(|(k, v)| (k.to_string(), v))
             .collect::<BTreeMap<_, _>>(),
     )
+}
+
+/// Root-relative globs as selections, each glob's leading literal directories moved into
+/// the selection's base (`src/**/*.rs` → base `src`, glob `**/*.rs`). Same files, but
+/// selecting them scans only that directory's slice of the sorted file index instead of
+/// matching every file of the project against every glob of every step.
+fn glob_selections<'a>(globs: impl Iterator<Item = &'a String>) -> Vec<InputSelection> {
+    let mut by_base: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for glob in globs {
+        let glob = glob.trim_start_matches("./");
+        let parts: Vec<&str> = glob.split('/').collect();
+        let literal = parts
+            .iter()
+            .take(parts.len().saturating_sub(1))
+            .take_while(|p| !p.is_empty() && !p.contains(['*', '?', '[', ']', '{', '}', '\\', '!']))
+            .count();
+        let base = parts[..literal].join("/");
+        let rest = parts[literal..].join("/");
+        by_base.entry(base).or_default().push(rest);
+    }
+    by_base
+        .into_iter()
+        .map(|(base, globs)| InputSelection {
+            base,
+            globs,
+            ignore_file: None,
+        })
+        .collect()
 }
 
 /// A project-relative path as forge spells it everywhere: `/`-separated, no `./`, `""` for

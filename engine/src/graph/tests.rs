@@ -273,3 +273,41 @@ fn renderings_name_every_step_and_edge() {
     assert_eq!(json["steps"].as_array().map(Vec::len), Some(10));
     assert_eq!(json["steps"][2]["needs"][0], "docker-build:backend");
 }
+
+#[test]
+fn step_globs_are_split_into_literal_bases() {
+    let mut config = two_tier();
+    let mut decl = step("lint", &[], Phase::Build);
+    decl.inputs = [
+        "src/**/*.rs",
+        "src/main.rs",
+        "Cargo.lock",
+        "**/*.toml",
+        "web/*/x",
+    ]
+    .iter()
+    .map(|g| sp(g.to_string()))
+    .collect();
+    config.steps.insert("lint".into(), decl);
+    let graph = StepGraph::from_config(&config, &source()).expect("valid graph");
+    let inputs: Vec<(&str, Vec<&str>)> = graph
+        .get("lint")
+        .expect("lint")
+        .inputs
+        .iter()
+        .map(|s| {
+            (
+                s.base.as_str(),
+                s.globs.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("", vec!["Cargo.lock", "**/*.toml"]),
+            ("src", vec!["**/*.rs", "main.rs"]),
+            ("web", vec!["*/x"]),
+        ]
+    );
+}

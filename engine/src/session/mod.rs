@@ -134,7 +134,7 @@ impl Session {
         let cache = Arc::new(Cache::open(&self.store_dir)?);
         // Shared: runs may proceed side by side; `forge cache gc` takes it exclusively.
         let _lock = cache.lock_shared()?;
-        let inputs = Arc::new(self.inputs().await?);
+        let inputs = Arc::new(self.inputs(&selected).await?);
         let previous = Arc::new(self.previous(&cache)?);
         let run_id = crate::store::new_run_id();
         let started_ms = crate::store::now_ms();
@@ -193,14 +193,21 @@ impl Session {
         )
     }
 
-    /// Walks the project tree once and loads the stat cache, off the async threads.
-    async fn inputs(&self) -> Result<Inputs, Error> {
+    /// Walks the project tree once, loads the stat cache and hashes every input of the
+    /// selected steps in one parallel batch, off the async threads.
+    async fn inputs(&self, selected: &[usize]) -> Result<Inputs, Error> {
         let root = self.project.root.clone();
         let store = self.store_dir.clone();
         let env = self.env.clone();
         let vars = self.env_vars.clone();
-        tokio::task::spawn_blocking(move || Inputs::open(&root, &store, &env, vars))
-            .await
-            .unwrap_or_else(|e| Err(Error::Internal(format!("tree walk stopped: {e}"))))
+        let graph = self.graph.clone();
+        let selected = selected.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let inputs = Inputs::open(&root, &store, &env, vars)?;
+            inputs.prehash(selected.iter().map(|&i| &graph.steps[i]))?;
+            Ok(inputs)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::Internal(format!("tree walk stopped: {e}"))))
     }
 }

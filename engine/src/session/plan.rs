@@ -47,7 +47,7 @@ impl PlanStatus {
                     format!("{first} (and {} more)", changes.len() - 1)
                 }
                 Some(first) => first.to_string(),
-                None => "changed".to_string(),
+                None => "inputs changed since its last run".to_string(),
             },
             PlanStatus::NotInStore => "same inputs as last run, result not in the store".into(),
             PlanStatus::AfterUpstream { upstream } => {
@@ -113,6 +113,10 @@ impl fmt::Display for Explanation {
             PlanStatus::NotInStore => writeln!(
                 f,
                 "inputs unchanged since its last run, but no result in the store (that run did not succeed, or the entry was removed)"
+            )?,
+            PlanStatus::Changed { changes } if changes.is_empty() => writeln!(
+                f,
+                "will run; inputs changed since its last run, which did not succeed (no fingerprint was kept to compare field by field)"
             )?,
             PlanStatus::Changed { .. } => writeln!(f, "will run; changed since its last run:")?,
             PlanStatus::AfterUpstream { upstream } => writeln!(
@@ -207,6 +211,7 @@ impl Session {
             &self.env,
             self.env_vars.clone(),
         )?;
+        inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]))?;
         // Output hash of each assessed step that is cached; `None`: it will run.
         let mut outputs: BTreeMap<usize, Option<String>> = BTreeMap::new();
         let mut out = Vec::with_capacity(selected.len());
