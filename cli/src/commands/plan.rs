@@ -114,18 +114,17 @@ fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Resu
         if cached && !verbose {
             continue;
         }
-        let word = if cached { "cached" } else { "run" };
-        writeln!(
-            out,
-            "  {:<7}{:<width$}  {}",
-            word,
-            step.step,
-            if cached {
-                String::new()
-            } else {
+        let line = if cached {
+            format!("  {:<7}{}", "cached", step.step)
+        } else {
+            format!(
+                "  {:<7}{:<width$}  {}",
+                "run",
+                step.step,
                 step.status.describe()
-            }
-        )?;
+            )
+        };
+        writeln!(out, "{}", line.trim_end())?;
     }
     if cached > 0 && !verbose {
         writeln!(out, "  ({} cached; -v lists them)", plural(cached, "step"))?;

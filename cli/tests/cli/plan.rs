@@ -12,7 +12,7 @@ fn fresh_project_would_run_everything() {
 3 of 3 steps would run (env dev, forge build):
   run    compile  never run
   run    lint     never run
-  run    package  [..]
+  run    package  after compile runs
 
 "#]])
         .run();
@@ -109,4 +109,22 @@ fn json_plan_lines_and_summary() {
         summary["would_run"].as_u64(),
         Some(3 - summary["cached"].as_u64().unwrap_or(0))
     );
+}
+
+#[test]
+fn verbose_lists_cached_steps_too() {
+    let project = Project::new();
+    project.forge("build -q").run();
+    project
+        .forge("plan -v")
+        .stdout(str![[r#"
+2 of 5 steps would run (env dev, forge deploy):
+  cached compile
+  cached lint
+  cached package
+  run    render   never run
+  run    release  after render runs
+
+"#]])
+        .run();
 }
