@@ -284,7 +284,6 @@ impl Forge<'_> {
             .env("FORGE_CACHE_DIR", self.project.cache_dir())
             .env("NO_COLOR", "1")
             .env_remove("XDG_CACHE_HOME")
-            .env("COLUMNS", "100")
             .args(&self.args);
         for (key, value) in &self.env {
             command = command.env(key, value);
