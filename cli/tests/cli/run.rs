@@ -279,3 +279,19 @@ fn timeout_fails_the_step_that_overruns() {
     assert!(out.stdout.contains("ran     compile"), "{}", out.stdout);
     assert!(out.stderr.contains("1 step failed: lint"), "{}", out.stderr);
 }
+
+#[test]
+fn color_is_off_in_pipes_unless_asked_for() {
+    let project = Project::new();
+    let plain = project.forge("build").run();
+    assert!(!plain.stdout.contains('\x1b'), "{:?}", plain.stdout);
+    project.write("src/main.rs", "fn main() { /* recolor */ }\n");
+    let colored = project.forge("build --color always").run();
+    assert!(
+        colored.stdout.contains("\x1b[32mran"),
+        "{:?}",
+        colored.stdout
+    );
+    let json = project.forge("build --json --color always").run();
+    assert!(!json.stdout.contains('\x1b'), "JSON is never colored");
+}
