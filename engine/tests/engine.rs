@@ -567,3 +567,23 @@ async fn two_runs_sharing_a_store_leave_it_consistent() {
     let (after, _) = fx.run(&exec).await;
     assert_eq!(after.cached, 4, "both runs' results are usable");
 }
+
+#[tokio::test]
+async fn explain_serializes_to_one_flat_json_object() {
+    let fx = Fixture::new(PROJECT);
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec).await;
+    fx.write("src/main.rs", "fn main() { /* v2 */ }\n");
+    let json =
+        serde_json::to_string(&fx.session().explain("gen").expect("explain")).expect("serializes");
+    assert_eq!(json.matches("\"changes\"").count(), 1, "{json}");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["status"], "changed");
+    assert_eq!(value["changes"][0]["field"], "file-changed");
+    assert_eq!(value["changes"][0]["path"], "src/main.rs");
+    assert_eq!(value["last_run"]["status"], "ran");
+    let waiting = serde_json::to_value(fx.session().explain("compile").expect("explain"))
+        .expect("serializes");
+    assert_eq!(waiting["status"], "after-upstream");
+    assert_eq!(waiting["upstream"][0], "gen");
+}
