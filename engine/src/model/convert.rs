@@ -428,7 +428,7 @@ fn read_plugin(node: &KdlNode, cx: &mut Cx) -> Option<PluginDecl> {
         (None, None) => {
             if !super::BUILTIN_PLUGINS.contains(&name.value.as_str()) {
                 let help = format!(
-                    "{}; a third-party plugin needs `path=\"plugins/NAME.wasm\" hash=\"blake3:...\"`",
+                    "{} (a third-party plugin needs `path=\"plugins/NAME.wasm\" hash=\"blake3:...\"`)",
                     super::schema::did_you_mean(
                         &name.value,
                         super::BUILTIN_PLUGINS.iter().copied(),

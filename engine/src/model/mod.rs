@@ -107,8 +107,18 @@ pub fn load(path: &Path) -> Result<Project, ModelErrors> {
     parse(path, &text)
 }
 
-/// Attributes a `(ref)"service.NAME.ATTR"` may name: what the build steps of a service output.
-pub const SERVICE_REF_ATTRS: &[&str] = &["image", "digest", "repository", "port"];
+/// Attributes a `(ref)"service.NAME.ATTR"` may name: what the build steps of a service output
+/// (`image` = repository URL + digest, `digest` = `sha256:...`) and the service's own values,
+/// so module inputs follow an env's overrides without repeating them.
+pub const SERVICE_REF_ATTRS: &[&str] = &[
+    "image",
+    "digest",
+    "repository",
+    "port",
+    "cpu",
+    "memory",
+    "desired-count",
+];
 
 /// Parses and validates project source text. `path` is used for diagnostics and as the root.
 pub fn parse(path: &Path, text: &str) -> Result<Project, ModelErrors> {

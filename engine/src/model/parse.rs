@@ -37,12 +37,22 @@ pub(crate) fn parse_project(path: &Path, text: &str) -> Result<Project, ModelErr
                     span
                 };
                 let message = diag.message.unwrap_or_else(|| "invalid KDL".into());
+                let written = text
+                    .get(span.offset()..span.offset() + span.len())
+                    .unwrap_or("");
+                // KDL v1 habits are the most common syntax error in a v2 file.
+                let v1_keyword = match written {
+                    "true" | "false" | "null" => {
+                        Some(format!("KDL v2 writes `{written}` as `#{written}`"))
+                    }
+                    _ => None,
+                };
                 let err = ModelError::Syntax {
                     message: format!("KDL syntax error: {message}"),
                     src: cx.src(),
                     span,
                     label: diag.label.unwrap_or_else(|| "here".into()),
-                    help: diag.help.unwrap_or_else(|| {
+                    help: v1_keyword.or(diag.help).unwrap_or_else(|| {
                         "project.kdl uses KDL v2: strings in double quotes, `#true`/`#false`, \
                          `;` or a newline between nodes (https://kdl.dev)"
                             .into()

@@ -135,7 +135,7 @@ impl Cx {
             kind: if label == name {
                 "node".into()
             } else {
-                format!("`{name}`")
+                name.to_string()
             },
             name: label.to_string(),
             src: self.src(),
@@ -443,7 +443,7 @@ impl Cx {
     }
 
     /// The value of a node after its first `skip` positional entries: one value is a scalar,
-    /// several a list, children a map.
+    /// several a list, `-` children a list, other children a map.
     pub fn node_value(
         &mut self,
         node: &KdlNode,
@@ -465,6 +465,17 @@ impl Cx {
                     "give either values (a scalar or a list) or a block (a map), not both".into(),
                 );
                 return None;
+            }
+            // KDL's list idiom: children all named `-` (`{ - "a"; - "b" }`), so a list can
+            // have one element or hold maps.
+            if !children.nodes().is_empty()
+                && children.nodes().iter().all(|c| c.name().value() == "-")
+            {
+                let mut items = Vec::new();
+                for child in children.nodes() {
+                    items.push(self.node_value(child, 0, help)?.value);
+                }
+                return Some(Spanned::new(ConfigValue::List(items), self.head_span(node)));
             }
             let mut map = std::collections::BTreeMap::new();
             for child in children.nodes() {

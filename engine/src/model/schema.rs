@@ -187,9 +187,15 @@ pub(crate) fn specs(ctx: Ctx) -> &'static [NodeSpec] {
 /// The spec of `name` in `ctx`; in a free-form map every name is a mergeable map entry.
 pub(crate) fn spec(ctx: Ctx, name: &str) -> Option<NodeSpec> {
     if ctx == Ctx::Free {
+        // `-` children are KDL's list items: an overlay replaces the whole list.
+        let identity = if name == "-" {
+            Identity::Repeated
+        } else {
+            Identity::Single
+        };
         return Some(NodeSpec {
             name: "",
-            identity: Identity::Single,
+            identity,
             children: Ctx::Free,
             replace: false,
         });

@@ -62,7 +62,7 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
         depends_on: Vec::new(),
         span: head,
     };
-    let (mut build, mut repository, mut port) = (false, false, false);
+    let (mut build, mut repository, mut port, mut memory) = (false, false, false, false);
     for child in node.iter_children() {
         match child.name().value() {
             "build" => {
@@ -113,6 +113,7 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
             "memory" => {
                 if let Some(m) = cx.leaf_int(child, 512, 122880, "memory in MiB, e.g. `memory 512`")
                 {
+                    memory = true;
                     service.memory = u32_of(m);
                 }
             }
@@ -181,6 +182,12 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
             "a `port`",
             "add `port 8080`: the port the container listens on".into(),
         );
+    }
+    if !memory {
+        // The smallest size Fargate allows for the CPU, so `cpu 1024` alone is valid.
+        if let Some(f) = FARGATE.iter().find(|f| f.0 == service.cpu.value) {
+            service.memory.value = f.1;
+        }
     }
     if fargate_memory_ok(service.cpu.value, service.memory.value) == Some(false) {
         let valid: Vec<String> = FARGATE

@@ -179,6 +179,7 @@ fn undefined<'a>(
     extra: &str,
 ) {
     let help = format!("{}{extra}", did_you_mean(name, known, kind));
+    let help = help.replace("?.", "?");
     let err = ModelError::UndefinedReference {
         kind: kind.to_string(),
         name: name.to_string(),
@@ -272,7 +273,7 @@ fn check_ref(config: &Config, target: &str, span: SourceSpan, cx: &mut Cx) {
                 target,
                 span,
                 "unknown reference kind",
-                &format!("{hint}; {forms}"),
+                &format!("{hint} ({forms})"),
             );
         }
         _ => bad_ref(cx, target, span, "incomplete reference", forms),
@@ -336,7 +337,8 @@ pub(crate) fn check_config(config: &Config, cx: &mut Cx) {
         }
         let build = &service.build;
         let context = build.context.value.to_string_lossy().into_owned();
-        if inside_root(cx, &context, build.context.span, "build context") {
+        // An empty context is the placeholder for a missing one, already reported.
+        if !context.is_empty() && inside_root(cx, &context, build.context.span, "build context") {
             let dir = cx.root.join(&context);
             if !dir.is_dir() {
                 let help = format!(
@@ -399,7 +401,7 @@ pub(crate) fn check_config(config: &Config, cx: &mut Cx) {
                 name,
                 step.plugin.span,
                 known,
-                "; declare third-party plugins with `plugin \"NAME\" path=... hash=...`",
+                " (third-party plugins are declared with `plugin \"NAME\" path=... hash=...`)",
             );
         }
         for input in &step.inputs {
