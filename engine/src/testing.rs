@@ -228,3 +228,29 @@ impl Executor for TestExecutor {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_sets_each_control() {
+        let exec = TestExecutor::from_spec(
+            r#"fail:compile=boom; block:deploy ; output:gen={"digest":"sha256:1"}"#,
+        )
+        .expect("valid spec");
+        let state = exec.state();
+        assert_eq!(state.failures["compile"], "boom");
+        assert!(state.blocked.contains("deploy"));
+        assert_eq!(state.overrides["gen"]["digest"], "sha256:1");
+    }
+
+    #[test]
+    fn spec_errors_name_the_bad_part() {
+        let err = TestExecutor::from_spec("explode:x").expect_err("unknown control");
+        assert!(err.contains("explode"), "{err}");
+        let err = TestExecutor::from_spec("output:gen={not json").expect_err("bad JSON");
+        assert!(err.contains("invalid JSON"), "{err}");
+        assert!(TestExecutor::from_spec("").is_ok());
+    }
+}

@@ -567,3 +567,63 @@ async fn two_runs_sharing_a_store_leave_it_consistent() {
     let (after, _) = fx.run(&exec).await;
     assert_eq!(after.cached, 4, "both runs' results are usable");
 }
+
+#[tokio::test]
+async fn explain_serializes_to_one_flat_json_object() {
+    let fx = Fixture::new(PROJECT);
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec).await;
+    fx.write("src/main.rs", "fn main() { /* v2 */ }\n");
+    let json =
+        serde_json::to_string(&fx.session().explain("gen").expect("explain")).expect("serializes");
+    assert_eq!(json.matches("\"changes\"").count(), 1, "{json}");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["status"], "changed");
+    assert_eq!(value["changes"][0]["field"], "file-changed");
+    assert_eq!(value["changes"][0]["path"], "src/main.rs");
+    assert_eq!(value["last_run"]["status"], "ran");
+    let waiting = serde_json::to_value(fx.session().explain("compile").expect("explain"))
+        .expect("serializes");
+    assert_eq!(waiting["status"], "after-upstream");
+    assert_eq!(waiting["upstream"][0], "gen");
+}
+
+#[tokio::test]
+async fn explain_names_an_upstream_output_that_changed() {
+    let fx = Fixture::new(PROJECT);
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec).await;
+
+    // Only `gen` (a target) reruns; `compile` now sees a new upstream output.
+    fx.write("src/lib.rs", "pub fn lib() -> u8 { 2 }\n");
+    exec.reset_log();
+    let mut opts = options(Phase::Deploy, 2);
+    opts.targets = vec!["gen".into()];
+    let (summary, _) = fx.run_with(&exec, opts).await;
+    assert_eq!(exec.calls(), ["gen"]);
+    assert_eq!(summary.ran, 1);
+
+    let explanation = fx.session().explain("compile").expect("explain");
+    let [Change::Upstream { step, old, new }] = explanation.changes.as_slice() else {
+        panic!("expected one upstream change, got {explanation:?}");
+    };
+    assert_eq!(step, "gen");
+    assert_ne!(old, new);
+    assert!(explanation.to_string().contains("gen"), "{explanation}");
+}
+
+#[tokio::test]
+async fn an_unknown_target_is_an_error_before_anything_runs() {
+    let fx = Fixture::new(PROJECT);
+    let exec = Arc::new(TestExecutor::new());
+    let mut opts = options(Phase::Deploy, 2);
+    opts.targets = vec!["packge".into()];
+    let err = fx
+        .session()
+        .run(exec.clone(), opts, EventSink::null())
+        .await
+        .expect_err("unknown target");
+    assert!(matches!(err, Error::UnknownStep { ref name, .. } if name == "packge"));
+    assert!(err.is_invalid_input());
+    assert!(exec.calls().is_empty());
+}

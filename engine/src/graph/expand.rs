@@ -9,6 +9,9 @@
 //! `ecs-rollout:<svc>` also needs its own `ecr-push:<svc>` and the rollouts of the services
 //! it `depends-on` (the backend is rolled out before the frontend that calls it). Without
 //! modules there is no Terraform chain; without a state backend there is no lock/unlock.
+//! Deploy-phase steps (the generated ones and `step` blocks with `phase "deploy"`) are
+//! env-scoped: the env name feeds their fingerprint, so `dev` and `prod` never share a
+//! result. Build steps are not: an image built for `dev` is the image `prod` runs.
 //!
 //! ## Where the commit SHA goes
 //! Images are tagged by commit SHA, but the SHA feeds **`ecr-push`**'s fingerprint, not

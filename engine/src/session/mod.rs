@@ -168,7 +168,13 @@ impl Session {
                 env: &self.env,
                 started_ms,
             };
-            cache.record_run(meta, &options, &result)?;
+            // The steps' results are already stored; a history write that fails costs
+            // `explain` its comparison and `gc` a reason to keep them, not the run.
+            if let Err(err) = cache.record_run(meta, &options, &result) {
+                events.send(Event::Warning {
+                    message: format!("run history not recorded: {err}"),
+                });
+            }
         }
         events.send(Event::Summary(summary.clone()));
         Ok(summary)
@@ -204,7 +210,9 @@ impl Session {
         let selected = selected.to_vec();
         tokio::task::spawn_blocking(move || {
             let inputs = Inputs::open(&root, &store, &env, vars)?;
-            inputs.prehash(selected.iter().map(|&i| &graph.steps[i]))?;
+            // Best effort: a step whose inputs cannot be read fails on its own, later,
+            // with its name on the error; the other steps still run.
+            let _ = inputs.prehash(selected.iter().map(|&i| &graph.steps[i]));
             Ok(inputs)
         })
         .await

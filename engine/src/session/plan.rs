@@ -87,12 +87,13 @@ pub struct LastRun {
     pub fingerprint: String,
 }
 
-/// What `forge explain STEP` reports.
-#[derive(Debug, Clone, Serialize)]
+/// What `forge explain STEP` reports. As JSON: `{"step", "env", "status": "cached" |
+/// "never-run" | "changed" | "not-in-store" | "after-upstream", "upstream": [...] (after
+/// upstream only), "changes": [...], "fingerprint", "last_run"}`.
+#[derive(Debug, Clone)]
 pub struct Explanation {
     pub step: String,
     pub env: String,
-    #[serde(flatten)]
     pub status: PlanStatus,
     /// The step's own input changes against its last recorded run. Equal to the changes of
     /// `Changed`; for `AfterUpstream`, what is already known to differ (its config, files,
@@ -101,6 +102,49 @@ pub struct Explanation {
     /// Current fingerprint hash, when it can be known without running anything.
     pub fingerprint: Option<String>,
     pub last_run: Option<LastRun>,
+}
+
+impl PlanStatus {
+    /// The status name used in JSON (`"after-upstream"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            PlanStatus::Cached => "cached",
+            PlanStatus::NeverRun => "never-run",
+            PlanStatus::Changed { .. } => "changed",
+            PlanStatus::NotInStore => "not-in-store",
+            PlanStatus::AfterUpstream { .. } => "after-upstream",
+        }
+    }
+}
+
+// By hand: flattening `status` would write `changes` twice for a changed step.
+impl Serialize for Explanation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            step: &'a str,
+            env: &'a str,
+            status: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            upstream: Option<&'a [String]>,
+            changes: &'a [Change],
+            fingerprint: &'a Option<String>,
+            last_run: &'a Option<LastRun>,
+        }
+        Json {
+            step: &self.step,
+            env: &self.env,
+            status: self.status.name(),
+            upstream: match &self.status {
+                PlanStatus::AfterUpstream { upstream } => Some(upstream),
+                _ => None,
+            },
+            changes: &self.changes,
+            fingerprint: &self.fingerprint,
+            last_run: &self.last_run,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl fmt::Display for Explanation {
@@ -211,7 +255,8 @@ impl Session {
             &self.env,
             self.env_vars.clone(),
         )?;
-        inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]))?;
+        // Best effort: an unreadable input is reported below by the step that reads it.
+        let _ = inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]));
         // Output hash of each assessed step that is cached; `None`: it will run.
         let mut outputs: BTreeMap<usize, Option<String>> = BTreeMap::new();
         let mut out = Vec::with_capacity(selected.len());
