@@ -1,1 +1,56 @@
-fn main() {}
+//! The `forge` binary. Kept thin: parse the command line ([`cli`]), run one command
+//! ([`commands`]), report the outcome ([`report`]) and map it to an exit status ([`exit`]).
+
+mod cli;
+mod commands;
+mod context;
+mod executor;
+mod exit;
+mod report;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, ColorChoice, Command};
+use crate::report::OutputMode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_error_hook(cli.global.color);
+    let detailed = matches!(&cli.command, Command::Plan(plan) if plan.detailed_exitcode);
+    let mode = OutputMode::from_args(&cli.global);
+
+    match commands::dispatch(&cli, mode) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = err.exit_code(detailed);
+            eprintln!("{:?}", miette::Report::new(err));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Errors go to stderr, so their colors follow stderr, not stdout.
+fn install_error_hook(color: ColorChoice) {
+    let color = match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    // Only fails if a hook is already set, which nothing else in this binary does.
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .terminal_links(false)
+                .build(),
+        )
+    }));
+    miette::set_panic_hook();
+}

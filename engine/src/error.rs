@@ -12,7 +12,7 @@ pub enum Error {
     /// The step graph is invalid: unknown reference, cycle (exit 2).
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Graph(#[from] crate::graph::GraphError),
+    Graph(Box<crate::graph::GraphError>),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -28,6 +28,13 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+    /// A bug in forge, not in the project: a task that stopped unexpectedly.
+    #[error("internal error: {0}")]
+    #[diagnostic(
+        code(forge::internal),
+        help("this is a bug in forge; please report it with the command you ran")
+    )]
+    Internal(String),
 }
 
 impl Error {
@@ -37,5 +44,13 @@ impl Error {
             self,
             Error::Model(_) | Error::Graph(_) | Error::UnknownStep { .. }
         )
+    }
+}
+
+// Boxed: a graph error carries the source text and its labels, and would otherwise make
+// every `Result<_, Error>` in the engine as large as the rarest failure.
+impl From<crate::graph::GraphError> for Error {
+    fn from(err: crate::graph::GraphError) -> Self {
+        Error::Graph(Box::new(err))
     }
 }

@@ -7,20 +7,25 @@
 //! - [`graph`]: expand services and `step` blocks into a [`graph::StepGraph`].
 //! - [`files`]: find and hash each step's input files (stat cache, parallel blake3).
 //! - [`fingerprint`]: one struct with every input of a step; its hash keys the cache.
+//! - [`git`]: the commit SHA, read from `.git` without running git.
 //! - [`store`]: the local content-addressed store and run history.
 //! - [`executor`]: the seam through which a step is run (wasm host, or a test executor).
 //! - [`scheduler`]: runs the graph on tokio, in parallel, with cancellation.
 //! - [`session`]: the facade the CLI uses: build, deploy, plan, explain.
 //! - [`events`]: what a run reports as it goes.
+//! - [`testing`]: a deterministic executor for engine and CLI tests.
 
 pub mod events;
 pub mod executor;
 pub mod files;
 pub mod fingerprint;
+pub mod git;
 pub mod graph;
 pub mod model;
+pub mod scheduler;
 pub mod session;
 pub mod store;
+pub mod testing;
 
 mod error;
 pub use error::Error;

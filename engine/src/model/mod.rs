@@ -3,19 +3,33 @@
 //! - [`load`] / [`parse`] read a file into a [`Project`]: the base layer plus one overlay per
 //!   `env` block. Every environment is resolved and validated at load time, so an error in
 //!   `prod` is caught by a `forge plan` run against `dev`.
-//! - [`Project::resolve`] merges the base and one env overlay into a [`Config`]: the complete,
-//!   validated description of what that environment ships.
+//! - [`Project::resolve`] picks one env's [`Config`] (base merged with that env's overlay):
+//!   the complete, validated description of what that environment ships.
+//!
+//! Inside: [`parse`](self::parse) runs the pipeline; `schema` is the table of which nodes go
+//! where; `merge` applies env overlays on the KDL tree; `read` and `convert` turn nodes into
+//! typed values with defaults; `validate` checks references and the disk; `error` holds
+//! the diagnostics.
 //! - Every value keeps its [`SourceSpan`] so later stages (graph expansion, cycle detection)
 //!   can point at the line that caused a problem.
 //!
 //! The schema is documented for users in `docs/project-kdl.md`.
 
+mod convert;
 mod error;
+mod merge;
 mod parse;
+mod read;
+mod schema;
+mod service;
+mod terraform;
+mod validate;
 mod value;
 
+pub use convert::defaults;
 pub use error::{ModelError, ModelErrors};
-pub use value::ConfigValue;
+pub use parse::IMPLICIT_ENV;
+pub use value::{ConfigValue, RefValue};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,6 +91,9 @@ pub struct Project {
 
 impl Project {
     /// The resolved config for `env`, or an "unknown env" error with a suggestion.
+    // A diagnostic carries its source text and labels; it is built once per failed command,
+    // so its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn resolve(&self, env: Option<&str>) -> Result<&Config, ModelError> {
         let name = env.unwrap_or(&self.default_env.value);
         self.envs.get(name).ok_or_else(|| {
@@ -90,6 +107,19 @@ pub fn load(path: &Path) -> Result<Project, ModelErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| ModelErrors::io(path, e))?;
     parse(path, &text)
 }
+
+/// Attributes a `(ref)"service.NAME.ATTR"` may name: what the build steps of a service output
+/// (`image` = repository URL + digest, `digest` = `sha256:...`) and the service's own values,
+/// so module inputs follow an env's overrides without repeating them.
+pub const SERVICE_REF_ATTRS: &[&str] = &[
+    "image",
+    "digest",
+    "repository",
+    "port",
+    "cpu",
+    "memory",
+    "desired-count",
+];
 
 /// Parses and validates project source text. `path` is used for diagnostics and as the root.
 pub fn parse(path: &Path, text: &str) -> Result<Project, ModelErrors> {
@@ -223,6 +253,13 @@ pub struct StateBackend {
     pub endpoint: Option<Spanned<String>>,
     pub lock: Spanned<StateLock>,
     pub span: SourceSpan,
+}
+
+impl StateBackend {
+    /// The state key for `env` (`{env}` replaced by its name).
+    pub fn key_for(&self, env: &str) -> String {
+        self.key.value.replace("{env}", env)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

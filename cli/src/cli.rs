@@ -1,0 +1,319 @@
+//! The command line, declared once with clap's derive API.
+//!
+//! Every flag lives here with its help text; commands read the parsed values and nothing
+//! else parses `argv`. Global flags (`-C`, `--env`, `--json`, ...) are accepted before or
+//! after the subcommand, like git and cargo.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  forge plan                      what would run in the default env, and why
+  forge build                     build and push every image whose inputs changed
+  forge deploy --env prod         everything for prod: lock, render, apply, roll out
+  forge explain docker-build:backend
+  forge graph --format dot | dot -Tsvg > graph.svg
+  forge -C path/to/project plan --json";
+
+/// Declarative build-and-deploy from one project.kdl.
+#[derive(Debug, Parser)]
+#[command(
+    name = "forge",
+    version,
+    long_about = "forge reads project.kdl (in the current directory or a parent), expands it into a \
+                  graph of steps and runs only the steps whose inputs changed since their last \
+                  run.",
+    after_help = EXAMPLES,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run as if forge was started in DIR (like `git -C`)
+    #[arg(
+        short = 'C',
+        value_name = "DIR",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub chdir: Option<PathBuf>,
+
+    /// Content-addressed store to use [default: the user's cache dir, e.g. ~/.cache/forge]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "FORGE_CACHE_DIR",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Environment to use instead of the project's default env
+    #[arg(
+        long,
+        value_name = "NAME",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub env: Option<String>,
+
+    /// Machine output: one JSON object per line on stdout, each with a `type` field
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+
+    /// When to use colors
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub color: ColorChoice,
+
+    /// Steps to run at once [default: the number of CPUs]
+    #[arg(short, long, value_name = "N", global = true, help_heading = "Global options", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Print only errors and the final summary
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
+    pub quiet: bool,
+
+    /// Also print when steps start and what they log
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colors when writing to a terminal and `NO_COLOR` is not set
+    Auto,
+    /// Always, even into a pipe or file
+    Always,
+    /// Never
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build and push every image whose inputs changed (the build phase)
+    #[command(after_help = "\
+Examples:
+  forge build                        every build step of the default env
+  forge build docker-build:backend   one step and what it needs
+  forge build --json | jq -c 'select(.type == \"summary\")'")]
+    Build(RunArgs),
+
+    /// Run everything for one env: build, push, render, lock, apply, roll out
+    #[command(after_help = "\
+Examples:
+  forge deploy --env dev
+  forge deploy --env prod --timeout 20m")]
+    Deploy(RunArgs),
+
+    /// Show which steps would run and why, without running anything
+    #[command(after_help = "\
+Exit status with --detailed-exitcode (like terraform plan):
+  0  nothing to run
+  1  error
+  2  steps would run
+
+Examples:
+  forge plan --env prod
+  forge plan --phase build --detailed-exitcode")]
+    Plan(PlanArgs),
+
+    /// Why a step will run: what changed since its last run, field by field
+    #[command(after_help = "\
+Examples:
+  forge explain docker-build:backend
+  forge explain ecs-rollout:frontend --env prod")]
+    Explain(ExplainArgs),
+
+    /// Print the step graph
+    #[command(after_help = "\
+Examples:
+  forge graph
+  forge graph --format dot | dot -Tsvg > graph.svg
+  forge graph --format json | jq '.steps[].id'")]
+    Graph(GraphArgs),
+
+    /// Inspect and maintain the local content-addressed store
+    #[command(subcommand)]
+    Cache(CacheCommand),
+
+    /// Print a shell completion script
+    #[command(after_help = "\
+Examples:
+  forge completions bash > ~/.local/share/bash-completion/completions/forge
+  forge completions zsh > ~/.zfunc/_forge
+  forge completions fish > ~/.config/fish/completions/forge.fish")]
+    Completions(CompletionsArgs),
+
+    /// Write man pages for forge and each subcommand
+    #[command(after_help = "\
+Examples:
+  forge man | man -l -
+  forge man --out /usr/local/share/man/man1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only these steps and what they need [default: every step of the phase]
+    #[arg(value_name = "STEP")]
+    pub steps: Vec<String>,
+
+    /// Cancel a step that runs longer than this (e.g. `90s`, `20m`)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Which command to plan for: `build` (forge build) or `deploy` (everything)
+    #[arg(long, value_name = "PHASE", default_value = "deploy")]
+    pub phase: PhaseArg,
+
+    /// Exit 0 when nothing would run, 2 when steps would run, 1 on any error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhaseArg {
+    /// Image build and push
+    Build,
+    /// Everything (what `forge deploy` runs)
+    Deploy,
+}
+
+impl From<PhaseArg> for forge_engine::model::Phase {
+    fn from(p: PhaseArg) -> Self {
+        match p {
+            PhaseArg::Build => forge_engine::model::Phase::Build,
+            PhaseArg::Deploy => forge_engine::model::Phase::Deploy,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Step id, as `forge graph` prints it (e.g. `docker-build:backend`)
+    #[arg(value_name = "STEP")]
+    pub step: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format (`--json` implies `json`)
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// One line per step with what it needs
+    Text,
+    /// Graphviz DOT
+    Dot,
+    /// A JSON document with every step and its edges
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Entries, blobs, runs and bytes in the store
+    Stats,
+    /// Re-hash every entry and blob; report corrupt ones
+    #[command(after_help = "\
+Examples:
+  forge cache verify
+  forge cache verify --repair   remove what is corrupt so the next run rebuilds it")]
+    Verify(VerifyArgs),
+    /// Remove entries and blobs that no recorded run still needs
+    #[command(after_help = "\
+Examples:
+  forge cache gc
+  forge cache gc --keep-runs 3")]
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Remove corrupt entries (they are treated as misses either way)
+    #[arg(long)]
+    pub repair: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Recorded runs to keep per env; what they need is kept
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub keep_runs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate the script for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write forge.1 and one page per subcommand into DIR [default: print forge.1 to stdout]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["forge", "plan", "--env", "prod", "--json", "-j", "3"])
+            .expect("valid command line");
+        assert_eq!(cli.global.env.as_deref(), Some("prod"));
+        assert!(cli.global.json);
+        assert_eq!(cli.global.jobs, Some(3));
+    }
+
+    #[test]
+    fn timeout_takes_a_human_duration() {
+        let cli = Cli::try_parse_from(["forge", "deploy", "--env", "dev", "--timeout", "1m 30s"])
+            .expect("valid command line");
+        let Command::Deploy(args) = cli.command else {
+            panic!("expected deploy");
+        };
+        assert_eq!(args.timeout, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn zero_jobs_is_rejected() {
+        assert!(Cli::try_parse_from(["forge", "build", "-j", "0"]).is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! `forge plan`: which steps would run and why, without running anything.
+//!
+//! With `--json`: one `{"type":"plan-step", "step":.., "status":..}` line per step (status
+//! `cached`, `never-run`, `changed` with its `changes`, `not-in-store`, or
+//! `after-upstream` with the `upstream` steps it waits for), then a
+//! `summary` line with `would_run` and the same four counts a run reports (`ran`, `failed`
+//! and `skipped` are 0: a plan runs nothing).
+
+use forge_engine::model::Phase;
+use forge_engine::session::{Plan, PlanStatus, PlannedStep};
+use serde::Serialize;
+
+use crate::cli::{PhaseArg, PlanArgs};
+use crate::context::Context;
+use crate::exit::{CliError, Outcome, plural};
+use crate::report::{Style, Verbosity, json};
+
+pub fn plan(ctx: &Context<'_>, args: &PlanArgs) -> Result<Outcome, CliError> {
+    let session = ctx.open_session()?;
+    let phase: Phase = args.phase.into();
+    let plan = session.plan(phase)?;
+    if ctx.mode.json {
+        print_json(&plan)?;
+    } else {
+        print_human(ctx, &plan, args.phase)?;
+    }
+    Ok(if args.detailed_exitcode && plan.has_work() {
+        Outcome::PlanHasWork
+    } else {
+        Outcome::Ok
+    })
+}
+
+#[derive(Serialize)]
+struct PlanLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    step: &'a PlannedStep,
+}
+
+#[derive(Serialize)]
+struct PlanSummary<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    env: &'a str,
+    would_run: usize,
+    ran: usize,
+    cached: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+fn print_json(plan: &Plan) -> std::io::Result<()> {
+    for step in &plan.steps {
+        json::line(&PlanLine {
+            kind: "plan-step",
+            step,
+        })?;
+    }
+    let cached = cached_count(plan);
+    json::line(&PlanSummary {
+        kind: "summary",
+        env: &plan.env,
+        would_run: plan.steps.len() - cached,
+        ran: 0,
+        cached,
+        failed: 0,
+        skipped: 0,
+    })
+}
+
+fn cached_count(plan: &Plan) -> usize {
+    plan.steps
+        .iter()
+        .filter(|s| matches!(s.status, PlanStatus::Cached))
+        .count()
+}
+
+fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Result<()> {
+    use std::io::Write;
+
+    let style = Style::new(ctx.mode.color);
+    let verbose = ctx.mode.verbosity >= Verbosity::Verbose;
+    let cached = cached_count(plan);
+    let would_run = plan.steps.len() - cached;
+    let command = match phase {
+        PhaseArg::Build => "forge build",
+        PhaseArg::Deploy => "forge deploy",
+    };
+    let mut out = std::io::stdout().lock();
+    if would_run == 0 {
+        writeln!(
+            out,
+            "nothing to do: {} cached (env {}, {command})",
+            plural(cached, "step"),
+            plan.env
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "{} of {} would run (env {}, {command}):",
+            would_run,
+            plural(plan.steps.len(), "step"),
+            plan.env
+        ))
+    )?;
+    let width = plan.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
+    for step in &plan.steps {
+        let cached = matches!(step.status, PlanStatus::Cached);
+        if cached && !verbose {
+            continue;
+        }
+        let line = if cached {
+            format!("  {:<7}{}", "cached", step.step)
+        } else {
+            format!(
+                "  {:<7}{:<width$}  {}",
+                "run",
+                step.step,
+                step.status.describe()
+            )
+        };
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    if cached > 0 && !verbose {
+        writeln!(out, "  ({} cached; -v lists them)", plural(cached, "step"))?;
+    }
+    Ok(())
+}

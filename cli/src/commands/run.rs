@@ -1,0 +1,161 @@
+//! `forge build` and `forge deploy`: run the graph, report as it goes, map the result to
+//! an exit status.
+//!
+//! Ctrl-C (or SIGTERM) cancels the run's token: running steps are told to stop, nothing new starts, the
+//! engine records what finished, and forge exits 130. A second Ctrl-C exits at once (the
+//! store stays consistent either way: every write is atomic).
+
+use std::sync::Arc;
+
+use forge_engine::events::{EventSink, Summary};
+use forge_engine::executor::Executor;
+use forge_engine::model::Phase;
+use forge_engine::session::{RunOptions, Session};
+use miette::Diagnostic;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::context::Context;
+use crate::executor::{NoPluginHost, test_executor};
+use crate::exit::{CliError, Outcome};
+use crate::report::{Reporter, Tally};
+
+pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, CliError> {
+    let mut reporter = ctx.mode.reporter();
+    let session = match ctx.open_session() {
+        Ok(session) => session,
+        Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            return abort(
+                reporter.as_mut(),
+                CliError::Runtime(err),
+                &Summary::default(),
+            );
+        }
+    };
+    let cancel = CancellationToken::new();
+    let options = RunOptions {
+        phase,
+        jobs: ctx.jobs(),
+        targets: args.steps.clone(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        cancel: cancel.clone(),
+        step_timeout: args.timeout,
+    };
+    let test_executor = match test_executor() {
+        Ok(executor) => executor,
+        Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+    };
+    let plugin_host = test_executor.is_none();
+    let (result, tally) = runtime.block_on(async {
+        tokio::spawn(watch_ctrl_c(cancel.clone()));
+        match test_executor {
+            Some(executor) => drive(&session, Arc::new(executor), options, reporter.as_mut()).await,
+            None => drive(&session, Arc::new(NoPluginHost), options, reporter.as_mut()).await,
+        }
+    })?;
+    match result {
+        Ok(summary) => {
+            reporter.finish(&summary)?;
+            if summary.cancelled || cancel.is_cancelled() {
+                Err(CliError::Interrupted)
+            } else if summary.failed > 0 || !tally.failed.is_empty() {
+                Err(CliError::StepsFailed {
+                    failed: tally.failed,
+                    help: failure_help(plugin_host),
+                })
+            } else {
+                Ok(Outcome::Ok)
+            }
+        }
+        Err(err) => {
+            let mut summary = tally.summary;
+            summary.cancelled = cancel.is_cancelled();
+            abort(reporter.as_mut(), err.into(), &summary)
+        }
+    }
+}
+
+fn failure_help(plugin_host: bool) -> String {
+    if plugin_host {
+        NoPluginHost::HELP.to_string()
+    } else {
+        "each step's error is printed above; fix it and run again (steps that succeeded are \
+         cached and will not rerun)"
+            .to_string()
+    }
+}
+
+fn abort(
+    reporter: &mut dyn Reporter,
+    err: CliError,
+    summary: &Summary,
+) -> Result<Outcome, CliError> {
+    let code = err.code().map(|c| c.to_string());
+    reporter.abort(code, &err.to_string(), summary)?;
+    Err(err)
+}
+
+/// Runs the session and feeds its events to the reporter while it runs. The outer error
+/// is only a failure to write output.
+async fn drive<E: Executor>(
+    session: &Session,
+    executor: Arc<E>,
+    options: RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<(Result<Summary, forge_engine::Error>, Tally), CliError> {
+    let (sink, mut events) = EventSink::channel();
+    let mut tally = Tally::default();
+    let run = session.run(executor, options, sink);
+    tokio::pin!(run);
+    // The run may hand clones of the sink to tasks that outlive it, so stop on the run's
+    // result, not on the channel closing, then drain what is already queued.
+    let result = loop {
+        tokio::select! {
+            biased;
+            Some(event) = events.recv() => {
+                tally.record(&event);
+                reporter.event(&event)?;
+            }
+            result = &mut run => break result,
+        }
+    };
+    while let Ok(event) = events.try_recv() {
+        tally.record(&event);
+        reporter.event(&event)?;
+    }
+    Ok((result, tally))
+}
+
+async fn watch_ctrl_c(cancel: CancellationToken) {
+    if !interrupt().await {
+        return;
+    }
+    eprintln!("interrupting: letting running steps stop cleanly (Ctrl-C again to quit now)");
+    cancel.cancel();
+    if interrupt().await {
+        std::process::exit(130);
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what CI servers such as Jenkins send when a job is aborted).
+/// `false` when no signal handler could be installed.
+async fn interrupt() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                result = tokio::signal::ctrl_c() => result.is_ok(),
+                received = term.recv() => received.is_some(),
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.is_ok()
+}

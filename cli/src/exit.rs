@@ -1,0 +1,199 @@
+//! The binary's one top-level error and how every outcome maps to an exit status.
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | ok (`plan --detailed-exitcode`: nothing would run) |
+//! | 1 | a step failed, or forge itself failed (store I/O, ...); any error under `plan --detailed-exitcode` |
+//! | 2 | invalid input: project file, unknown env or step, bad flags (`plan --detailed-exitcode`: steps would run) |
+//! | 130 | interrupted (Ctrl-C) |
+//!
+//! Library crates keep their own error types; this one wraps them so `main` prints exactly
+//! one miette report.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// How a command that did not error ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// `plan --detailed-exitcode` found steps that would run.
+    PlanHasWork,
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum CliError {
+    #[error("no project.kdl in {} or any parent directory", start.display())]
+    #[diagnostic(
+        code(forge::cli::no_project),
+        help(
+            "run forge inside a project (a directory with a project.kdl, or below one), \
+             or point at one with `forge -C DIR ...`; docs/project-kdl.md describes the file"
+        )
+    )]
+    NoProject { start: PathBuf },
+
+    #[error("cannot change to directory {}", dir.display())]
+    #[diagnostic(code(forge::cli::chdir), help("check the path given to -C"))]
+    ChangeDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot determine the current directory")]
+    #[diagnostic(
+        code(forge::cli::cwd),
+        help("run forge from a directory that still exists")
+    )]
+    CurrentDir(#[source] std::io::Error),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] forge_engine::Error),
+
+    #[error("{} failed: {}", plural(.failed.len(), "step"), .failed.join(", "))]
+    #[diagnostic(code(forge::run::failed))]
+    StepsFailed {
+        failed: Vec<String>,
+        #[help]
+        help: String,
+    },
+
+    #[error("interrupted")]
+    #[diagnostic(
+        code(forge::run::interrupted),
+        help(
+            "nothing half-written was stored; the next run reuses every step that finished \
+             and runs the rest"
+        )
+    )]
+    Interrupted,
+
+    #[error("the store has {}", plural(*.count, "corrupt item"))]
+    #[diagnostic(
+        code(forge::cache::corrupt),
+        help(
+            "corrupt items are never served (a lookup treats them as misses); run \
+             `forge cache verify --repair` to remove them"
+        )
+    )]
+    CorruptStore { count: usize },
+
+    #[error("cannot {action} {}", path.display())]
+    #[diagnostic(
+        code(forge::cli::io),
+        help("check that the directory exists and is writable")
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write to stdout")]
+    #[diagnostic(code(forge::cli::stdout))]
+    Stdout(#[source] std::io::Error),
+
+    #[error("invalid FORGE_TEST_EXECUTOR: {0}")]
+    #[diagnostic(
+        code(forge::cli::test_executor),
+        help("FORGE_TEST_EXECUTOR is for forge's own tests; unset it to run steps normally")
+    )]
+    TestExecutor(String),
+
+    #[error("cannot start the async runtime")]
+    #[diagnostic(code(forge::cli::runtime))]
+    Runtime(#[source] std::io::Error),
+}
+
+impl From<std::io::Error> for CliError {
+    /// Bare I/O errors in commands come from writing their output.
+    fn from(err: std::io::Error) -> Self {
+        CliError::Stdout(err)
+    }
+}
+
+impl CliError {
+    /// The exit status for this error; `detailed` is `plan --detailed-exitcode`, where
+    /// 2 means "steps would run" and so every error is 1.
+    pub fn exit_code(&self, detailed: bool) -> u8 {
+        if let CliError::Interrupted = self {
+            return 130;
+        }
+        if detailed {
+            return 1;
+        }
+        match self {
+            CliError::NoProject { .. } | CliError::ChangeDir { .. } | CliError::TestExecutor(_) => {
+                2
+            }
+            CliError::Engine(err) if err.is_invalid_input() => 2,
+            _ => 1,
+        }
+    }
+
+    /// A reader that closed the pipe early (`forge graph | head`) is not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::PlanHasWork => 2,
+        }
+    }
+}
+
+/// `1 step`, `3 steps`.
+pub fn plural(n: usize, word: &str) -> String {
+    plural_with(n, word, &format!("{word}s"))
+}
+
+/// `1 entry`, `3 entries`.
+pub fn plural_with(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_is_two_unless_detailed() {
+        let err = CliError::NoProject {
+            start: PathBuf::from("/tmp"),
+        };
+        assert_eq!(err.exit_code(false), 2);
+        assert_eq!(err.exit_code(true), 1);
+    }
+
+    #[test]
+    fn failed_steps_are_one_and_interrupt_is_130() {
+        let failed = CliError::StepsFailed {
+            failed: vec!["a".into()],
+            help: String::new(),
+        };
+        assert_eq!(failed.exit_code(false), 1);
+        assert_eq!(CliError::Interrupted.exit_code(true), 130);
+    }
+
+    #[test]
+    fn failure_message_names_the_steps() {
+        let err = CliError::StepsFailed {
+            failed: vec!["a".into(), "b".into()],
+            help: String::new(),
+        };
+        assert_eq!(err.to_string(), "2 steps failed: a, b");
+    }
+}

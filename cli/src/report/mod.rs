@@ -1,0 +1,258 @@
+//! Turning engine events and results into output: progress bars on a terminal ([`tty`]),
+//! timestamped lines for CI logs ([`plain`]) and JSON lines for machines ([`json`]).
+//!
+//! Human output goes to stdout; diagnostics go to stderr. In JSON mode stdout carries
+//! nothing but JSON objects, one per line, each with a `type`, and the run's last line is
+//! always the `summary`.
+
+pub mod json;
+pub mod plain;
+pub mod tty;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use forge_engine::events::{Event, StepStatus, Summary};
+
+use crate::cli::{ColorChoice, GlobalArgs};
+use crate::exit::plural;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// How this invocation writes its output.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputMode {
+    pub json: bool,
+    pub color: bool,
+    pub verbosity: Verbosity,
+    /// stdout is a terminal: progress bars instead of timestamped lines.
+    pub tty: bool,
+}
+
+impl OutputMode {
+    pub fn from_args(args: &GlobalArgs) -> OutputMode {
+        let tty = std::io::stdout().is_terminal();
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        };
+        let verbosity = if args.quiet {
+            Verbosity::Quiet
+        } else if args.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        OutputMode {
+            json: args.json,
+            color: color && !args.json,
+            verbosity,
+            tty,
+        }
+    }
+
+    /// The reporter for a build or deploy run.
+    pub fn reporter(&self) -> Box<dyn Reporter> {
+        if self.json {
+            Box::new(json::JsonReporter::new())
+        } else if self.tty {
+            Box::new(tty::TtyReporter::new(*self))
+        } else {
+            Box::new(plain::PlainReporter::new(*self))
+        }
+    }
+}
+
+/// Receives a run's events as they happen, then its summary.
+pub trait Reporter {
+    fn event(&mut self, event: &Event) -> std::io::Result<()>;
+    /// The run is over (also after a failure or Ctrl-C); `summary` is always the last thing
+    /// written.
+    fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
+    /// The run could not start or go on (invalid project, store error, ...). `main` prints
+    /// the diagnostic on stderr; a reporter only cleans up, or in JSON mode, still ends
+    /// stdout with an `error` line and the summary of what happened so far.
+    fn abort(
+        &mut self,
+        code: Option<String>,
+        message: &str,
+        summary: &Summary,
+    ) -> std::io::Result<()>;
+}
+
+/// Counts and failures seen so far, so a run that errors halfway still has a summary.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub summary: Summary,
+    pub failed: Vec<String>,
+}
+
+impl Tally {
+    pub fn record(&mut self, event: &Event) {
+        if let Event::StepFinished { step, status, .. } = event {
+            match status {
+                StepStatus::Ran => self.summary.ran += 1,
+                StepStatus::Cached => self.summary.cached += 1,
+                StepStatus::Failed => {
+                    self.summary.failed += 1;
+                    self.failed.push(step.clone());
+                }
+                StepStatus::Skipped => self.summary.skipped += 1,
+            }
+        }
+    }
+}
+
+/// ANSI styles, applied only when colors are on.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    enabled: bool,
+}
+
+impl Style {
+    pub fn new(enabled: bool) -> Style {
+        Style { enabled }
+    }
+
+    fn paint(self, text: &str, code: &str) -> String {
+        if self.enabled {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn bold(self, text: &str) -> String {
+        self.paint(text, "1")
+    }
+
+    pub fn dim(self, text: &str) -> String {
+        self.paint(text, "2")
+    }
+
+    /// A status word padded to one width, so step ids line up.
+    pub fn status(self, status: StepStatus) -> String {
+        let (word, code) = match status {
+            StepStatus::Ran => ("ran", "32"),
+            StepStatus::Cached => ("cached", "2"),
+            StepStatus::Failed => ("failed", "1;31"),
+            StepStatus::Skipped => ("skipped", "33"),
+        };
+        self.paint(&format!("{word:<7}"), code)
+    }
+}
+
+/// `ran     docker-build:backend (1.2s): file src/main.rs changed`
+pub fn step_line(
+    style: Style,
+    step: &str,
+    status: StepStatus,
+    duration: Duration,
+    reason: Option<&str>,
+) -> String {
+    let mut line = format!("{} {step}", style.status(status));
+    if matches!(status, StepStatus::Ran | StepStatus::Failed) {
+        line.push_str(&style.dim(&format!(" ({})", format_duration(duration))));
+    }
+    if let Some(reason) = reason {
+        line.push_str(": ");
+        line.push_str(reason);
+    }
+    line
+}
+
+/// The closing line of a human-readable run.
+pub fn summary_line(summary: &Summary) -> String {
+    let total = summary.ran + summary.cached + summary.failed + summary.skipped;
+    if summary.cancelled {
+        return format!(
+            "interrupted: {} ran, {} cached, {} failed, {} skipped",
+            summary.ran, summary.cached, summary.failed, summary.skipped
+        );
+    }
+    if summary.ran == 0 && summary.failed == 0 && summary.skipped == 0 {
+        if total == 0 {
+            return "nothing to do: no steps to run".to_string();
+        }
+        return format!("nothing to do: {} cached", plural(total, "step"));
+    }
+    format!(
+        "{} ran, {} cached, {} failed, {} skipped in {}",
+        summary.ran,
+        summary.cached,
+        summary.failed,
+        summary.skipped,
+        format_duration(summary.duration)
+    )
+}
+
+pub fn format_duration(d: Duration) -> String {
+    if d < Duration::from_secs(60) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let secs = d.as_secs();
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fully_cached_run_says_so() {
+        let summary = Summary {
+            cached: 14,
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&summary), "nothing to do: 14 steps cached");
+    }
+
+    #[test]
+    fn step_line_lines_up_and_gives_the_reason() {
+        let line = step_line(
+            Style::new(false),
+            "docker-build:backend",
+            StepStatus::Ran,
+            Duration::from_millis(1234),
+            Some("file src/main.rs changed"),
+        );
+        assert_eq!(
+            line,
+            "ran     docker-build:backend (1.2s): file src/main.rs changed"
+        );
+        let cached = step_line(
+            Style::new(false),
+            "x",
+            StepStatus::Cached,
+            Duration::ZERO,
+            None,
+        );
+        assert_eq!(cached, "cached  x");
+    }
+
+    #[test]
+    fn tally_counts_failures_by_name() {
+        let mut tally = Tally::default();
+        tally.record(&Event::StepFinished {
+            step: "a".into(),
+            status: StepStatus::Failed,
+            duration: Duration::ZERO,
+            reason: None,
+        });
+        tally.record(&Event::StepFinished {
+            step: "b".into(),
+            status: StepStatus::Cached,
+            duration: Duration::ZERO,
+            reason: None,
+        });
+        assert_eq!(tally.failed, vec!["a".to_string()]);
+        assert_eq!((tally.summary.failed, tally.summary.cached), (1, 1));
+    }
+}

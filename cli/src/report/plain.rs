@@ -1,0 +1,84 @@
+//! Plain lines for logs (Jenkins, CI, pipes): one line per finished step, each with a UTC
+//! timestamp, never a control character unless `--color always` asked for one.
+//!
+//! `2026-11-26T10:00:01Z ran     docker-build:backend (1.2s): file src/main.rs changed`
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use forge_engine::events::{Event, StepStatus, Summary};
+
+use super::{OutputMode, Reporter, Style, Verbosity, step_line, summary_line};
+
+pub struct PlainReporter {
+    mode: OutputMode,
+    style: Style,
+}
+
+impl PlainReporter {
+    pub fn new(mode: OutputMode) -> PlainReporter {
+        PlainReporter {
+            mode,
+            style: Style::new(mode.color),
+        }
+    }
+
+    fn line(&self, text: &str) -> std::io::Result<()> {
+        let now = humantime::format_rfc3339_seconds(SystemTime::now());
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{} {text}", self.style.dim(&now.to_string()))?;
+        out.flush()
+    }
+}
+
+impl Reporter for PlainReporter {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        let verbose = self.mode.verbosity >= Verbosity::Verbose;
+        let quiet = self.mode.verbosity == Verbosity::Quiet;
+        match event {
+            Event::RunStarted { env, steps, .. } if !quiet => self.line(&format!(
+                "{} env {env}, {} in scope",
+                self.style.bold("forge"),
+                crate::exit::plural(*steps, "step")
+            )),
+            Event::StepStarted { step } if verbose => self.line(&format!("start   {step}")),
+            Event::StepLog { step, line } if verbose => self.line(&format!("{step}| {line}")),
+            Event::StepFinished {
+                step,
+                status,
+                duration,
+                reason,
+            } => {
+                let show = match status {
+                    StepStatus::Failed => true,
+                    StepStatus::Ran | StepStatus::Skipped => !quiet,
+                    StepStatus::Cached => verbose,
+                };
+                if show {
+                    self.line(&step_line(
+                        self.style,
+                        step,
+                        *status,
+                        *duration,
+                        reason.as_deref(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Event::Warning { message } => {
+                eprintln!("warning: {message}");
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self, summary: &Summary) -> std::io::Result<()> {
+        self.line(&summary_line(summary))
+    }
+
+    fn abort(&mut self, _: Option<String>, _: &str, _: &Summary) -> std::io::Result<()> {
+        Ok(())
+    }
+}

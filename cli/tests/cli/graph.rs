@@ -1,0 +1,117 @@
+//! `forge graph` in its three formats, and project discovery (`-C`, subdirectories).
+
+use snapbox::str;
+
+use crate::harness::Project;
+
+#[test]
+fn text() {
+    Project::new()
+        .forge("graph")
+        .stdout(str![[r#"
+build:
+  compile  (docker-build)
+  lint     (docker-build)
+  package  (ecr-push)  ← compile
+deploy (env dev):
+  render   (terraform-render)  ← package
+  release  (ecs-rollout)  ← render
+
+"#]])
+        .stderr(str![""])
+        .run();
+}
+
+#[test]
+fn dot() {
+    Project::new()
+        .forge("graph --format dot")
+        .stdout(
+            snapbox::IntoData::raw(str![[r#"
+digraph forge {
+  rankdir=LR;
+  node [shape=ellipse];
+  "compile" [shape=ellipse, label="compile\ndocker-build"];
+  "lint" [shape=ellipse, label="lint\ndocker-build"];
+  "package" [shape=ellipse, label="package\necr-push"];
+  "render" [shape=box, label="render\nterraform-render"];
+  "release" [shape=box, label="release\necs-rollout"];
+  "compile" -> "package";
+  "package" -> "render";
+  "render" -> "release";
+}
+
+"#]]), // Raw: DOT labels hold `\n`, which path normalization would turn into `/n`.
+        )
+        .run();
+}
+
+#[test]
+fn json_format_is_one_document_with_every_step_and_edge() {
+    let out = Project::new().forge("graph --format json").run();
+    let graph: serde_json::Value = serde_json::from_str(&out.stdout).expect("graph JSON");
+    assert_eq!(graph["env"], "dev");
+    let steps = graph["steps"].as_array().expect("steps array");
+    let ids: Vec<&str> = steps
+        .iter()
+        .map(|s| s["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["compile", "lint", "package", "render", "release"]);
+    assert_eq!(steps[2]["needs"], serde_json::json!(["compile"]));
+    assert_eq!(steps[3]["phase"], "deploy");
+}
+
+#[test]
+fn global_json_makes_the_graph_one_typed_line() {
+    let out = Project::new().forge("graph --json").run();
+    let lines = out.json_lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["type"], "graph");
+    assert_eq!(lines[0]["steps"].as_array().map(Vec::len), Some(5));
+}
+
+#[test]
+fn env_flag_selects_the_env() {
+    let out = Project::new().forge("graph --env prod").run();
+    assert!(out.stdout.contains("deploy (env prod):"), "{}", out.stdout);
+}
+
+#[test]
+fn project_is_found_from_a_subdirectory() {
+    let project = Project::new().file("src/deep/er/file.txt", "x");
+    let out = project.forge("graph").current_dir("src/deep/er").run();
+    assert!(
+        out.stdout.starts_with("build:\n  compile"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn dash_c_runs_in_another_directory() {
+    let project = Project::new().file("elsewhere/.keep", "");
+    let from_root = project.forge("graph").run();
+    let out = project
+        .forge("graph")
+        .current_dir("elsewhere")
+        .arg("-C")
+        .arg(project.root().display().to_string())
+        .run();
+    assert_eq!(out.stdout, from_root.stdout);
+}
+
+#[test]
+fn dash_c_relative_to_the_current_dir() {
+    let outside = Project::empty();
+    let project = Project::new();
+    let relative = pathdiff(project.root(), outside.root());
+    let out = outside.forge("-C").arg(relative).arg("graph").run();
+    assert!(out.stdout.contains("compile"), "{}", out.stdout);
+}
+
+/// `to` relative to `from`, both absolute temp dirs under the same parent.
+fn pathdiff(to: &std::path::Path, from: &std::path::Path) -> String {
+    let name = to.file_name().expect("temp dir name").to_string_lossy();
+    assert_eq!(to.parent(), from.parent(), "temp dirs share a parent");
+    format!("../{name}")
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the `forge` binary: one harness ([`harness`]), one module per
+//! concern. Steps run through the engine's test executor; every test has its own project
+//! and its own store in temp dirs.
+
+mod harness;
+
+mod cache;
+mod explain;
+mod generate;
+mod graph;
+mod plan;
+mod run;
+mod service;
+mod usage;

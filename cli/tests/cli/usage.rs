@@ -1,0 +1,113 @@
+//! Invalid invocations: clear messages and exit status 2, never a panic.
+
+use snapbox::str;
+
+use crate::harness::Project;
+
+#[test]
+fn no_project_file_says_what_to_do() {
+    Project::empty()
+        .forge("plan")
+        .code(2)
+        .stdout(str![""])
+        .stderr(str![[r#"
+forge::cli::no_project
+
+  × no project.kdl in [ROOT] or any parent directory
+  help: run forge inside a project (a directory with a project.kdl, or below
+        one), or point at one with `forge -C DIR ...`; docs/project-kdl.md
+        describes the file
+
+
+"#]])
+        .run();
+}
+
+#[test]
+fn chdir_to_a_missing_dir_is_invalid_input() {
+    let out = Project::empty().forge("-C nowhere graph").code(2).run();
+    assert!(
+        out.stderr.contains("cannot change to directory nowhere"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn deploy_requires_env() {
+    Project::new()
+        .forge("deploy")
+        .code(2)
+        .stderr(str![[r#"
+error: `forge deploy` needs `--env NAME`: deploys always name their env
+
+Usage: forge deploy [OPTIONS] [STEP]...
+
+For more information, try '--help'.
+
+"#]])
+        .run();
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let out = Project::new().forge("graph --format svg").code(2).run();
+    assert!(
+        out.stderr.contains("possible values: text, dot, json"),
+        "{}",
+        out.stderr
+    );
+    Project::new().forge("build -j 0").code(2).run();
+    Project::new().forge("build --timeout soon").code(2).run();
+}
+
+#[test]
+fn help_shows_examples() {
+    let out = Project::empty().forge("plan --help").run();
+    assert!(out.stdout.contains("Examples:"), "{}", out.stdout);
+    assert!(out.stdout.contains("--detailed-exitcode"), "{}", out.stdout);
+}
+
+#[test]
+fn invalid_project_points_at_file_line_col_and_exits_2() {
+    let kdl = crate::harness::PROJECT_KDL.replace("plugin \"ecr-push\"", "plugn \"ecr-push\"");
+    let project = Project::with_kdl(&kdl);
+    let out = project.forge("plan").code(2).stdout(str![""]).run();
+    assert!(
+        out.stderr.contains("[ROOT]/project.kdl:24:5") || out.stderr.contains("project.kdl:24:5"),
+        "no file:line:col in {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `plugin`?"),
+        "{}",
+        out.stderr
+    );
+    // The same file fails every project command the same way.
+    project.forge("graph").code(2).run();
+    project.forge("build").code(2).run();
+}
+
+#[test]
+fn invalid_project_under_detailed_exitcode_is_1() {
+    let kdl = crate::harness::PROJECT_KDL.replace("plugin \"ecr-push\"", "plugn \"ecr-push\"");
+    Project::with_kdl(&kdl)
+        .forge("plan --detailed-exitcode")
+        .code(1)
+        .run();
+}
+
+#[test]
+fn unknown_env_is_invalid_input() {
+    let out = Project::new().forge("graph --env staging").code(2).run();
+    assert!(
+        out.stderr.contains("unknown env `staging`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("known envs: dev, prod"),
+        "{}",
+        out.stderr
+    );
+}

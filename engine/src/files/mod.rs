@@ -1,0 +1,496 @@
+//! Input files: one walk of the project tree per run, glob selection per step, and hashing
+//! through a persistent stat cache.
+//!
+//! A run does, in order:
+//! 1. [`FileIndex::open`]: walks the project root once (in parallel, honouring `.gitignore`
+//!    in or out of a git checkout but not global excludes, `.git/info/exclude` or `.ignore`
+//!    files; skipping `.git` and `.forge`), recording each file's
+//!    metadata, and loads the stat cache for this root from the store
+//!    (`<store>/v1/stat/<root key>.bin`, see [`FileIndex::cache_path`]).
+//! 2. [`FileIndex::select`] per input selection: files under its base matching its globs,
+//!    minus what its ignore file (`.dockerignore`) excludes, with Docker's semantics.
+//! 3. [`FileIndex::hash_files`]: blake3 per file; a file whose size, mtime, ctime and inode
+//!    match the cache (and is not racily clean, see `statcache`) is not read at all; the
+//!    others are hashed in parallel.
+//! 4. [`FileIndex::save`]: writes the cache back, atomically, only if it changed.
+//!
+//! Content hashes are plain blake3 of the bytes (the same as `b3sum`); a symlink hashes its
+//! target path, not what it points to (as git and Docker build contexts treat it).
+
+mod dockerignore;
+mod statcache;
+mod walk;
+
+pub use dockerignore::{DockerIgnore, PatternError};
+pub use walk::FileMeta;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+
+use crate::graph::InputSelection;
+
+/// Problems reading input files.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum FilesError {
+    #[error("cannot read {path}: {source}")]
+    #[diagnostic(
+        code(forge::files::io),
+        help("check that the file exists and that you can read it")
+    )]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read `{path}` while looking for input files: {message}")]
+    #[diagnostic(
+        code(forge::files::walk),
+        help(
+            "fix its permissions (or rename it, if its name is not valid UTF-8), or exclude it with .gitignore if no step needs it"
+        )
+    )]
+    Walk { path: String, message: String },
+    #[error("invalid glob `{glob}` in the inputs of a step: {message}")]
+    #[diagnostic(
+        code(forge::files::glob),
+        help("globs use `*` within a directory, `**` across directories, `?`, `[abc]`, `{{a,b}}`")
+    )]
+    Glob { glob: String, message: String },
+    #[error("invalid pattern `{pattern}` at {path}:{line}: {message}")]
+    #[diagnostic(
+        code(forge::files::ignore_file),
+        help("fix or remove the line; patterns follow .dockerignore syntax")
+    )]
+    IgnoreFile {
+        path: PathBuf,
+        line: usize,
+        pattern: String,
+        message: String,
+    },
+    #[error("`{path}` is not an input file of this project")]
+    #[diagnostic(
+        code(forge::files::not_indexed),
+        help(
+            "the file is missing, outside the project root, or excluded by .gitignore; inputs must be files forge walks"
+        )
+    )]
+    NotIndexed { path: String },
+}
+
+/// How [`FileIndex::hash_files`] got its answers, for benchmarks and `--verbose` output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashStats {
+    /// Hashes taken from the stat cache without reading the file.
+    pub cached: usize,
+    /// Files read and hashed.
+    pub hashed: usize,
+}
+
+/// The project's files, found by one walk, with their hashes as far as they are known.
+#[derive(Debug)]
+pub struct FileIndex {
+    root: PathBuf,
+    cache_file: Option<PathBuf>,
+    /// Sorted relative `/`-separated paths, with `metas` and `hashes` at the same index.
+    paths: Vec<String>,
+    metas: Vec<FileMeta>,
+    /// Known-good hashes: trusted from the cache, or computed this run.
+    hashes: Vec<Option<[u8; 32]>>,
+    walk_errors: Vec<(String, String)>,
+    /// Entries the cache file held, and how many of them are still trusted: if these differ,
+    /// or anything was hashed, the file on disk is out of date.
+    loaded: usize,
+    trusted: usize,
+    /// Where this run's hashes can be trusted from (see `statcache`).
+    trust_before_ns: i64,
+    stats: HashStats,
+    saved: AtomicBool,
+    /// Compiled globs and parsed ignore files: 200 steps commonly share a handful of
+    /// patterns, and compiling a glob costs more than matching a directory with it.
+    globs: Mutex<HashMap<Vec<String>, Option<Arc<GlobSet>>>>,
+    ignores: Mutex<HashMap<String, Arc<DockerIgnore>>>,
+}
+
+impl FileIndex {
+    /// Walks `root` and loads its stat cache from the store at `store_dir`.
+    pub fn open(root: &Path, store_dir: &Path) -> Result<FileIndex, FilesError> {
+        let cache = FileIndex::cache_path(root, store_dir);
+        FileIndex::open_with_cache_file(root, Some(cache))
+    }
+
+    /// Walks `root` with no persistent cache: every hash is computed (cold path, tests).
+    pub fn scan(root: &Path) -> Result<FileIndex, FilesError> {
+        FileIndex::open_with_cache_file(root, None)
+    }
+
+    /// Walks `root`, using (and later saving) the stat cache at `cache_file`.
+    pub fn open_with_cache_file(
+        root: &Path,
+        cache_file: Option<PathBuf>,
+    ) -> Result<FileIndex, FilesError> {
+        // Read before anything is looked at: a change after this moment must not be trusted.
+        let run_start = statcache::now_ns() - statcache::CLOCK_MARGIN_NS;
+        if let Err(source) = std::fs::metadata(root) {
+            return Err(FilesError::Io {
+                path: root.to_path_buf(),
+                source,
+            });
+        }
+        let walked = walk::walk(root);
+        let (paths, metas): (Vec<String>, Vec<FileMeta>) = walked.files.into_iter().unzip();
+        let mut index = FileIndex {
+            root: root.to_path_buf(),
+            hashes: vec![None; paths.len()],
+            paths,
+            metas,
+            walk_errors: walked.errors,
+            loaded: 0,
+            trusted: 0,
+            trust_before_ns: run_start,
+            stats: HashStats::default(),
+            saved: AtomicBool::new(false),
+            globs: Mutex::default(),
+            ignores: Mutex::default(),
+            cache_file,
+        };
+        if let Some((bytes, written_ns)) = index.cache_file.as_deref().and_then(statcache::read)
+            && let Some(decoded) = statcache::decode(&bytes)
+        {
+            index.merge_cache(decoded, written_ns);
+        }
+        Ok(index)
+    }
+
+    /// Takes each cached hash whose file is unchanged and not racily clean. Both lists are
+    /// sorted by path, so this is one merge pass.
+    fn merge_cache(&mut self, decoded: statcache::Decoded<'_>, written_ns: i64) {
+        self.loaded = decoded.entries.len();
+        let limit = decoded.trust_before_ns.min(written_ns);
+        let mut i = 0;
+        for entry in decoded.entries {
+            while i < self.paths.len() && self.paths[i].as_str() < entry.path {
+                i += 1;
+            }
+            if i < self.paths.len()
+                && self.paths[i] == entry.path
+                && self.metas[i] == entry.meta
+                && !statcache::is_racy(entry.meta.mtime_ns, limit)
+            {
+                self.hashes[i] = Some(entry.hash);
+                self.trusted += 1;
+            }
+        }
+    }
+
+    /// Where the stat cache of project `root` lives in the store at `store_dir`.
+    pub fn cache_path(root: &Path, store_dir: &Path) -> PathBuf {
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let key = blake3::hash(root.as_os_str().as_encoded_bytes()).to_hex();
+        store_dir
+            .join(crate::store::LAYOUT_DIR)
+            .join("stat")
+            .join(format!("{}.bin", &key[..32]))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every file found, sorted, relative to the root and `/`-separated.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// The metadata recorded by the walk for `path`.
+    pub fn meta(&self, path: &str) -> Option<FileMeta> {
+        self.position(path).map(|i| self.metas[i])
+    }
+
+    pub fn stats(&self) -> HashStats {
+        self.stats
+    }
+
+    fn position(&self, path: &str) -> Option<usize> {
+        self.paths.binary_search_by(|p| p.as_str().cmp(path)).ok()
+    }
+
+    /// The files one input selection names, sorted: under `sel.base`, matching `sel.globs`
+    /// (relative to the base; all files when empty), minus those `sel.ignore_file` in the
+    /// base excludes. A missing ignore file excludes nothing.
+    pub fn select(&self, sel: &InputSelection) -> Result<Vec<String>, FilesError> {
+        let base = sel.base.trim_matches('/');
+        let base = if base == "." { "" } else { base };
+        let prefix = if base.is_empty() {
+            String::new()
+        } else {
+            format!("{base}/")
+        };
+        if let Some((path, message)) = self
+            .walk_errors
+            .iter()
+            .find(|(p, _)| walk_error_affects(p, base))
+        {
+            return Err(FilesError::Walk {
+                path: path.clone(),
+                message: message.clone(),
+            });
+        }
+        let globs = self.globs_for(&sel.globs)?;
+        let ignore = match &sel.ignore_file {
+            Some(name) => Some(self.ignore_file(&prefix, name)?),
+            None => None,
+        };
+        let start = self.paths.partition_point(|p| p.as_str() < prefix.as_str());
+        let mut out = Vec::new();
+        for path in &self.paths[start..] {
+            let Some(rel) = path.strip_prefix(prefix.as_str()) else {
+                break;
+            };
+            if globs.as_ref().is_none_or(|g| g.is_match(rel))
+                && !ignore.as_ref().is_some_and(|i| i.is_excluded(rel))
+            {
+                out.push(path.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn globs_for(&self, globs: &[String]) -> Result<Option<Arc<GlobSet>>, FilesError> {
+        let mut cache = self.globs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = cache.get(globs) {
+            return Ok(set.clone());
+        }
+        let set = build_globs(globs)?.map(Arc::new);
+        cache.insert(globs.to_vec(), set.clone());
+        Ok(set)
+    }
+
+    /// The ignore file `<prefix><name>`, parsed once per run. Only files the walk found are
+    /// read: a missing one (or one excluded by `.gitignore`) excludes nothing.
+    fn ignore_file(&self, prefix: &str, name: &str) -> Result<Arc<DockerIgnore>, FilesError> {
+        let rel = format!("{prefix}{name}");
+        let mut cache = self.ignores.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ignore) = cache.get(&rel) {
+            return Ok(ignore.clone());
+        }
+        let parsed = if self.position(&rel).is_some() {
+            let path = self.root.join(&rel);
+            let text = std::fs::read_to_string(&path).map_err(|source| FilesError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            DockerIgnore::parse(&text).map_err(|e| FilesError::IgnoreFile {
+                path,
+                line: e.line,
+                pattern: e.pattern,
+                message: e.message,
+            })?
+        } else {
+            DockerIgnore::default()
+        };
+        let parsed = Arc::new(parsed);
+        cache.insert(rel, parsed.clone());
+        Ok(parsed)
+    }
+
+    /// blake3 hex of each path (relative, as [`FileIndex::select`] returns them). Hashes
+    /// known from the stat cache are not recomputed; the rest are read in parallel.
+    pub fn hash_files<I, S>(&mut self, paths: I) -> Result<BTreeMap<String, String>, FilesError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut wanted = Vec::new();
+        for p in paths {
+            let p = p.as_ref();
+            let i = self
+                .position(p)
+                .ok_or_else(|| FilesError::NotIndexed { path: p.to_owned() })?;
+            wanted.push(i);
+        }
+        let mut misses: Vec<usize> = wanted
+            .iter()
+            .copied()
+            .filter(|&i| self.hashes[i].is_none())
+            .collect();
+        misses.sort_unstable();
+        misses.dedup();
+        let computed: Vec<(usize, Result<[u8; 32], io::Error>)> = misses
+            .par_iter()
+            .map(|&i| {
+                let path = self.root.join(&self.paths[i]);
+                (i, hash_entry(&path, self.metas[i]))
+            })
+            .collect();
+        for (i, result) in computed {
+            let hash = result.map_err(|source| FilesError::Io {
+                path: self.root.join(&self.paths[i]),
+                source,
+            })?;
+            self.hashes[i] = Some(hash);
+            self.stats.hashed += 1;
+        }
+        self.stats.cached += wanted.len() - misses.len();
+        if !misses.is_empty() {
+            self.saved.store(false, Ordering::Relaxed);
+        }
+        let mut out = BTreeMap::new();
+        for i in wanted {
+            if let Some(h) = self.hashes[i] {
+                out.insert(self.paths[i].clone(), to_hex(&h));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the stat cache on disk is out of date.
+    fn changed(&self) -> bool {
+        self.stats.hashed > 0 || self.trusted != self.loaded
+    }
+
+    /// Writes the stat cache back to the store, atomically, if it changed since it was
+    /// loaded (or last saved). Returns whether it wrote. A no-op without a cache file.
+    pub fn save(&self) -> Result<bool, FilesError> {
+        let Some(cache_file) = &self.cache_file else {
+            return Ok(false);
+        };
+        if !self.changed() || self.saved.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let entries: Vec<(&str, &FileMeta, &[u8; 32])> = (0..self.paths.len())
+            .filter_map(|i| {
+                let h = self.hashes[i].as_ref()?;
+                Some((self.paths[i].as_str(), &self.metas[i], h))
+            })
+            .collect();
+        let bytes = statcache::encode(self.trust_before_ns, entries.into_iter());
+        let stat_dir = cache_file.parent().unwrap_or(Path::new("."));
+        let tmp_dir = stat_dir.parent().unwrap_or(stat_dir).join("tmp");
+        crate::store::atomic::write_atomic(&tmp_dir, cache_file, &bytes).map_err(|source| {
+            FilesError::Io {
+                path: cache_file.clone(),
+                source,
+            }
+        })?;
+        self.saved.store(true, Ordering::Relaxed);
+        Ok(true)
+    }
+}
+
+/// Whether a path the walk could not read may hide files under `base`: it is the base, lies
+/// below it, or is one of its ancestors (an unreadable `app/` hides `app/src/`).
+fn walk_error_affects(error_path: &str, base: &str) -> bool {
+    let within = |inner: &str, outer: &str| {
+        outer.is_empty()
+            || inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    within(error_path, base) || within(base, error_path)
+}
+
+fn build_globs(globs: &[String]) -> Result<Option<GlobSet>, FilesError> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        let glob = GlobBuilder::new(g.trim_start_matches("./"))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| FilesError::Glob {
+                glob: g.clone(),
+                message: e.kind().to_string(),
+            })?;
+        set.add(glob);
+    }
+    set.build().map(Some).map_err(|e| FilesError::Glob {
+        glob: globs.join(", "),
+        message: e.to_string(),
+    })
+}
+
+/// Files at least this big are hashed with blake3's multithreaded mode, chunk by chunk.
+const BIG_FILE: u64 = 1 << 20;
+const BIG_CHUNK: usize = 8 << 20;
+
+fn hash_entry(path: &Path, meta: FileMeta) -> io::Result<[u8; 32]> {
+    if meta.symlink {
+        let target = std::fs::read_link(path)?;
+        let mut h = blake3::Hasher::new_derive_key("forge 2026-11 symlink target");
+        h.update(target.as_os_str().as_encoded_bytes());
+        return Ok(*h.finalize().as_bytes());
+    }
+    hash_file(path)
+}
+
+/// blake3 of a file's bytes, as `b3sum` prints it (in raw form). Small files are read in
+/// one go; big ones in chunks hashed across threads.
+pub fn hash_file(path: &Path) -> io::Result<[u8; 32]> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < BIG_FILE {
+        let mut buf = Vec::with_capacity(len as usize + 1);
+        file.read_to_end(&mut buf)?;
+        return Ok(*blake3::hash(&buf).as_bytes());
+    }
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; BIG_CHUNK];
+    loop {
+        let n = read_full(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update_rayon(&buf[..n]);
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+pub(crate) fn to_hex(h: &[u8; 32]) -> String {
+    blake3::Hash::from_bytes(*h).to_hex().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk_error_affects;
+
+    #[test]
+    fn walk_errors_affect_the_base_its_contents_and_its_ancestors() {
+        assert!(walk_error_affects("app", "app"));
+        assert!(walk_error_affects("app/src/x", "app"));
+        assert!(walk_error_affects("app", "app/src"));
+        assert!(walk_error_affects("", "app"));
+        assert!(walk_error_affects("anything", ""));
+        assert!(!walk_error_affects("application", "app"));
+        assert!(!walk_error_affects("app", "application"));
+        assert!(!walk_error_affects("other/x", "app"));
+    }
+}

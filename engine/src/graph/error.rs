@@ -1,0 +1,129 @@
+//! Why a project's steps do not form a valid graph. Each variant points at the `needs` (or
+//! `depends-on`) that caused it in `project.kdl` and says how to fix it.
+
+use std::sync::Arc;
+
+use miette::{LabeledSpan, NamedSource, SourceSpan};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum GraphError {
+    /// `needs` names a step that does not exist in this env.
+    #[error("step `{step}` needs `{name}`, which is not a step in env `{env}`")]
+    #[diagnostic(code(forge::graph::unknown_need))]
+    UnknownNeed {
+        step: String,
+        name: String,
+        env: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("no step with this id")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A build-phase step cannot wait for a deploy-phase step: `forge build` would never
+    /// run the latter.
+    #[error("build step `{step}` needs deploy step `{need}`")]
+    #[diagnostic(
+        code(forge::graph::phase_order),
+        help(
+            "`forge build` runs only build-phase steps; give `{step}` `phase \"deploy\"` or drop this `needs`"
+        )
+    )]
+    PhaseOrder {
+        step: String,
+        need: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("`{need}` only runs in `forge deploy`")]
+        span: SourceSpan,
+    },
+
+    /// Two steps with the same id (a `step` block named like a generated step).
+    #[error("two steps are named `{id}`")]
+    #[diagnostic(
+        code(forge::graph::duplicate_step),
+        help(
+            "ids such as `docker-build:<service>` and `terraform-render` are generated from services and modules; rename the `step` block"
+        )
+    )]
+    DuplicateStep {
+        id: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("this step's id is already taken")]
+        span: SourceSpan,
+    },
+
+    /// A step uses a plugin that is neither built in nor declared with a `plugin` node.
+    #[error("step `{step}` uses unknown plugin `{plugin}`")]
+    #[diagnostic(code(forge::graph::unknown_plugin))]
+    UnknownPlugin {
+        step: String,
+        plugin: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("not a built-in plugin nor a `plugin` node")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// Steps that (transitively) need themselves.
+    #[error("dependency cycle: {cycle}")]
+    #[diagnostic(
+        code(forge::graph::cycle),
+        help("remove one of the underlined `needs` (or `depends-on`) to break the cycle")
+    )]
+    Cycle {
+        /// `a → b → c → a`.
+        cycle: String,
+        /// The step ids on the cycle, first one repeated at the end.
+        steps: Vec<String>,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label(collection)]
+        labels: Vec<LabeledSpan>,
+    },
+}
+
+/// The candidate closest to `name`, if it is close enough to be a typo: at most a third of
+/// its characters edited (transpositions count once, so `gne` finds `gen`), or a high
+/// Jaro-Winkler similarity for long ids that share a prefix.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let budget = (name.chars().count() / 3).max(1);
+    candidates
+        .map(|c| {
+            (
+                strsim::osa_distance(name, c),
+                strsim::jaro_winkler(name, c),
+                c,
+            )
+        })
+        .filter(|(edits, similarity, _)| *edits <= budget || *similarity >= 0.9)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
+}
+
+/// "did you mean `x`?" or the list of what exists.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+    what: &str,
+) -> String {
+    match closest(name, candidates.clone()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => {
+            let all: Vec<&str> = candidates.collect();
+            if all.is_empty() {
+                format!("there are no {what}s")
+            } else {
+                format!("known {what}s: {}", all.join(", "))
+            }
+        }
+    }
+}

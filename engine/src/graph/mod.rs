@@ -1,0 +1,140 @@
+//! The step graph: services and `step` blocks expanded into steps with dependencies.
+//!
+//! - [`expand`]: one resolved [`Config`] → the list of [`Step`]s (the service sugar
+//!   `docker-build → ecr-push → terraform-render → state-lock → terraform-apply →
+//!   ecs-rollout → state-unlock`, plus every `step` block).
+//! - [`validate`](self::validate): unknown `needs`, phase order, cycles (with the cycle
+//!   printed and every `needs` on it underlined), then a stable topological order.
+//! - [`render`]: `forge graph` as text, DOT and JSON.
+//!
+//! [`StepGraph`] keeps its steps topologically sorted: every step comes after the steps it
+//! needs, and among steps that are ready at the same time the order is by id, so the order
+//! (and everything printed from it) does not depend on how the file was written.
+
+// A `GraphError` carries its source text and labels; it is built at most once per invalid
+// file, so its size on the cold path is not worth boxing every variant for.
+#![allow(clippy::result_large_err)]
+
+mod error;
+mod expand;
+mod render;
+mod validate;
+
+pub use error::GraphError;
+
+use std::collections::BTreeMap;
+
+use miette::SourceSpan;
+use serde::Serialize;
+
+use crate::model::{Config, ConfigValue, Phase, PluginSource, SourceFile};
+
+/// Which files a step reads, relative to the project root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputSelection {
+    /// Directory (relative to the project root, `/`-separated, `""` = root) the globs are
+    /// relative to.
+    pub base: String,
+    /// Globs relative to `base`; empty means every file under `base`.
+    pub globs: Vec<String>,
+    /// An ignore file in `base` whose patterns exclude files (`.dockerignore`).
+    pub ignore_file: Option<String>,
+}
+
+/// Where a step came from in `project.kdl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
+pub enum Origin {
+    Service(String),
+    Step(String),
+    Project,
+}
+
+/// One node of the graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// `docker-build:backend`, `terraform-render`, or a user step's name.
+    pub id: String,
+    /// Plugin name (a built-in or a `plugin` node).
+    pub plugin: String,
+    #[serde(skip)]
+    pub plugin_source: PluginSource,
+    pub phase: Phase,
+    /// Normalized config handed to the plugin.
+    pub config: ConfigValue,
+    pub inputs: Vec<InputSelection>,
+    /// Ids of the steps this one needs.
+    pub needs: Vec<String>,
+    /// Where each entry of `needs` was written (same length and order as `needs`); for
+    /// generated edges, the node that caused them (the service, its `depends-on`).
+    #[serde(skip)]
+    pub need_spans: Vec<SourceSpan>,
+    /// Process environment variables that feed the fingerprint.
+    pub env_vars: Vec<String>,
+    /// Whether the commit SHA feeds the fingerprint.
+    pub commit_sha: bool,
+    /// Whether the forge env name feeds the fingerprint (deploy steps).
+    pub env_scoped: bool,
+    /// Capabilities granted to the plugin for this step.
+    pub grants: Vec<String>,
+    pub origin: Origin,
+    #[serde(skip)]
+    pub span: SourceSpan,
+}
+
+/// Steps in a topological order with their dependency edges.
+#[derive(Debug, Clone, Default)]
+pub struct StepGraph {
+    /// The env this graph was expanded for.
+    pub env: String,
+    /// Topologically sorted: every step comes after the steps it needs.
+    pub steps: Vec<Step>,
+    /// Step id → position in `steps`.
+    pub index: BTreeMap<String, usize>,
+    /// For each step, the positions of the steps it needs (same order as `Step::needs`).
+    pub deps: Vec<Vec<usize>>,
+}
+
+impl StepGraph {
+    /// Expands one env's config into a validated, topologically sorted graph.
+    pub fn from_config(config: &Config, source: &SourceFile) -> Result<StepGraph, GraphError> {
+        let steps = expand::expand(config, source)?;
+        validate::build(config.env.clone(), steps, source)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Step> {
+        self.index.get(id).map(|&i| &self.steps[i])
+    }
+
+    /// Steps to run, in topological order: every step of `phase` (`Build`: the build
+    /// steps; `Deploy`: everything) when `targets` is empty, otherwise the targets and
+    /// everything they need, whatever its phase. Unknown targets are ignored: callers check
+    /// them first with [`StepGraph::get`] to report them.
+    pub fn closure(&self, phase: Phase, targets: &[String]) -> Vec<usize> {
+        let mut selected = vec![false; self.steps.len()];
+        if targets.is_empty() {
+            for (i, step) in self.steps.iter().enumerate() {
+                selected[i] = step.phase <= phase;
+            }
+        } else {
+            let mut stack: Vec<usize> = targets
+                .iter()
+                .filter_map(|t| self.index.get(t).copied())
+                .collect();
+            while let Some(i) = stack.pop() {
+                if !std::mem::replace(&mut selected[i], true) {
+                    stack.extend(self.deps[i].iter().copied());
+                }
+            }
+        }
+        (0..self.steps.len()).filter(|&i| selected[i]).collect()
+    }
+
+    /// The step id closest to `name`, for "did you mean" help.
+    pub fn suggest(&self, name: &str) -> Option<&str> {
+        error::closest(name, self.index.keys().map(String::as_str))
+    }
+}
+
+#[cfg(test)]
+mod tests;

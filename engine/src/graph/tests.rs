@@ -1,0 +1,313 @@
+//! Graph expansion and validation on configs built in code (the parser has its own tests;
+//! end-to-end graph tests from `project.kdl` live in `engine/tests/`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::SourceSpan;
+
+use super::*;
+use crate::model::{
+    BuildSpec, HealthCheck, LoadBalancer, Module, Registry, RegistryKind, Service, Spanned,
+    StateBackend, StateLock, StepDecl,
+};
+
+fn sp<T>(value: T) -> Spanned<T> {
+    Spanned::new(value, SourceSpan::from(0..0))
+}
+
+fn at<T>(value: T, offset: usize, len: usize) -> Spanned<T> {
+    Spanned::new(value, SourceSpan::from(offset..offset + len))
+}
+
+fn source() -> SourceFile {
+    SourceFile {
+        path: PathBuf::from("project.kdl"),
+        text: Arc::from(" ".repeat(200)),
+    }
+}
+
+fn service(name: &str, depends_on: &[&str]) -> Service {
+    Service {
+        name: sp(name.to_string()),
+        build: BuildSpec {
+            context: sp(PathBuf::from(format!("./services/{name}"))),
+            dockerfile: sp(PathBuf::from("Dockerfile")),
+            args: BTreeMap::new(),
+            target: None,
+            inputs: vec![sp("shared/**/*.rs".to_string())],
+        },
+        registry: None,
+        repository: sp(format!("app/{name}")),
+        port: sp(8080),
+        cpu: sp(256),
+        memory: sp(512),
+        desired_count: sp(2),
+        health_check: HealthCheck {
+            path: sp("/health".into()),
+            interval_secs: sp(30),
+            timeout_secs: sp(5),
+            healthy_threshold: sp(2),
+            unhealthy_threshold: sp(3),
+            matcher: sp("200".into()),
+        },
+        load_balancer: sp(LoadBalancer::Public),
+        env_vars: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        depends_on: depends_on.iter().map(|d| sp(d.to_string())).collect(),
+        span: SourceSpan::from(0..0),
+    }
+}
+
+fn step(name: &str, needs: &[(&str, usize)], phase: Phase) -> StepDecl {
+    StepDecl {
+        name: sp(name.to_string()),
+        plugin: sp("docker-build".to_string()),
+        config: sp(ConfigValue::Null),
+        inputs: vec![],
+        needs: needs
+            .iter()
+            .map(|(n, o)| at(n.to_string(), *o, n.len()))
+            .collect(),
+        env_vars: vec![],
+        commit_sha: sp(false),
+        phase: sp(phase),
+        span: SourceSpan::from(0..0),
+    }
+}
+
+pub(crate) fn two_tier() -> Config {
+    let mut services = BTreeMap::new();
+    services.insert("backend".to_string(), service("backend", &[]));
+    services.insert("frontend".to_string(), service("frontend", &["backend"]));
+    let mut registries = BTreeMap::new();
+    registries.insert(
+        "ecr".to_string(),
+        Registry {
+            name: sp("ecr".into()),
+            kind: sp(RegistryKind::Ecr),
+            url: sp("123.dkr.ecr.eu-west-1.amazonaws.com".into()),
+            endpoint: None,
+            create_repositories: sp(true),
+            immutable_tags: sp(true),
+        },
+    );
+    let mut modules = BTreeMap::new();
+    modules.insert(
+        "vpc".to_string(),
+        Module {
+            name: sp("vpc".into()),
+            source: sp(PathBuf::from("modules/vpc")),
+            inputs: BTreeMap::new(),
+            span: SourceSpan::from(0..0),
+        },
+    );
+    Config {
+        env: "dev".into(),
+        project: sp("shop".into()),
+        region: sp("eu-west-1".into()),
+        services,
+        registries,
+        modules,
+        state: Some(StateBackend {
+            bucket: sp("tf-state".into()),
+            key: sp("shop/{env}.tfstate".into()),
+            region: sp("eu-west-1".into()),
+            endpoint: None,
+            lock: sp(StateLock::S3Lockfile),
+            span: SourceSpan::from(0..0),
+        }),
+        plugins: BTreeMap::new(),
+        steps: BTreeMap::new(),
+        vars: BTreeMap::new(),
+    }
+}
+
+fn ids(graph: &StepGraph, selected: &[usize]) -> Vec<String> {
+    selected
+        .iter()
+        .map(|&i| graph.steps[i].id.clone())
+        .collect()
+}
+
+#[test]
+fn services_expand_into_the_standard_chain_in_stable_order() {
+    let graph = StepGraph::from_config(&two_tier(), &source()).expect("valid graph");
+    let order: Vec<&str> = graph.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "docker-build:backend",
+            "docker-build:frontend",
+            "ecr-push:backend",
+            "ecr-push:frontend",
+            "terraform-render",
+            "state-lock",
+            "terraform-apply",
+            "ecs-rollout:backend",
+            "ecs-rollout:frontend",
+            "state-unlock",
+        ]
+    );
+    let rollout = graph.get("ecs-rollout:frontend").expect("rollout");
+    assert_eq!(
+        rollout.needs,
+        [
+            "terraform-apply",
+            "ecr-push:frontend",
+            "ecs-rollout:backend"
+        ]
+    );
+    let render = graph.get("terraform-render").expect("render");
+    assert_eq!(render.inputs[0].base, "modules/vpc");
+    assert!(render.env_scoped);
+    let build = graph.get("docker-build:backend").expect("build");
+    assert_eq!(build.inputs[0].base, "services/backend");
+    assert_eq!(
+        build.inputs[0].ignore_file.as_deref(),
+        Some(".dockerignore")
+    );
+    assert!(
+        !build.commit_sha,
+        "the SHA tags at push time, not in the image"
+    );
+    assert!(graph.get("ecr-push:backend").expect("push").commit_sha);
+    let lock = graph.get("state-lock").expect("lock");
+    assert!(lock.config.canonical_json().contains("shop/dev.tfstate"));
+}
+
+#[test]
+fn closure_selects_a_phase_or_targets_with_their_needs() {
+    let graph = StepGraph::from_config(&two_tier(), &source()).expect("valid graph");
+    assert_eq!(graph.closure(Phase::Build, &[]).len(), 4);
+    assert_eq!(graph.closure(Phase::Deploy, &[]).len(), graph.steps.len());
+    let only = graph.closure(Phase::Build, &["ecr-push:frontend".to_string()]);
+    assert_eq!(
+        ids(&graph, &only),
+        ["docker-build:frontend", "ecr-push:frontend"]
+    );
+}
+
+#[test]
+fn unknown_need_suggests_the_closest_step() {
+    let mut config = two_tier();
+    config.steps.insert(
+        "smoke".into(),
+        step("smoke", &[("ecs-rollout:backnd", 10)], Phase::Deploy),
+    );
+    let err = StepGraph::from_config(&config, &source()).expect_err("unknown need");
+    match err {
+        GraphError::UnknownNeed {
+            name, help, span, ..
+        } => {
+            assert_eq!(name, "ecs-rollout:backnd");
+            assert_eq!(help, "did you mean `ecs-rollout:backend`?");
+            assert_eq!(span.offset(), 10);
+        }
+        other => panic!("expected UnknownNeed, got {other:?}"),
+    }
+}
+
+#[test]
+fn build_step_needing_a_deploy_step_is_rejected() {
+    let mut config = two_tier();
+    config.steps.insert(
+        "lint".into(),
+        step("lint", &[("terraform-apply", 5)], Phase::Build),
+    );
+    let err = StepGraph::from_config(&config, &source()).expect_err("phase order");
+    assert!(matches!(err, GraphError::PhaseOrder { ref need, .. } if need == "terraform-apply"));
+}
+
+#[test]
+fn cycle_is_printed_with_a_label_on_each_needs() {
+    let mut config = two_tier();
+    config
+        .steps
+        .insert("a".into(), step("a", &[("b", 10)], Phase::Build));
+    config
+        .steps
+        .insert("b".into(), step("b", &[("c", 20)], Phase::Build));
+    config
+        .steps
+        .insert("c".into(), step("c", &[("a", 30)], Phase::Build));
+    let err = StepGraph::from_config(&config, &source()).expect_err("cycle");
+    let GraphError::Cycle { cycle, labels, .. } = err else {
+        panic!("expected a cycle, got {err:?}");
+    };
+    assert_eq!(cycle, "a → b → c → a");
+    let offsets: Vec<usize> = labels.iter().map(|l| l.offset()).collect();
+    assert_eq!(offsets, [10, 20, 30]);
+    assert_eq!(labels[0].label(), Some("`a` needs `b`"));
+}
+
+#[test]
+fn service_depends_on_cycle_is_reported_on_rollouts() {
+    let mut config = two_tier();
+    config
+        .services
+        .insert("backend".into(), service("backend", &["frontend"]));
+    let err = StepGraph::from_config(&config, &source()).expect_err("cycle");
+    let GraphError::Cycle { cycle, .. } = err else {
+        panic!("expected a cycle, got {err:?}");
+    };
+    assert_eq!(
+        cycle,
+        "ecs-rollout:backend → ecs-rollout:frontend → ecs-rollout:backend"
+    );
+}
+
+#[test]
+fn renderings_name_every_step_and_edge() {
+    let graph = StepGraph::from_config(&two_tier(), &source()).expect("valid graph");
+    let text = graph.to_text();
+    assert!(text.starts_with("build:\n"));
+    assert!(text.contains("deploy (env dev):"));
+    assert!(text.contains("ecr-push:backend"));
+    assert!(text.contains("← docker-build:backend"));
+    let dot = graph.to_dot();
+    assert!(dot.contains("\"docker-build:backend\" -> \"ecr-push:backend\";"));
+    let json: serde_json::Value = serde_json::from_str(&graph.to_json()).expect("json");
+    assert_eq!(json["env"], "dev");
+    assert_eq!(json["steps"].as_array().map(Vec::len), Some(10));
+    assert_eq!(json["steps"][2]["needs"][0], "docker-build:backend");
+}
+
+#[test]
+fn step_globs_are_split_into_literal_bases() {
+    let mut config = two_tier();
+    let mut decl = step("lint", &[], Phase::Build);
+    decl.inputs = [
+        "src/**/*.rs",
+        "src/main.rs",
+        "Cargo.lock",
+        "**/*.toml",
+        "web/*/x",
+    ]
+    .iter()
+    .map(|g| sp(g.to_string()))
+    .collect();
+    config.steps.insert("lint".into(), decl);
+    let graph = StepGraph::from_config(&config, &source()).expect("valid graph");
+    let inputs: Vec<(&str, Vec<&str>)> = graph
+        .get("lint")
+        .expect("lint")
+        .inputs
+        .iter()
+        .map(|s| {
+            (
+                s.base.as_str(),
+                s.globs.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("", vec!["Cargo.lock", "**/*.toml"]),
+            ("src", vec!["**/*.rs", "main.rs"]),
+            ("web", vec!["*/x"]),
+        ]
+    );
+}

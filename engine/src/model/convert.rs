@@ -1,0 +1,545 @@
+//! One env's merged KDL nodes → a typed [`Config`], with the documented defaults.
+//!
+//! Readers report problems into [`Cx`] and fill a placeholder for anything missing, so one
+//! pass finds every problem in the file. A `Config` built with placeholders is never handed
+//! out: [`super::parse`] fails if any error was reported.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use kdl::KdlNode;
+use miette::SourceSpan;
+
+use super::Phase;
+use super::read::Cx;
+use super::schema::Ctx;
+use super::{
+    Config, ConfigValue, Module, PluginDecl, PluginSource, Registry, RegistryKind, Spanned,
+    StateBackend, StateLock, StepDecl,
+};
+
+/// Defaults for optional values; `docs/project-kdl.md` lists the same numbers.
+pub mod defaults {
+    pub const DOCKERFILE: &str = "Dockerfile";
+    pub const CPU: u32 = 256;
+    pub const MEMORY: u32 = 512;
+    pub const DESIRED_COUNT: u32 = 1;
+    pub const HEALTH_PATH: &str = "/";
+    pub const HEALTH_INTERVAL: u32 = 30;
+    pub const HEALTH_TIMEOUT: u32 = 5;
+    pub const HEALTHY: u32 = 3;
+    pub const UNHEALTHY: u32 = 3;
+    pub const MATCHER: &str = "200";
+    pub const STATE_KEY: &str = "{project}/{env}/terraform.tfstate";
+}
+
+pub(crate) fn placeholder<T>(value: T, span: SourceSpan) -> Spanned<T> {
+    Spanned::new(value, span)
+}
+
+pub(crate) fn u32_of(v: Spanned<i128>) -> Spanned<u32> {
+    Spanned::new(u32::try_from(v.value).unwrap_or(0), v.span)
+}
+
+/// What the base `project` node says, besides the per-env config.
+pub(crate) struct Header {
+    pub default_env: Option<Spanned<String>>,
+}
+
+pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config, Header) {
+    let none = SourceSpan::from(0..0);
+    let mut project = None;
+    let mut region = None;
+    let mut header = Header { default_env: None };
+    let mut config = Config {
+        env: env.to_string(),
+        project: placeholder(String::new(), none),
+        region: placeholder(String::new(), none),
+        services: BTreeMap::new(),
+        registries: BTreeMap::new(),
+        modules: BTreeMap::new(),
+        state: None,
+        plugins: BTreeMap::new(),
+        steps: BTreeMap::new(),
+        vars: BTreeMap::new(),
+    };
+    let mut project_node = None;
+    for node in nodes {
+        match node.name().value() {
+            // Checked once for the whole file before envs are resolved.
+            "version" => {}
+            "project" => {
+                project_node = Some(node);
+                cx.shape(node, 1, &[], Ctx::Project);
+                project = cx.name(node, "project");
+                for child in node.iter_children() {
+                    match child.name().value() {
+                        "region" => {
+                            region = cx.leaf_string(child, "an AWS region such as `us-east-1`")
+                        }
+                        "default-env" => {
+                            header.default_env =
+                                cx.leaf_string(child, "the env used without `--env`")
+                        }
+                        _ => cx.unknown_node_in(child, Ctx::Project),
+                    }
+                }
+            }
+            "registry" => {
+                if let Some(r) = read_registry(node, cx) {
+                    config.registries.insert(r.name.value.clone(), r);
+                }
+            }
+            "state" => config.state = Some(read_state(node, cx)),
+            "service" => {
+                if let Some(s) = super::service::read_service(node, cx) {
+                    config.services.insert(s.name.value.clone(), s);
+                }
+            }
+            "module" => {
+                if let Some(m) = read_module(node, cx) {
+                    config.modules.insert(m.name.value.clone(), m);
+                }
+            }
+            "var" => {
+                if let Some(name) = cx.name(node, "var") {
+                    let value =
+                        cx.node_value(node, 1, "give the var a value: `var \"NAME\" \"value\"`");
+                    let value = value.unwrap_or_else(|| placeholder(ConfigValue::Null, name.span));
+                    config.vars.insert(name.value, value);
+                }
+            }
+            "plugin" => {
+                if let Some(p) = read_plugin(node, cx) {
+                    config.plugins.insert(p.name.value.clone(), p);
+                }
+            }
+            "step" => {
+                if let Some(s) = read_step(node, cx) {
+                    config.steps.insert(s.name.value.clone(), s);
+                }
+            }
+            _ => cx.unknown_node_in(node, Ctx::Top),
+        }
+    }
+    match (project, project_node) {
+        (Some(name), Some(node)) => {
+            match region {
+                Some(r) => config.region = r,
+                None => cx.missing(
+                    node,
+                    "a `region`",
+                    "add `region \"us-east-1\"` to the project block".into(),
+                ),
+            }
+            config.project = name;
+        }
+        (None, Some(_)) => {}
+        _ => cx.invalid(
+            none,
+            "the project file has no `project` node".into(),
+            "expected `project \"NAME\" { region \"...\" }`",
+            "add `project \"NAME\" { region \"us-east-1\" }` after `version 1`".into(),
+        ),
+    }
+    if let Some(state) = &mut config.state {
+        if state.region.value.is_empty() {
+            state.region = config.region.clone();
+        }
+        if state.key.value.contains("{project}") {
+            state.key.value = state.key.value.replace("{project}", &config.project.value);
+        }
+    }
+    (config, header)
+}
+
+fn read_registry(node: &KdlNode, cx: &mut Cx) -> Option<Registry> {
+    cx.shape(node, 1, &[], Ctx::Registry);
+    let name = cx.name(node, "registry")?;
+    let head = cx.head_span(node);
+    let mut registry = Registry {
+        name,
+        kind: placeholder(RegistryKind::Ecr, head),
+        url: placeholder(String::new(), head),
+        endpoint: None,
+        create_repositories: placeholder(false, head),
+        immutable_tags: placeholder(true, head),
+    };
+    let mut url = None;
+    for child in node.iter_children() {
+        match child.name().value() {
+            "kind" => {
+                if let Some(kind) = cx.leaf_string(child, "`ecr` or `oci`") {
+                    let value = match kind.value.as_str() {
+                        "ecr" => RegistryKind::Ecr,
+                        "oci" => RegistryKind::Oci,
+                        other => {
+                            let help = super::schema::did_you_mean(other, ["ecr", "oci"], "kind");
+                            cx.invalid(
+                                kind.span,
+                                format!("unknown registry kind `{other}`"),
+                                "not a registry kind",
+                                help,
+                            );
+                            continue;
+                        }
+                    };
+                    registry.kind = Spanned::new(value, kind.span);
+                }
+            }
+            "url" => {
+                url = cx.leaf_string(
+                    child,
+                    "the registry host, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`",
+                )
+            }
+            "endpoint" => registry.endpoint = cx.leaf_string(child, "an AWS API endpoint URL"),
+            "create-repositories" => {
+                if let Some(b) = cx.leaf_bool(child) {
+                    registry.create_repositories = b;
+                }
+            }
+            "immutable-tags" => {
+                if let Some(b) = cx.leaf_bool(child) {
+                    registry.immutable_tags = b;
+                }
+            }
+            _ => cx.unknown_node_in(child, Ctx::Registry),
+        }
+    }
+    match url {
+        Some(url) => registry.url = url,
+        None => cx.missing(
+            node,
+            "a `url`",
+            "add `url \"HOST\"` (the registry host images are pushed to)".into(),
+        ),
+    }
+    Some(registry)
+}
+
+fn read_state(node: &KdlNode, cx: &mut Cx) -> StateBackend {
+    cx.shape(node, 0, &[], Ctx::State);
+    let head = cx.head_span(node);
+    let mut state = StateBackend {
+        bucket: placeholder(String::new(), head),
+        key: placeholder(defaults::STATE_KEY.to_string(), head),
+        region: placeholder(String::new(), head),
+        endpoint: None,
+        lock: placeholder(StateLock::S3Lockfile, head),
+        span: head,
+    };
+    let mut has_s3 = false;
+    for child in node.iter_children() {
+        match child.name().value() {
+            "s3" => {
+                has_s3 = true;
+                cx.shape(
+                    child,
+                    0,
+                    &["bucket", "key", "region", "endpoint"],
+                    Ctx::Leaf,
+                );
+                match cx.prop(child, "bucket") {
+                    Some(e) => {
+                        if let Some(b) = cx.string(child, e, "the S3 bucket that holds the state") {
+                            state.bucket = b;
+                        }
+                    }
+                    None => cx.missing(
+                        child,
+                        "a `bucket=`",
+                        "add `bucket=\"NAME\"`: the S3 bucket that holds the state".into(),
+                    ),
+                }
+                for (key, slot) in [("key", &mut state.key), ("region", &mut state.region)] {
+                    if let Some(e) = cx.prop(child, key)
+                        && let Some(v) = cx.string(child, e, "a string")
+                    {
+                        *slot = v;
+                    }
+                }
+                if let Some(e) = cx.prop(child, "endpoint") {
+                    state.endpoint = cx.string(child, e, "an S3 endpoint URL");
+                }
+            }
+            "lock" => {
+                cx.shape(child, 1, &["table"], Ctx::Leaf);
+                let help = "`lock \"s3-lockfile\"` or `lock \"dynamodb\" table=\"NAME\"`";
+                let Some(kind) = cx.arg(child, 0) else {
+                    cx.missing(child, "a lock kind", help.into());
+                    continue;
+                };
+                let Some(kind) = cx.string(child, kind, help) else {
+                    continue;
+                };
+                let table = cx.prop(child, "table");
+                let lock = match (kind.value.as_str(), table) {
+                    ("s3-lockfile", None) => StateLock::S3Lockfile,
+                    ("s3-lockfile", Some(t)) => {
+                        let span = cx.entry_span(t);
+                        cx.invalid(
+                            span,
+                            "`table=` only applies to the DynamoDB lock".into(),
+                            "not used by `s3-lockfile`",
+                            "remove `table=`, or use `lock \"dynamodb\" table=\"NAME\"`".into(),
+                        );
+                        StateLock::S3Lockfile
+                    }
+                    ("dynamodb", Some(t)) => match cx.string(child, t, "the DynamoDB table name") {
+                        Some(t) => StateLock::DynamoDb { table: t.value },
+                        None => continue,
+                    },
+                    ("dynamodb", None) => {
+                        cx.missing(child, "a `table=`", "add `table=\"NAME\"`: a DynamoDB table with a `LockID` string hash key".into());
+                        continue;
+                    }
+                    (other, _) => {
+                        let hint =
+                            super::schema::did_you_mean(other, ["s3-lockfile", "dynamodb"], "lock");
+                        cx.invalid(
+                            kind.span,
+                            format!("unknown lock kind `{other}`"),
+                            "not a lock kind",
+                            hint,
+                        );
+                        continue;
+                    }
+                };
+                state.lock = Spanned::new(lock, cx.head_span(child));
+            }
+            _ => cx.unknown_node_in(child, Ctx::State),
+        }
+    }
+    if !has_s3 {
+        cx.missing(
+            node,
+            "an `s3` backend",
+            "add `s3 bucket=\"NAME\" key=\"PROJECT/{env}/terraform.tfstate\"`".into(),
+        );
+    }
+    state
+}
+
+fn read_module(node: &KdlNode, cx: &mut Cx) -> Option<Module> {
+    cx.shape(node, 1, &[], Ctx::Module);
+    let name = cx.name(node, "module")?;
+    let head = cx.head_span(node);
+    let mut module = Module {
+        name,
+        source: placeholder(PathBuf::new(), head),
+        inputs: BTreeMap::new(),
+        span: head,
+    };
+    let mut source = false;
+    let mut keys: Vec<Spanned<String>> = Vec::new();
+    for child in node.iter_children() {
+        match child.name().value() {
+            "source" => {
+                if let Some(s) = cx.leaf_string(
+                    child,
+                    "a folder of `.tf` files relative to the project root",
+                ) {
+                    source = true;
+                    module.source = Spanned::new(PathBuf::from(s.value), s.span);
+                }
+            }
+            "input" => {
+                let help = "`input \"VARIABLE\" value` (a string, number, boolean, `(ref)\"...\"`, several values for a list, or a `{ ... }` block for a map)";
+                let Some(key) = cx.arg(child, 0).and_then(|e| cx.string(child, e, help)) else {
+                    if cx.arg(child, 0).is_none() {
+                        cx.missing(child, "a variable name", help.into());
+                    }
+                    continue;
+                };
+                if let Some(v) = cx.node_value(child, 1, help) {
+                    module.inputs.insert(key.value.clone(), v);
+                    keys.push(key);
+                }
+            }
+            _ => cx.unknown_node_in(child, Ctx::Module),
+        }
+    }
+    if !source {
+        let name = &module.name.value;
+        cx.missing(
+            node,
+            "a `source`",
+            format!("add `source \"modules/{name}\"`: the folder with the module's `.tf` files"),
+        );
+    } else {
+        super::validate::module_files(&module, &keys, cx);
+    }
+    Some(module)
+}
+
+fn read_plugin(node: &KdlNode, cx: &mut Cx) -> Option<PluginDecl> {
+    cx.shape(node, 1, &["path", "hash"], Ctx::Plugin);
+    let name = cx.name(node, "plugin")?;
+    let head = cx.head_span(node);
+    let path = cx
+        .prop(node, "path")
+        .and_then(|e| cx.string(node, e, "a `.wasm` file relative to the project root"));
+    let hash = cx
+        .prop(node, "hash")
+        .and_then(|e| cx.string(node, e, "`blake3:` + 64 hex digits"));
+    if let Some(path) = &path {
+        super::validate::inside_root(cx, &path.value, path.span, "plugin");
+    }
+    let source = match (path, hash) {
+        (Some(path), Some(hash)) => {
+            let hex = hash.value.strip_prefix("blake3:").unwrap_or("");
+            if hex.len() != 64
+                || !hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                cx.errors.push(super::ModelError::BadHash {
+                    hash: hash.value.clone(),
+                    src: cx.src(),
+                    span: hash.span,
+                    help: format!(
+                        "compute it with `b3sum {}` and write `hash=\"blake3:<hex>\"`",
+                        path.value
+                    ),
+                });
+            }
+            PluginSource::Path {
+                path: PathBuf::from(&path.value),
+                hash: hash.value,
+            }
+        }
+        (Some(path), None) => {
+            cx.missing(node, "a `hash=` pin", format!("third-party plugins are pinned by hash: add `hash=\"blake3:...\"` (`b3sum {}`)", path.value));
+            PluginSource::Path {
+                path: PathBuf::from(&path.value),
+                hash: String::new(),
+            }
+        }
+        (None, Some(hash)) => {
+            cx.invalid(
+                hash.span,
+                "`hash=` without `path=`".into(),
+                "pins nothing",
+                "built-in plugins need no hash; third-party plugins need `path=` too".into(),
+            );
+            PluginSource::Builtin
+        }
+        (None, None) => {
+            if !super::BUILTIN_PLUGINS.contains(&name.value.as_str()) {
+                let help = format!(
+                    "{} (a third-party plugin needs `path=\"plugins/NAME.wasm\" hash=\"blake3:...\"`)",
+                    super::schema::did_you_mean(
+                        &name.value,
+                        super::BUILTIN_PLUGINS.iter().copied(),
+                        "built-in plugin"
+                    )
+                );
+                cx.errors.push(super::ModelError::UndefinedReference {
+                    kind: "built-in plugin".into(),
+                    name: name.value.clone(),
+                    src: cx.src(),
+                    span: name.span,
+                    help,
+                });
+            }
+            PluginSource::Builtin
+        }
+    };
+    let mut grants = Vec::new();
+    for child in node.iter_children() {
+        match child.name().value() {
+            "grant" => grants.extend(cx.strings(child, "a capability, e.g. `files.read`")),
+            _ => cx.unknown_node_in(child, Ctx::Plugin),
+        }
+    }
+    Some(PluginDecl {
+        name,
+        source,
+        grants,
+        span: head,
+    })
+}
+
+fn read_step(node: &KdlNode, cx: &mut Cx) -> Option<StepDecl> {
+    cx.shape(node, 1, &[], Ctx::Step);
+    let name = cx.name(node, "step")?;
+    let head = cx.head_span(node);
+    let mut step = StepDecl {
+        name,
+        plugin: placeholder(String::new(), head),
+        config: placeholder(ConfigValue::Map(BTreeMap::new()), head),
+        inputs: Vec::new(),
+        needs: Vec::new(),
+        env_vars: Vec::new(),
+        commit_sha: placeholder(false, head),
+        phase: placeholder(Phase::Deploy, head),
+        span: head,
+    };
+    let mut plugin = false;
+    for child in node.iter_children() {
+        match child.name().value() {
+            "plugin" => {
+                if let Some(p) =
+                    cx.leaf_string(child, "a built-in plugin or a `plugin` node's name")
+                {
+                    plugin = true;
+                    step.plugin = p;
+                }
+            }
+            "config" => {
+                cx.shape(child, 0, &[], Ctx::Free);
+                let mut map = BTreeMap::new();
+                for entry in child.iter_children() {
+                    if let Some(v) = cx.node_value(entry, 0, "`NAME value` or `NAME { ... }`") {
+                        map.insert(entry.name().value().to_string(), v.value);
+                    }
+                }
+                step.config = Spanned::new(ConfigValue::Map(map), cx.head_span(child));
+            }
+            "input" => step
+                .inputs
+                .extend(cx.strings(child, "a glob relative to the project root")),
+            "needs" => step
+                .needs
+                .extend(cx.strings(child, "a step id, e.g. `docker-build:backend`")),
+            "env-var" => step
+                .env_vars
+                .extend(cx.strings(child, "the name of a process environment variable")),
+            "commit-sha" => {
+                if let Some(b) = cx.leaf_bool(child) {
+                    step.commit_sha = b;
+                }
+            }
+            "phase" => {
+                if let Some(p) = cx.leaf_string(child, "`build` or `deploy`") {
+                    let phase = match p.value.as_str() {
+                        "build" => Phase::Build,
+                        "deploy" => Phase::Deploy,
+                        other => {
+                            let help =
+                                super::schema::did_you_mean(other, ["build", "deploy"], "phase");
+                            cx.invalid(
+                                p.span,
+                                format!("unknown phase `{other}`"),
+                                "not a phase",
+                                help,
+                            );
+                            continue;
+                        }
+                    };
+                    step.phase = Spanned::new(phase, p.span);
+                }
+            }
+            _ => cx.unknown_node_in(child, Ctx::Step),
+        }
+    }
+    if !plugin {
+        cx.missing(
+            node,
+            "a `plugin`",
+            "add `plugin \"NAME\"`: a built-in plugin or a declared `plugin` node".into(),
+        );
+    }
+    Some(step)
+}

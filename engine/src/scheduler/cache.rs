@@ -1,0 +1,210 @@
+//! The scheduler's view of the store: look a fingerprint up, record a success, read and
+//! write run history. Kept in one place so the scheduler, `plan` and `explain` agree on
+//! what "cached", "corrupt" and "last run" mean.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::Error;
+use crate::events::StepStatus;
+use crate::executor::StepOutput;
+use crate::fingerprint::Fingerprint;
+use crate::session::RunOptions;
+use crate::store::{self, RunOutcome, RunRecord, StepRecord, Store};
+
+use super::RunResult;
+
+/// The answer of the action cache for one fingerprint.
+pub(crate) enum Lookup {
+    Hit {
+        manifest: serde_json::Value,
+        output_hash: String,
+    },
+    Miss,
+    /// An entry exists but does not verify: reported, then treated as a miss.
+    Corrupt(String),
+}
+
+/// The hash downstream fingerprints use for an output: blake3 of its canonical JSON
+/// (the same hash the store gives the manifest blob).
+pub(crate) fn output_hash(manifest: &serde_json::Value) -> String {
+    blake3::hash(store::canonical_json(manifest).as_bytes())
+        .to_hex()
+        .to_string()
+}
+
+/// A step's last recorded run in one env.
+#[derive(Debug, Clone)]
+pub(crate) struct PreviousStep {
+    pub status: StepStatus,
+    pub fingerprint_hash: String,
+    /// The full fingerprint, for field-by-field diffs.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// For each step, its most recent recorded run that computed a fingerprint.
+#[derive(Debug, Default)]
+pub(crate) struct PreviousRuns {
+    steps: BTreeMap<String, PreviousStep>,
+}
+
+impl PreviousRuns {
+    pub fn last(&self, step: &str) -> Option<&PreviousStep> {
+        self.steps.get(step)
+    }
+
+    /// Why `step` runs with `fingerprint`, in plain words: the first change since its last
+    /// run, or "never run".
+    pub fn reason(&self, step: &str, fingerprint: &Fingerprint, key: &str) -> String {
+        let Some(previous) = self.last(step) else {
+            return "never run".to_string();
+        };
+        if previous.fingerprint_hash == key {
+            return match previous.status {
+                StepStatus::Failed => "same inputs as its last run, which failed".to_string(),
+                StepStatus::Skipped => "same inputs as its last run, which was cancelled".into(),
+                _ => "result no longer in the store".to_string(),
+            };
+        }
+        let Some(old) = &previous.fingerprint else {
+            return "inputs changed since its last run".to_string();
+        };
+        let changes = fingerprint.diff(old);
+        match changes.first() {
+            None => "inputs changed since its last run".to_string(),
+            Some(first) if changes.len() > 1 => {
+                format!("{first} (and {} more)", changes.len() - 1)
+            }
+            Some(first) => first.to_string(),
+        }
+    }
+}
+
+/// The store, opened for one command.
+pub(crate) struct Cache {
+    store: Store,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the store for a run.
+    pub fn open(dir: &Path) -> Result<Cache, Error> {
+        Ok(Cache {
+            store: Store::open(dir)?,
+        })
+    }
+
+    /// Opens the store for `plan` / `explain`. (The store creates its layout on open; that
+    /// is the only write, and a later run needs it anyway.)
+    pub fn open_read_only(dir: &Path) -> Result<Cache, Error> {
+        Cache::open(dir)
+    }
+
+    pub fn lock_shared(&self) -> Result<crate::store::StoreLock, Error> {
+        Ok(self.store.lock_shared()?)
+    }
+
+    pub fn lookup(&self, key: &str) -> Lookup {
+        match self.store.lookup(key) {
+            store::Lookup::Hit(entry) => Lookup::Hit {
+                manifest: entry.manifest,
+                output_hash: entry.output,
+            },
+            store::Lookup::Miss => Lookup::Miss,
+            store::Lookup::Corrupt(err) => Lookup::Corrupt(err.to_string()),
+        }
+    }
+
+    /// Records a success; returns the output hash downstream fingerprints use.
+    pub fn record(
+        &self,
+        fingerprint: &Fingerprint,
+        manifest: &serde_json::Value,
+    ) -> Result<String, Error> {
+        let output = StepOutput {
+            manifest: manifest.clone(),
+        };
+        Ok(self.store.record(fingerprint, &output)?.output)
+    }
+}
+
+impl Cache {
+    /// The last recorded run of each of `steps` in `env`, with the full fingerprint when
+    /// the store still has it (it does for every step that succeeded).
+    pub fn previous<'a>(
+        &self,
+        project: &str,
+        env: &str,
+        steps: impl IntoIterator<Item = &'a str>,
+    ) -> Result<PreviousRuns, Error> {
+        let records = self.store.last_steps(project, env, steps)?;
+        let mut out = PreviousRuns::default();
+        for (id, record) in records {
+            let Some(hash) = record.fingerprint else {
+                continue;
+            };
+            // A damaged or collected entry only costs the field-by-field diff.
+            let fingerprint = self.store.fingerprint_by_key(&hash).ok().flatten();
+            out.steps.insert(
+                id,
+                PreviousStep {
+                    status: record.status,
+                    fingerprint_hash: hash,
+                    fingerprint,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Writes the run's record to the env's history.
+    pub fn record_run(
+        &self,
+        run: RunMeta<'_>,
+        options: &RunOptions,
+        result: &RunResult,
+    ) -> Result<(), Error> {
+        let outcome = if result.summary.cancelled {
+            RunOutcome::Cancelled
+        } else if result.summary.failed > 0 {
+            RunOutcome::Failed
+        } else {
+            RunOutcome::Succeeded
+        };
+        let steps = result
+            .outcomes
+            .iter()
+            .map(|(id, o)| {
+                (
+                    id.clone(),
+                    StepRecord {
+                        status: o.status,
+                        fingerprint: o.fingerprint_hash.clone(),
+                        output: o.output_hash.clone(),
+                        duration_ms: o.duration.as_millis() as u64,
+                    },
+                )
+            })
+            .collect();
+        let record = RunRecord {
+            id: run.id.to_string(),
+            project: run.project.to_string(),
+            env: run.env.to_string(),
+            command: options.command.clone(),
+            started: run.started_ms,
+            finished: store::now_ms(),
+            outcome,
+            steps,
+        };
+        self.store.record_run(&record)?;
+        Ok(())
+    }
+}
+
+/// Who a run record belongs to.
+pub(crate) struct RunMeta<'a> {
+    pub id: &'a str,
+    /// [`store::project_key`] of the project.
+    pub project: &'a str,
+    pub env: &'a str,
+    pub started_ms: u64,
+}

@@ -1,0 +1,143 @@
+//! A step's fingerprint from the world: its input files (through the run's one
+//! [`FileIndex`]), its config, the declared env values, the commit SHA where declared, and
+//! the upstream output hashes the scheduler hands in.
+//!
+//! Plugin identity: until the wasm host exists, a built-in plugin is identified by its name
+//! and the engine version (`builtin:docker-build@0.1.0`), so upgrading forge invalidates
+//! built-in results; a third-party plugin by the `blake3:` hash it is pinned to.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use crate::Error;
+use crate::files::FileIndex;
+use crate::fingerprint::{Fingerprint, flatten_config};
+use crate::graph::Step;
+use crate::model::PluginSource;
+
+/// The engine version that identifies built-in plugins.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Per-command input state: one tree walk, one stat cache, the commit SHA read at most once.
+pub(crate) struct Inputs {
+    root: PathBuf,
+    env: String,
+    /// Behind a mutex because hashing updates the stat cache; `hash_files` is itself
+    /// parallel, so steps taking turns here lose little.
+    index: Mutex<FileIndex>,
+    commit: OnceLock<Option<String>>,
+    vars: EnvVars,
+}
+
+/// Where declared env values (and the commit SHA's `FORGE_COMMIT_SHA`/`GIT_COMMIT`) come
+/// from: the process, or a fixed map (tests, embedders that run several envs side by side).
+#[derive(Debug, Clone, Default)]
+pub enum EnvVars {
+    #[default]
+    Process,
+    Fixed(BTreeMap<String, String>),
+}
+
+impl EnvVars {
+    pub fn get(&self, name: &str) -> Option<String> {
+        match self {
+            EnvVars::Process => std::env::var(name).ok(),
+            EnvVars::Fixed(map) => map.get(name).cloned(),
+        }
+    }
+}
+
+impl Inputs {
+    /// Walks the project tree once (honouring `.gitignore`) and loads the stat cache kept in
+    /// the store directory.
+    pub fn open(root: &Path, store_dir: &Path, env: &str, vars: EnvVars) -> Result<Inputs, Error> {
+        let index = FileIndex::open(root, store_dir)?;
+        Ok(Inputs {
+            root: root.to_path_buf(),
+            env: env.to_string(),
+            index: Mutex::new(index),
+            commit: OnceLock::new(),
+            vars,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Persists the stat cache (only if it changed).
+    pub fn save(&self) -> Result<(), Error> {
+        self.index().save()?;
+        Ok(())
+    }
+
+    fn index(&self) -> MutexGuard<'_, FileIndex> {
+        // Poisoned only if hashing panicked; the stat cache it guards is still usable.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The plugin identity that feeds the fingerprint.
+    pub fn plugin_identity(step: &Step) -> String {
+        match &step.plugin_source {
+            PluginSource::Builtin => format!("builtin:{}@{ENGINE_VERSION}", step.plugin),
+            PluginSource::Path { hash, .. } => hash.clone(),
+        }
+    }
+
+    /// Blocking: hashes the input files of all `steps` in one parallel batch, so a cold
+    /// stat cache is filled at full core count instead of one step's files at a time. Each
+    /// step's own [`Inputs::fingerprint`] then finds its hashes in memory.
+    pub fn prehash<'a>(&self, steps: impl IntoIterator<Item = &'a Step>) -> Result<(), Error> {
+        let mut index = self.index();
+        let mut paths = Vec::new();
+        for step in steps {
+            for selection in &step.inputs {
+                paths.extend(index.select(selection)?);
+            }
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        index.hash_files(&paths)?;
+        Ok(())
+    }
+
+    /// Blocking: hashes the step's input files (stat cache first).
+    pub fn fingerprint(
+        &self,
+        step: &Step,
+        upstream: BTreeMap<String, String>,
+    ) -> Result<Fingerprint, Error> {
+        let mut fp = Fingerprint::new(Inputs::plugin_identity(step));
+        fp.config = flatten_config(&step.config);
+        let mut index = self.index();
+        let mut paths = Vec::new();
+        for selection in &step.inputs {
+            paths.extend(index.select(selection)?);
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        fp.files = index.hash_files(&paths)?;
+        drop(index);
+        fp.upstream = upstream;
+        fp.env_vars = step
+            .env_vars
+            .iter()
+            .map(|name| {
+                let value = self
+                    .vars
+                    .get(name)
+                    .map(|v| blake3::hash(v.as_bytes()).to_hex().to_string());
+                (name.clone(), value)
+            })
+            .collect();
+        fp.env = step.env_scoped.then(|| self.env.clone());
+        if step.commit_sha {
+            fp.commit = self
+                .commit
+                .get_or_init(|| crate::git::commit_sha_with_env(&self.root, |n| self.vars.get(n)))
+                .clone();
+        }
+        Ok(fp)
+    }
+}

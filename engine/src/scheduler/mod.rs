@@ -1,0 +1,417 @@
+//! The scheduler: runs the selected steps of a graph on tokio.
+//!
+//! One coordinator loop owns all the bookkeeping; each step runs as its own task:
+//!
+//! 1. A step becomes ready when every step it needs produced an output (ran or cached).
+//!    Ready steps start in graph order, at most `jobs` at a time (`-j N`).
+//! 2. Its [`Fingerprint`] is computed off the async threads (input files are hashed on the
+//!    blocking pool against the run's one [`Inputs`] tree walk and stat cache), from the
+//!    upstream steps' *output* hashes — which is what gives early cutoff: an upstream that
+//!    reruns and yields the same output leaves this fingerprint unchanged.
+//! 3. A store hit is `cached` and the executor is never called. A corrupt entry is a
+//!    `Warning` and a miss, never served.
+//! 4. Otherwise the executor runs it; only a success is recorded in the store (a failure is
+//!    never cached, like Buck2's DICE never caches transient errors).
+//! 5. A failure marks the step's transitive dependents `skipped`; unrelated steps go on.
+//! 6. Cancellation (Ctrl-C through [`RunOptions::cancel`], or a step's `--timeout`) reaches
+//!    running steps through their executor cancel token; a cancelled step writes nothing to
+//!    the store and every step not yet finished is `skipped`. The run is still recorded in
+//!    the env's history, as cancelled.
+
+mod cache;
+mod inputs;
+
+pub(crate) use cache::{Cache, Lookup, PreviousRuns, RunMeta};
+pub(crate) use inputs::Inputs;
+pub use inputs::{ENGINE_VERSION, EnvVars};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{Event, EventSink, StepStatus, Summary};
+use crate::executor::{Executor, StepError, StepRequest};
+use crate::graph::{Step, StepGraph};
+use crate::session::RunOptions;
+
+/// What the coordinator knows about one finished step, and what the run history records.
+#[derive(Debug, Clone)]
+pub(crate) struct StepOutcome {
+    pub status: StepStatus,
+    pub fingerprint_hash: Option<String>,
+    pub output_hash: Option<String>,
+    pub manifest: Option<serde_json::Value>,
+    pub reason: Option<String>,
+    pub duration: Duration,
+}
+
+/// Everything a run needs besides the executor: shared by every step task.
+pub(crate) struct RunContext {
+    pub graph: Arc<StepGraph>,
+    pub steps: Vec<Arc<Step>>,
+    pub env: String,
+    pub inputs: Arc<Inputs>,
+    pub cache: Arc<Cache>,
+    pub previous: Arc<PreviousRuns>,
+}
+
+/// The result of a run: the summary and, per step id, its outcome (for run history).
+pub(crate) struct RunResult {
+    pub summary: Summary,
+    pub outcomes: BTreeMap<String, StepOutcome>,
+}
+
+pub(crate) async fn run<E: Executor>(
+    ctx: Arc<RunContext>,
+    executor: Arc<E>,
+    options: &RunOptions,
+    selected: &[usize],
+    events: EventSink,
+) -> RunResult {
+    let started = Instant::now();
+    let graph = ctx.graph.clone();
+    let jobs = options.jobs.max(1);
+    // Child of the user's token: cancelling it stops our steps, not the caller's other work.
+    let run_cancel = options.cancel.child_token();
+
+    let in_run: BTreeSet<usize> = selected.iter().copied().collect();
+    let mut waiting_on: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &i in selected {
+        let deps: Vec<usize> = graph.deps[i]
+            .iter()
+            .copied()
+            .filter(|d| in_run.contains(d))
+            .collect();
+        waiting_on.insert(i, deps.len());
+        for d in deps {
+            dependents.entry(d).or_default().push(i);
+        }
+    }
+    // Graph order is topological and stable, so ready steps start in a reproducible order.
+    let mut ready: BTreeSet<usize> = waiting_on
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(i, _)| *i)
+        .collect();
+    let mut outcomes: BTreeMap<usize, StepOutcome> = BTreeMap::new();
+    let mut tasks: JoinSet<(usize, StepOutcome, Duration)> = JoinSet::new();
+    let mut task_steps: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
+    let mut summary = Summary::default();
+    let mut cancelled = false;
+
+    loop {
+        while !cancelled && tasks.len() < jobs {
+            let Some(i) = ready.pop_first() else { break };
+            let upstream = upstream_outputs(&ctx, i, &outcomes);
+            events.send(Event::StepStarted {
+                step: graph.steps[i].id.clone(),
+            });
+            let task = StepTask {
+                ctx: ctx.clone(),
+                index: i,
+                upstream,
+                cancel: run_cancel.child_token(),
+                run_cancel: run_cancel.clone(),
+                timeout: options.step_timeout,
+                events: events.clone(),
+            };
+            let executor = executor.clone();
+            let handle = tasks.spawn(async move {
+                let t0 = Instant::now();
+                let outcome = task.run(executor).await;
+                (task.index, outcome, t0.elapsed())
+            });
+            task_steps.insert(handle.id(), i);
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            joined = tasks.join_next_with_id() => joined,
+            _ = options.cancel.cancelled(), if !cancelled => {
+                cancelled = true;
+                run_cancel.cancel();
+                continue;
+            }
+        };
+        let Some(joined) = joined else { break };
+        let (i, outcome, duration) = match joined {
+            Ok((id, done)) => {
+                task_steps.remove(&id);
+                done
+            }
+            Err(err) => {
+                // A panicking step task is a bug in an executor: that step fails, its
+                // dependents are skipped, the rest of the run goes on.
+                let Some(i) = task_steps.remove(&err.id()) else {
+                    continue;
+                };
+                let mut outcome = skipped(String::new());
+                outcome.status = StepStatus::Failed;
+                outcome.reason = Some(format!("the executor stopped unexpectedly: {err}"));
+                (i, outcome, Duration::ZERO)
+            }
+        };
+        count(&mut summary, outcome.status);
+        events.send(Event::StepFinished {
+            step: graph.steps[i].id.clone(),
+            status: outcome.status,
+            duration,
+            reason: outcome.reason.clone(),
+        });
+        let mut outcome = outcome;
+        outcome.duration = duration;
+        let produced = outcome.output_hash.is_some();
+        outcomes.insert(i, outcome);
+        if produced {
+            for &d in dependents.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(n) = waiting_on.get_mut(&d) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.insert(d);
+                    }
+                }
+            }
+        } else {
+            skip_dependents(
+                &ctx,
+                i,
+                &dependents,
+                &mut outcomes,
+                &mut ready,
+                &mut summary,
+                &events,
+            );
+        }
+    }
+
+    // Whatever never started: cancelled run, or a task that died.
+    let cancelled = cancelled || options.cancel.is_cancelled();
+    for &i in selected {
+        if outcomes.contains_key(&i) {
+            continue;
+        }
+        let reason = if cancelled {
+            "run cancelled".to_string()
+        } else {
+            "an upstream step did not finish".to_string()
+        };
+        let outcome = skipped(reason);
+        count(&mut summary, outcome.status);
+        events.send(Event::StepFinished {
+            step: graph.steps[i].id.clone(),
+            status: outcome.status,
+            duration: Duration::ZERO,
+            reason: outcome.reason.clone(),
+        });
+        outcomes.insert(i, outcome);
+    }
+    summary.cancelled = cancelled;
+    summary.duration = started.elapsed();
+    RunResult {
+        summary,
+        outcomes: outcomes
+            .into_iter()
+            .map(|(i, o)| (graph.steps[i].id.clone(), o))
+            .collect(),
+    }
+}
+
+fn count(summary: &mut Summary, status: StepStatus) {
+    match status {
+        StepStatus::Ran => summary.ran += 1,
+        StepStatus::Cached => summary.cached += 1,
+        StepStatus::Failed => summary.failed += 1,
+        StepStatus::Skipped => summary.skipped += 1,
+    }
+}
+
+fn skipped(reason: String) -> StepOutcome {
+    StepOutcome {
+        status: StepStatus::Skipped,
+        fingerprint_hash: None,
+        output_hash: None,
+        manifest: None,
+        reason: Some(reason),
+        duration: Duration::ZERO,
+    }
+}
+
+/// Marks every transitive dependent of `failed` skipped, naming the step that stopped it.
+fn skip_dependents(
+    ctx: &RunContext,
+    failed: usize,
+    dependents: &BTreeMap<usize, Vec<usize>>,
+    outcomes: &mut BTreeMap<usize, StepOutcome>,
+    ready: &mut BTreeSet<usize>,
+    summary: &mut Summary,
+    events: &EventSink,
+) {
+    let cause = &ctx.graph.steps[failed].id;
+    let mut stack: Vec<usize> = dependents.get(&failed).cloned().unwrap_or_default();
+    while let Some(d) = stack.pop() {
+        if outcomes.contains_key(&d) {
+            continue;
+        }
+        ready.remove(&d);
+        let outcome = skipped(format!("needs `{cause}`, which did not complete"));
+        summary.skipped += 1;
+        events.send(Event::StepFinished {
+            step: ctx.graph.steps[d].id.clone(),
+            status: StepStatus::Skipped,
+            duration: Duration::ZERO,
+            reason: outcome.reason.clone(),
+        });
+        outcomes.insert(d, outcome);
+        stack.extend(dependents.get(&d).into_iter().flatten().copied());
+    }
+}
+
+/// Output manifests and hashes of the steps `i` needs (all finished with an output).
+fn upstream_outputs(
+    ctx: &RunContext,
+    i: usize,
+    outcomes: &BTreeMap<usize, StepOutcome>,
+) -> BTreeMap<String, (String, serde_json::Value)> {
+    ctx.graph.deps[i]
+        .iter()
+        .filter_map(|d| {
+            let o = outcomes.get(d)?;
+            Some((
+                ctx.graph.steps[*d].id.clone(),
+                (o.output_hash.clone()?, o.manifest.clone()?),
+            ))
+        })
+        .collect()
+}
+
+struct StepTask {
+    ctx: Arc<RunContext>,
+    index: usize,
+    upstream: BTreeMap<String, (String, serde_json::Value)>,
+    cancel: CancellationToken,
+    /// The run's token (parent of `cancel`): tells a timeout apart from Ctrl-C.
+    run_cancel: CancellationToken,
+    timeout: Option<Duration>,
+    events: EventSink,
+}
+
+impl StepTask {
+    async fn run<E: Executor>(&self, executor: Arc<E>) -> StepOutcome {
+        let step = self.ctx.steps[self.index].clone();
+        let failed = |reason: String, fingerprint_hash: Option<String>| StepOutcome {
+            status: StepStatus::Failed,
+            fingerprint_hash,
+            output_hash: None,
+            manifest: None,
+            reason: Some(reason),
+            duration: Duration::ZERO,
+        };
+
+        let hashes: BTreeMap<String, String> = self
+            .upstream
+            .iter()
+            .map(|(k, (h, _))| (k.clone(), h.clone()))
+            .collect();
+        let inputs = self.ctx.inputs.clone();
+        let for_hashing = step.clone();
+        let computed =
+            tokio::task::spawn_blocking(move || inputs.fingerprint(&for_hashing, hashes)).await;
+        let fingerprint = match computed {
+            Ok(Ok(fp)) => fp,
+            Ok(Err(err)) => return failed(format!("cannot compute inputs: {err}"), None),
+            Err(err) => return failed(format!("input hashing stopped: {err}"), None),
+        };
+        let key = fingerprint.hash();
+
+        match self.ctx.cache.lookup(&key) {
+            Lookup::Hit {
+                manifest,
+                output_hash,
+            } => {
+                return StepOutcome {
+                    status: StepStatus::Cached,
+                    fingerprint_hash: Some(key),
+                    output_hash: Some(output_hash),
+                    manifest: Some(manifest),
+                    reason: None,
+                    duration: Duration::ZERO,
+                };
+            }
+            Lookup::Corrupt(message) => self.events.send(Event::Warning {
+                message: format!(
+                    "step `{}`: corrupt store entry, running it again: {message}",
+                    step.id
+                ),
+            }),
+            Lookup::Miss => {}
+        }
+        let why = self.ctx.previous.reason(&step.id, &fingerprint, &key);
+
+        if self.cancel.is_cancelled() {
+            return skipped("run cancelled".to_string());
+        }
+        let fingerprint = Arc::new(fingerprint);
+        let request = StepRequest {
+            step: step.clone(),
+            fingerprint: fingerprint.clone(),
+            root: self.ctx.inputs.root().to_path_buf(),
+            env: self.ctx.env.clone(),
+            upstream: self
+                .upstream
+                .iter()
+                .map(|(k, (_, m))| (k.clone(), m.clone()))
+                .collect(),
+            cancel: self.cancel.clone(),
+            events: self.events.clone(),
+        };
+        let timer = self.timeout.map(|limit| {
+            let cancel = self.cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                cancel.cancel();
+            })
+        });
+        let result = executor.run(request).await;
+        if let Some(timer) = timer {
+            timer.abort();
+        }
+        let timed_out = self.cancel.is_cancelled() && !self.run_cancel.is_cancelled();
+        let fingerprint = Arc::unwrap_or_clone(fingerprint);
+        match result {
+            Ok(output) => {
+                let output_hash = match self.ctx.cache.record(&fingerprint, &output.manifest) {
+                    Ok(hash) => hash,
+                    Err(err) => {
+                        // The output is still good for this run; it is just not reused later.
+                        self.events.send(Event::Warning {
+                            message: format!("step `{}`: result not cached: {err}", step.id),
+                        });
+                        cache::output_hash(&output.manifest)
+                    }
+                };
+                StepOutcome {
+                    status: StepStatus::Ran,
+                    fingerprint_hash: Some(key),
+                    output_hash: Some(output_hash),
+                    manifest: Some(output.manifest),
+                    reason: Some(why),
+                    duration: Duration::ZERO,
+                }
+            }
+            Err(StepError::Cancelled) if timed_out => {
+                let limit = self.timeout.unwrap_or_default();
+                failed(
+                    format!("timed out after {}", humantime::format_duration(limit)),
+                    Some(key),
+                )
+            }
+            Err(StepError::Cancelled) => skipped("cancelled while running".to_string()),
+            Err(StepError::Failed { message, .. }) => failed(message, Some(key)),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The facade the CLI uses: open a project for one env against one store, then
+//! [`Session::run`] (build / deploy), [`Session::plan`] or [`Session::explain`].
+//!
+//! - `mod.rs`: opening, running, run history.
+//! - [`plan`](self::plan): the dry run and `explain`, which share one assessment pass.
+//!
+//! The no-op path is kept cheap on purpose: no executor is instantiated unless a step
+//! misses the cache, the project tree is walked once per command, file hashes come from
+//! the stat cache, and a run where every step was cached writes nothing but the stat cache
+//! (its history record would say nothing the previous one does not).
+
+mod plan;
+
+pub use plan::{Explanation, LastRun, Plan, PlanStatus, PlannedStep};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::events::{Event, EventSink, Summary};
+use crate::executor::Executor;
+use crate::graph::StepGraph;
+use crate::model::{self, ModelErrors, Phase, Project};
+use crate::scheduler::{self, Cache, EnvVars, Inputs, PreviousRuns, RunContext, RunMeta};
+
+/// Options of one `forge build` / `forge deploy`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `Build` runs only build-phase steps; `Deploy` runs everything.
+    pub phase: Phase,
+    /// Steps run at once (`-j N`).
+    pub jobs: usize,
+    /// Only these steps and what they need (empty: all of the phase).
+    pub targets: Vec<String>,
+    /// The command line, recorded in run history.
+    pub command: String,
+    pub cancel: CancellationToken,
+    /// Per-step deadline (`--timeout`); cancels the step through the same path as Ctrl-C.
+    pub step_timeout: Option<Duration>,
+}
+
+impl RunOptions {
+    /// Every step of `phase`, as many jobs as cores, no timeout, a fresh cancel token.
+    pub fn new(phase: Phase) -> RunOptions {
+        RunOptions {
+            phase,
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            targets: Vec::new(),
+            command: String::new(),
+            cancel: CancellationToken::new(),
+            step_timeout: None,
+        }
+    }
+}
+
+/// A project opened for one env against one store.
+pub struct Session {
+    pub project: Project,
+    pub env: String,
+    pub graph: Arc<StepGraph>,
+    pub store_dir: PathBuf,
+    /// Where declared env values and the commit SHA come from (default: the process).
+    pub env_vars: EnvVars,
+}
+
+impl Session {
+    /// Loads `project_file`, resolves `env` (default env when `None`), expands the graph.
+    /// Touches nothing on disk: the store is opened by the command that needs it.
+    pub fn open(
+        project_file: &Path,
+        store_dir: &Path,
+        env: Option<&str>,
+    ) -> Result<Session, Error> {
+        let project = model::load(project_file)?;
+        Session::from_project(project, store_dir, env)
+    }
+
+    /// Like [`Session::open`] for an already parsed project.
+    pub fn from_project(
+        project: Project,
+        store_dir: &Path,
+        env: Option<&str>,
+    ) -> Result<Session, Error> {
+        let config = project
+            .resolve(env)
+            .map_err(|e| ModelErrors { errors: vec![e] })?;
+        let graph = StepGraph::from_config(config, &project.source)?;
+        Ok(Session {
+            env: config.env.clone(),
+            graph: Arc::new(graph),
+            project,
+            store_dir: store_dir.to_path_buf(),
+            env_vars: EnvVars::Process,
+        })
+    }
+
+    /// The project root: input paths are relative to it.
+    pub fn root(&self) -> &Path {
+        &self.project.root
+    }
+
+    /// `Error::UnknownStep` (with a suggestion) unless `name` is a step of the graph.
+    pub fn check_step(&self, name: &str) -> Result<usize, Error> {
+        self.graph
+            .index
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::UnknownStep {
+                name: name.to_string(),
+                env: self.env.clone(),
+                help: Some(match self.graph.suggest(name) {
+                    Some(best) => format!("did you mean `{best}`? (`forge graph` lists steps)"),
+                    None => "`forge graph` lists the steps of this env".to_string(),
+                }),
+            })
+    }
+
+    /// Runs the steps of `options.phase` (or `options.targets` and what they need).
+    /// Step failures are in the summary, not an `Err`: `Err` means the run could not
+    /// happen (unknown target, store unusable).
+    pub async fn run<E: Executor>(
+        &self,
+        executor: Arc<E>,
+        options: RunOptions,
+        events: EventSink,
+    ) -> Result<Summary, Error> {
+        for target in &options.targets {
+            self.check_step(target)?;
+        }
+        let selected = self.graph.closure(options.phase, &options.targets);
+        let cache = Arc::new(Cache::open(&self.store_dir)?);
+        // Shared: runs may proceed side by side; `forge cache gc` takes it exclusively.
+        let _lock = cache.lock_shared()?;
+        let inputs = Arc::new(self.inputs(&selected).await?);
+        let previous = Arc::new(self.previous(&cache)?);
+        let run_id = crate::store::new_run_id();
+        let started_ms = crate::store::now_ms();
+        events.send(Event::RunStarted {
+            run_id: run_id.clone(),
+            env: self.env.clone(),
+            steps: selected.len(),
+        });
+        let ctx = Arc::new(RunContext {
+            graph: self.graph.clone(),
+            steps: self.graph.steps.iter().cloned().map(Arc::new).collect(),
+            env: self.env.clone(),
+            inputs: inputs.clone(),
+            cache: cache.clone(),
+            previous,
+        });
+        let result = scheduler::run(ctx, executor, &options, &selected, events.clone()).await;
+
+        if let Err(err) = inputs.save() {
+            events.send(Event::Warning {
+                message: format!("stat cache not saved (next run hashes again): {err}"),
+            });
+        }
+        let summary = result.summary.clone();
+        let all_cached = summary.ran == 0 && summary.failed == 0 && summary.skipped == 0;
+        if !all_cached || summary.cancelled {
+            let project = self.project_key();
+            let meta = RunMeta {
+                id: &run_id,
+                project: &project,
+                env: &self.env,
+                started_ms,
+            };
+            // The steps' results are already stored; a history write that fails costs
+            // `explain` its comparison and `gc` a reason to keep them, not the run.
+            if let Err(err) = cache.record_run(meta, &options, &result) {
+                events.send(Event::Warning {
+                    message: format!("run history not recorded: {err}"),
+                });
+            }
+        }
+        events.send(Event::Summary(summary.clone()));
+        Ok(summary)
+    }
+
+    /// The key this project's run history is filed under in the store.
+    pub fn project_key(&self) -> String {
+        let name = self
+            .project
+            .envs
+            .get(&self.env)
+            .map_or("project", |c| c.project.value.as_str());
+        crate::store::project_key(name, &self.project.root)
+    }
+
+    /// The last recorded run of every step of the graph in this env.
+    fn previous(&self, cache: &Cache) -> Result<PreviousRuns, Error> {
+        cache.previous(
+            &self.project_key(),
+            &self.env,
+            self.graph.steps.iter().map(|s| s.id.as_str()),
+        )
+    }
+
+    /// Walks the project tree once, loads the stat cache and hashes every input of the
+    /// selected steps in one parallel batch, off the async threads.
+    async fn inputs(&self, selected: &[usize]) -> Result<Inputs, Error> {
+        let root = self.project.root.clone();
+        let store = self.store_dir.clone();
+        let env = self.env.clone();
+        let vars = self.env_vars.clone();
+        let graph = self.graph.clone();
+        let selected = selected.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let inputs = Inputs::open(&root, &store, &env, vars)?;
+            // Best effort: a step whose inputs cannot be read fails on its own, later,
+            // with its name on the error; the other steps still run.
+            let _ = inputs.prehash(selected.iter().map(|&i| &graph.steps[i]));
+            Ok(inputs)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::Internal(format!("tree walk stopped: {e}"))))
+    }
+}

@@ -1,0 +1,209 @@
+//! The service sugar end to end: a two-tier project file in a temp dir → the standard step
+//! chain → runs against a real store with the test executor. Checks the rules the chain
+//! exists for: images rebuild only when their context changes (not on every commit), the
+//! commit SHA retags at push time, `.dockerignore`d files change nothing, module `.tf`
+//! edits rerun the Terraform render.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use forge_engine::events::EventSink;
+use forge_engine::model::Phase;
+use forge_engine::scheduler::EnvVars;
+use forge_engine::session::{RunOptions, Session};
+use forge_engine::testing::TestExecutor;
+use tempfile::TempDir;
+
+const PROJECT: &str = r#"
+version 1
+project "shop" {
+    region "eu-west-1"
+    default-env "dev"
+}
+registry "ecr" { url "123456789012.dkr.ecr.eu-west-1.amazonaws.com"; }
+state {
+    s3 bucket="tf-state" key="shop/{env}.tfstate"
+    lock "s3-lockfile"
+}
+service "backend" {
+    build { context "backend"; }
+    repository "shop/backend"
+    port 8080
+    load-balancer "internal"
+}
+service "frontend" {
+    build { context "frontend"; }
+    repository "shop/frontend"
+    port 3000
+    load-balancer "public"
+    depends-on "backend"
+}
+module "net" {
+    source "modules/net"
+}
+env "dev" {}
+env "prod" {}
+"#;
+
+struct Fixture {
+    project: TempDir,
+    store: TempDir,
+    sha: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let fx = Fixture {
+            project: TempDir::new().expect("temp project"),
+            store: TempDir::new().expect("temp store"),
+            sha: "1".repeat(40),
+        };
+        fx.write("project.kdl", PROJECT);
+        for svc in ["backend", "frontend"] {
+            fx.write(
+                &format!("{svc}/Dockerfile"),
+                "FROM scratch\nCOPY app /app\n",
+            );
+            fx.write(&format!("{svc}/app"), svc);
+            fx.write(&format!("{svc}/.dockerignore"), "*.log\n");
+        }
+        fx.write("modules/net/main.tf", "variable \"cidr\" {}\n");
+        fx
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.project.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    fn session(&self, env: &str) -> Session {
+        let mut session = Session::open(
+            &self.project.path().join("project.kdl"),
+            self.store.path(),
+            Some(env),
+        )
+        .expect("project opens");
+        session.env_vars = EnvVars::Fixed(BTreeMap::from([(
+            "FORGE_COMMIT_SHA".into(),
+            self.sha.clone(),
+        )]));
+        session
+    }
+
+    async fn run(&self, exec: &Arc<TestExecutor>, phase: Phase, env: &str) -> Vec<String> {
+        exec.reset_log();
+        let summary = self
+            .session(env)
+            .run(exec.clone(), RunOptions::new(phase), EventSink::null())
+            .await
+            .expect("run");
+        assert_eq!(summary.failed + summary.skipped, 0, "{summary:?}");
+        let mut calls = exec.calls();
+        calls.sort();
+        calls
+    }
+}
+
+#[test]
+fn services_expand_into_the_standard_chain() {
+    let fx = Fixture::new();
+    let session = fx.session("dev");
+    let order: Vec<&str> = session.graph.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "docker-build:backend",
+            "docker-build:frontend",
+            "ecr-push:backend",
+            "ecr-push:frontend",
+            "terraform-render",
+            "state-lock",
+            "terraform-apply",
+            "ecs-rollout:backend",
+            "ecs-rollout:frontend",
+            "state-unlock",
+        ]
+    );
+    assert_eq!(
+        session.graph.to_text(),
+        "\
+build:
+  docker-build:backend   (docker-build)
+  docker-build:frontend  (docker-build)
+  ecr-push:backend       (ecr-push)  ← docker-build:backend
+  ecr-push:frontend      (ecr-push)  ← docker-build:frontend
+deploy (env dev):
+  terraform-render       (terraform-render)  ← ecr-push:backend, ecr-push:frontend
+  state-lock             (state-lock)  ← terraform-render
+  terraform-apply        (terraform-apply)  ← state-lock
+  ecs-rollout:backend    (ecs-rollout)  ← terraform-apply, ecr-push:backend
+  ecs-rollout:frontend   (ecs-rollout)  ← terraform-apply, ecr-push:frontend, ecs-rollout:backend
+  state-unlock           (state-unlock)  ← ecs-rollout:backend, ecs-rollout:frontend
+"
+    );
+    let dot = session.graph.to_dot();
+    assert!(dot.contains("\"ecs-rollout:backend\" -> \"ecs-rollout:frontend\";"));
+    let json: serde_json::Value =
+        serde_json::from_str(&session.graph.to_json()).expect("graph JSON");
+    assert_eq!(json["steps"][5]["id"], "state-lock");
+    assert_eq!(json["steps"][5]["config"]["key"], "shop/dev.tfstate");
+    assert_eq!(json["steps"][5]["env_scoped"], true);
+}
+
+#[tokio::test]
+async fn a_new_commit_retags_images_without_rebuilding_them() {
+    let mut fx = Fixture::new();
+    let exec = Arc::new(TestExecutor::new());
+    let first = fx.run(&exec, Phase::Build, "dev").await;
+    assert_eq!(
+        first,
+        [
+            "docker-build:backend",
+            "docker-build:frontend",
+            "ecr-push:backend",
+            "ecr-push:frontend"
+        ]
+    );
+
+    fx.sha = "2".repeat(40);
+    let second = fx.run(&exec, Phase::Build, "dev").await;
+    assert_eq!(second, ["ecr-push:backend", "ecr-push:frontend"]);
+}
+
+#[tokio::test]
+async fn only_the_service_whose_context_changed_rebuilds() {
+    let fx = Fixture::new();
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec, Phase::Build, "dev").await;
+
+    fx.write("backend/app", "backend v2");
+    let calls = fx.run(&exec, Phase::Build, "dev").await;
+    assert_eq!(calls, ["docker-build:backend", "ecr-push:backend"]);
+
+    fx.write("frontend/debug.log", "ignored by .dockerignore");
+    let calls = fx.run(&exec, Phase::Build, "dev").await;
+    assert!(calls.is_empty(), "{calls:?}");
+}
+
+#[tokio::test]
+async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
+    let fx = Fixture::new();
+    let exec = Arc::new(TestExecutor::new());
+    assert_eq!(fx.run(&exec, Phase::Deploy, "dev").await.len(), 10);
+    assert!(fx.run(&exec, Phase::Deploy, "dev").await.is_empty());
+
+    // Build steps are shared between envs; deploy steps are env-scoped.
+    let prod = fx.run(&exec, Phase::Deploy, "prod").await;
+    assert_eq!(prod.len(), 6, "{prod:?}");
+    assert!(prod.iter().all(|s| !s.starts_with("docker-build")));
+
+    fx.write(
+        "modules/net/main.tf",
+        "variable \"cidr\" { default = \"10.0.0.0/16\" }\n",
+    );
+    let calls = fx.run(&exec, Phase::Deploy, "dev").await;
+    assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
+    // The test executor's output follows its inputs, so everything downstream reruns too.
+    assert_eq!(calls.len(), 6, "{calls:?}");
+}
