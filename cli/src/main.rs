@@ -48,6 +48,9 @@ fn install_error_hook(color: ColorChoice) {
         Box::new(
             miette::MietteHandlerOpts::new()
                 .color(color)
+                // Decided here, not detected: detection depends on which miette features
+                // the build unified, and CI logs must read the same as a terminal.
+                .unicode(true)
                 .terminal_links(false)
                 .build(),
         )

@@ -12,6 +12,7 @@
 //! | field      | fed by                                                  | why it is an input |
 //! |------------|---------------------------------------------------------|--------------------|
 //! | `schema`   | [`FINGERPRINT_SCHEMA_VERSION`]                          | a new encoding or meaning must never match an old entry |
+//! | `step`     | the step's id (`docker-build:backend`)                  | the plugin is told which step it runs, so it may shape the result; two steps never share an entry |
 //! | `plugin`   | the plugin's identity: built-in name + version hash, or a third-party component's pinned hash | a new plugin may produce a different result from the same inputs |
 //! | `config`   | the step's normalized config, [`flatten_config`]ed      | build args, module inputs, rollout settings all change the result |
 //! | `files`    | the step's input selections ([`crate::files::FileIndex::select`]), each file's blake3 | the content the step reads; paths are relative so the fingerprint is the same on every machine |
@@ -55,6 +56,9 @@ pub const HASH_CONTEXT: &str = "forge 2026-11 step fingerprint";
 pub struct Fingerprint {
     /// [`FINGERPRINT_SCHEMA_VERSION`] when this was computed.
     pub schema: u32,
+    /// The step's id. Plugins receive it, so it is an input like any other; it also keeps
+    /// two steps with equal inputs from sharing (and racing for) one cache entry.
+    pub step: String,
     /// The plugin that runs the step and its identity: `builtin:docker-build@<hash>` or the
     /// `blake3:` hash of a third-party component.
     pub plugin: String,
@@ -81,6 +85,10 @@ pub enum Change {
     Schema {
         old: u32,
         new: u32,
+    },
+    Step {
+        old: String,
+        new: String,
     },
     Plugin {
         old: String,
@@ -123,6 +131,7 @@ impl Fingerprint {
     pub fn new(plugin: impl Into<String>) -> Fingerprint {
         Fingerprint {
             schema: FINGERPRINT_SCHEMA_VERSION,
+            step: String::new(),
             plugin: plugin.into(),
             config: BTreeMap::new(),
             files: BTreeMap::new(),
@@ -138,6 +147,8 @@ impl Fingerprint {
         let mut h = blake3::Hasher::new_derive_key(HASH_CONTEXT);
         h.update(b"s");
         h.update(&self.schema.to_le_bytes());
+        h.update(b"i");
+        put_str(&mut h, &self.step);
         h.update(b"p");
         put_str(&mut h, &self.plugin);
         h.update(b"c");
@@ -167,6 +178,12 @@ impl Fingerprint {
             out.push(Change::Schema {
                 old: previous.schema,
                 new: self.schema,
+            });
+        }
+        if self.step != previous.step {
+            out.push(Change::Step {
+                old: previous.step.clone(),
+                new: self.step.clone(),
             });
         }
         if self.plugin != previous.plugin {
@@ -293,6 +310,7 @@ impl fmt::Display for Change {
             Change::Schema { old, new } => {
                 write!(f, "fingerprint schema changed ({old} → {new})")
             }
+            Change::Step { old, new } => write!(f, "step id changed ({old} → {new})"),
             Change::Plugin { old, new } => write!(f, "plugin changed ({old} → {new})"),
             Change::Config { key, old, new } => match (old, new) {
                 (Some(old), Some(new)) => write!(f, "config key {key}: {old} → {new}"),
@@ -392,6 +410,7 @@ mod tests {
 
     fn sample() -> Fingerprint {
         let mut fp = Fingerprint::new("builtin:docker-build@1");
+        fp.step = "docker-build:backend".into();
         fp.config.insert("args.PROFILE".into(), "\"debug\"".into());
         fp.files.insert("app/main.rs".into(), "aa".repeat(32));
         fp.upstream
@@ -410,7 +429,7 @@ mod tests {
     fn hash_is_pinned() {
         assert_eq!(
             sample().hash(),
-            "1ca45ea1861eb048a9b12140b34f31b6d6552fdee968f7e98cc2870efae4a443",
+            "c0f5f6ff22f33bb7791ca19b76a85c41268a7581e8aa662a8bf80c4efc70bb8e",
             "fingerprint encoding changed: bump FINGERPRINT_SCHEMA_VERSION"
         );
     }
@@ -421,6 +440,9 @@ mod tests {
         let mut variants = Vec::new();
         let mut v = base.clone();
         v.schema += 1;
+        variants.push(v);
+        let mut v = base.clone();
+        v.step.push('x');
         variants.push(v);
         let mut v = base.clone();
         v.plugin.push('x');

@@ -40,6 +40,7 @@ service "frontend" {
 }
 module "net" {
     source "modules/net"
+    input "cidr" "10.0.0.0/16"
 }
 env "dev" {}
 env "prod" {}

@@ -109,6 +109,7 @@ impl Inputs {
         upstream: BTreeMap<String, String>,
     ) -> Result<Fingerprint, Error> {
         let mut fp = Fingerprint::new(Inputs::plugin_identity(step));
+        fp.step = step.id.clone();
         fp.config = flatten_config(&step.config);
         let mut index = self.index();
         let mut paths = Vec::new();
