@@ -187,6 +187,28 @@ async fn only_the_service_whose_context_changed_rebuilds() {
     assert!(calls.is_empty(), "{calls:?}");
 }
 
+/// Docker reads the Dockerfile and `.dockerignore` even when `.dockerignore` excludes them
+/// (the usual `*` + `!app` allow-list), so editing either must rebuild the image.
+#[tokio::test]
+async fn dockerfile_and_dockerignore_are_inputs_even_when_excluded() {
+    let fx = Fixture::new();
+    fx.write("backend/.dockerignore", "*\n!app\n");
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec, Phase::Build, "dev").await;
+
+    fx.write("backend/Dockerfile", "FROM scratch\nCOPY app /srv/app\n");
+    let calls = fx.run(&exec, Phase::Build, "dev").await;
+    assert_eq!(calls, ["docker-build:backend", "ecr-push:backend"]);
+
+    fx.write("backend/.dockerignore", "*\n!app\n!README\n");
+    let calls = fx.run(&exec, Phase::Build, "dev").await;
+    assert_eq!(calls, ["docker-build:backend", "ecr-push:backend"]);
+
+    fx.write("backend/notes.txt", "excluded by the allow-list");
+    let calls = fx.run(&exec, Phase::Build, "dev").await;
+    assert!(calls.is_empty(), "{calls:?}");
+}
+
 #[tokio::test]
 async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     let fx = Fixture::new();

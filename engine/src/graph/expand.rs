@@ -77,9 +77,19 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
         build.config = docker_build_config(svc);
         let context = rel_path(&svc.build.context);
         build.inputs.push(InputSelection {
-            base: context,
+            base: context.clone(),
             globs: Vec::new(),
             ignore_file: Some(".dockerignore".to_string()),
+        });
+        // Docker reads the Dockerfile and `.dockerignore` whatever `.dockerignore` says (a
+        // common `*` + `!dist/app` file excludes both), so they are inputs on their own.
+        build.inputs.push(InputSelection {
+            base: context,
+            globs: vec![
+                globset::escape(&rel_path(&svc.build.dockerfile)),
+                ".dockerignore".to_string(),
+            ],
+            ignore_file: None,
         });
         build
             .inputs
