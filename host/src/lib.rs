@@ -1,0 +1,1 @@
+//! forge's plugin host. (Skeleton.)
