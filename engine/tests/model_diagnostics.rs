@@ -267,3 +267,13 @@ case!(
         )
     )
 );
+case!(
+    short_name_typo_gets_a_suggestion,
+    format!(
+        "{}env \"dev\" {{}}\nenv \"prod\" {{}}\n",
+        HEAD.replace(
+            "region \"us-east-1\"",
+            "region \"us-east-1\"; default-env \"dve\""
+        )
+    )
+);

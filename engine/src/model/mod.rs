@@ -20,7 +20,7 @@ mod error;
 mod merge;
 mod parse;
 mod read;
-mod schema;
+pub(crate) mod schema;
 mod service;
 mod terraform;
 mod validate;
