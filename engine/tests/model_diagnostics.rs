@@ -277,3 +277,13 @@ case!(
         )
     )
 );
+case!(
+    name_too_long,
+    format!(
+        "{HEAD}{}",
+        API.replace(
+            "service \"api\"",
+            &format!("service \"{}\"", "a".repeat(65))
+        )
+    )
+);

@@ -13,6 +13,9 @@ use super::schema::{self, Ctx};
 use super::value::RefValue;
 use super::{ConfigValue, ModelError, SourceFile, Spanned};
 
+/// The longest name (of a project, service, env, ...) a project file may use.
+pub const MAX_NAME_LEN: usize = 64;
+
 pub(crate) struct Cx {
     pub source: SourceFile,
     pub errors: Vec<ModelError>,
@@ -393,10 +396,19 @@ impl Cx {
             self.invalid(
                 name.span,
                 format!("invalid {what} name `{}`", name.value),
-                "use letters, digits, `-` and `_`",
+                "use ASCII letters, digits, `-` and `_`",
                 "names appear in step ids and references (`service.NAME.image`), so they may \
-                 not contain dots, colons, slashes or spaces"
+                 not contain dots, colons, slashes, spaces or non-ASCII letters"
                     .into(),
+            );
+        } else if name.value.len() > MAX_NAME_LEN {
+            // Names become file names (run history), AWS resource names and step ids, all of
+            // which have length limits; a bound here turns their failures into this one.
+            self.invalid(
+                name.span,
+                format!("{what} name is {} characters long", name.value.len()),
+                &format!("at most {MAX_NAME_LEN} characters"),
+                format!("shorten the {what} name to {MAX_NAME_LEN} characters or fewer"),
             );
         }
         Some(name)
