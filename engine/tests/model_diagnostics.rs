@@ -287,3 +287,13 @@ case!(
         )
     )
 );
+
+#[test]
+fn not_utf8_points_at_the_first_bad_byte() {
+    let mut bytes = format!("{HEAD}service \"caf").into_bytes();
+    bytes.extend_from_slice(b"\xe9\" {}\n");
+    match model::parse_bytes(Path::new(FIXTURE), &bytes) {
+        Ok(_) => panic!("Latin-1 text must not parse"),
+        Err(errors) => insta::assert_snapshot!(render(&errors)),
+    }
+}

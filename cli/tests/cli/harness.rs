@@ -180,7 +180,7 @@ fn forge_engine_free_find(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|d| d.join("project.kdl"))
-        .find(|p| p.is_file())
+        .find(|p| p.symlink_metadata().is_ok())
 }
 
 /// One `forge` invocation: set it up, say what to expect, [`Forge::run`] it.

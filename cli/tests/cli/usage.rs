@@ -24,6 +24,23 @@ forge::cli::no_project
 }
 
 #[test]
+fn a_directory_named_project_kdl_is_reported_not_skipped() {
+    let outer = Project::new();
+    std::fs::create_dir_all(outer.root().join("sub/project.kdl")).expect("create dir");
+    let out = outer
+        .forge("plan")
+        .current_dir(outer.root().join("sub"))
+        .code(2)
+        .stdout(str![""])
+        .run();
+    assert!(
+        out.stderr.contains("project.kdl is a directory"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn chdir_to_a_missing_dir_is_invalid_input() {
     let out = Project::empty().forge("-C nowhere graph").code(2).run();
     assert!(
