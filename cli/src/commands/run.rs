@@ -137,7 +137,9 @@ async fn watch_ctrl_c(cancel: CancellationToken) {
     if !interrupt().await {
         return;
     }
-    eprintln!("interrupting: letting running steps stop cleanly (Ctrl-C again to quit now)");
+    crate::report::stderr_line(format_args!(
+        "interrupting: letting running steps stop cleanly (Ctrl-C again to quit now)"
+    ));
     cancel.cancel();
     if interrupt().await {
         std::process::exit(130);

@@ -9,13 +9,20 @@ pub mod json;
 pub mod plain;
 pub mod tty;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use forge_engine::events::{Event, StepStatus, Summary};
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::exit::plural;
+
+/// Writes one line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed
+/// by `2>&- `, a full disk, a reader that went away) is not a panic: the exit status still
+/// tells the outcome, and there is nowhere left to report the failure.
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {

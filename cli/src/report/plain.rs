@@ -67,7 +67,7 @@ impl Reporter for PlainReporter {
                 }
             }
             Event::Warning { message } => {
-                eprintln!("warning: {message}");
+                super::stderr_line(format_args!("warning: {message}"));
                 Ok(())
             }
             _ => Ok(()),

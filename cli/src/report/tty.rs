@@ -113,7 +113,8 @@ impl Reporter for TtyReporter {
                 Ok(())
             }
             Event::Warning { message } => {
-                self.multi.suspend(|| eprintln!("warning: {message}"));
+                self.multi
+                    .suspend(|| super::stderr_line(format_args!("warning: {message}")));
                 Ok(())
             }
             _ => Ok(()),

@@ -128,3 +128,27 @@ fn unknown_env_is_invalid_input() {
         out.stderr
     );
 }
+
+/// `forge ... 2>/dev/full`: a stderr that cannot be written loses the messages, not the exit
+/// status (no panic, no abort).
+#[cfg(target_os = "linux")]
+#[test]
+fn unwritable_stderr_keeps_the_exit_status() {
+    let full = || std::fs::File::create("/dev/full").expect("open /dev/full");
+    let status = |forge: crate::harness::Forge<'_>| {
+        forge
+            .command()
+            .stdout(full())
+            .stderr(full())
+            .status()
+            .expect("run forge")
+            .code()
+    };
+    let kdl = crate::harness::PROJECT_KDL.replace("plugin \"ecr-push\"", "plugn \"ecr-push\"");
+    assert_eq!(status(Project::with_kdl(&kdl).forge("plan")), Some(2));
+    let project = Project::new();
+    assert_eq!(
+        status(project.forge("build").test_executor("fail:lint=boom")),
+        Some(1)
+    );
+}
