@@ -127,6 +127,14 @@ fn unknown_env_is_invalid_input() {
         "{}",
         out.stderr
     );
+    // The command line is wrong, not the file: no "problem in project file" framing.
+    assert!(!out.stderr.contains("project file"), "{}", out.stderr);
+    let out = Project::new().forge("plan --env prdo").code(2).run();
+    assert!(
+        out.stderr.contains("did you mean `prod`?"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// `forge ... 2>/dev/full`: a stderr that cannot be written loses the messages, not the exit
