@@ -6,8 +6,8 @@
 //! `summary` line with `would_run` and the same four counts a run reports (`ran`, `failed`
 //! and `skipped` are 0: a plan runs nothing).
 
-use forge_engine::model::Phase;
 use forge_engine::session::{Plan, PlanStatus, PlannedStep};
+use miette::Diagnostic;
 use serde::Serialize;
 
 use crate::cli::{PhaseArg, PlanArgs};
@@ -16,9 +16,30 @@ use crate::exit::{CliError, Outcome, plural};
 use crate::report::{Style, Verbosity, json};
 
 pub fn plan(ctx: &Context<'_>, args: &PlanArgs) -> Result<Outcome, CliError> {
-    let session = ctx.open_session()?;
-    let phase: Phase = args.phase.into();
-    let plan = session.plan(phase)?;
+    let planned = ctx
+        .open_session()
+        .and_then(|session| Ok(session.plan(args.phase.into())?));
+    let plan = match planned {
+        Ok(plan) => plan,
+        // The JSON contract holds on failure too: an `error` line, then the `summary`.
+        Err(err) if ctx.mode.json => {
+            let code = err.code().map(|c| c.to_string());
+            json::line(&serde_json::json!({
+                "type": "error", "code": code, "message": err.to_string()
+            }))?;
+            json::line(&PlanSummary {
+                kind: "summary",
+                env: ctx.global.env.as_deref(),
+                would_run: 0,
+                ran: 0,
+                cached: 0,
+                failed: 0,
+                skipped: 0,
+            })?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
     if ctx.mode.json {
         print_json(&plan)?;
     } else {
@@ -43,7 +64,8 @@ struct PlanLine<'a> {
 struct PlanSummary<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    env: &'a str,
+    /// `None` only when the project could not be opened and no `--env` was given.
+    env: Option<&'a str>,
     would_run: usize,
     ran: usize,
     cached: usize,
@@ -61,7 +83,7 @@ fn print_json(plan: &Plan) -> std::io::Result<()> {
     let cached = cached_count(plan);
     json::line(&PlanSummary {
         kind: "summary",
-        env: &plan.env,
+        env: Some(&plan.env),
         would_run: plan.steps.len() - cached,
         ran: 0,
         cached,
