@@ -85,6 +85,38 @@ fn help_shows_examples() {
     assert!(out.stdout.contains("--detailed-exitcode"), "{}", out.stdout);
 }
 
+/// The subcommands a `--help` lists under `Commands:` (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_command_and_subcommand_help_has_examples() {
+    let project = Project::empty();
+    let mut pending = vec![String::new()];
+    let mut seen = 0;
+    while let Some(command) = pending.pop() {
+        let out = project.forge(&format!("{command} --help")).run();
+        assert!(
+            out.stdout.contains("Examples:"),
+            "`forge {command} --help` has no examples:\n{}",
+            out.stdout
+        );
+        for sub in subcommands(&out.stdout) {
+            pending.push(format!("{command} {sub}"));
+        }
+        seen += 1;
+    }
+    assert!(seen >= 12, "only {seen} commands found");
+}
+
 #[test]
 fn invalid_project_points_at_file_line_col_and_exits_2() {
     let kdl = crate::harness::PROJECT_KDL.replace("plugin \"ecr-push\"", "plugn \"ecr-push\"");
