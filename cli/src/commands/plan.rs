@@ -120,16 +120,22 @@ fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Resu
         )?;
         return Ok(());
     }
+    // `-q`: the summary line is all.
+    let quiet = ctx.mode.verbosity == Verbosity::Quiet;
     writeln!(
         out,
         "{}",
         style.bold(&format!(
-            "{} of {} would run (env {}, {command}):",
+            "{} of {} would run (env {}, {command}){}",
             would_run,
             plural(plan.steps.len(), "step"),
-            plan.env
+            plan.env,
+            if quiet { "" } else { ":" }
         ))
     )?;
+    if quiet {
+        return Ok(());
+    }
     let width = plan.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
     for step in &plan.steps {
         let cached = matches!(step.status, PlanStatus::Cached);

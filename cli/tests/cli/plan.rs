@@ -133,6 +133,19 @@ fn json_plan_that_cannot_start_still_ends_with_a_summary() {
 }
 
 #[test]
+fn quiet_prints_only_the_summary_line() {
+    let project = Project::new();
+    project.forge("build -q").run();
+    project
+        .forge("plan -q")
+        .stdout(str![[r#"
+2 of 5 steps would run (env dev, forge deploy)
+
+"#]])
+        .run();
+}
+
+#[test]
 fn verbose_lists_cached_steps_too() {
     let project = Project::new();
     project.forge("build -q").run();
