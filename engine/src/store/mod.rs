@@ -219,7 +219,10 @@ impl Store {
         let (file, path) = self.lock_file()?;
         match file.try_lock() {
             Ok(()) => Ok(StoreLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path }),
+            // The store, not its lock file, is what the user knows by name.
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Busy {
+                path: self.dir.clone(),
+            }),
             Err(fs::TryLockError::Error(e)) => Err(StoreError::Io { path, source: e }),
         }
     }
