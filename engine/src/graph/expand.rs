@@ -258,6 +258,20 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             step.needs.push(need.value.clone());
             step.need_spans.push(need.span);
         }
+        // A reference to what another step produces is a dependency on that step: it must
+        // run first, and its output must feed this step's fingerprint.
+        let implied: Vec<String> = step
+            .config
+            .refs()
+            .into_iter()
+            .filter_map(|target| producer_of(target, apply_id.as_deref()))
+            .collect();
+        for need in implied {
+            if !step.needs.contains(&need) {
+                step.needs.push(need);
+                step.need_spans.push(decl.config.span);
+            }
+        }
         step.env_vars = decl.env_vars.iter().map(|v| v.value.clone()).collect();
         step.commit_sha = decl.commit_sha.value;
         steps.push(step);
@@ -478,6 +492,19 @@ fn resolve_static(config: &Config, value: &ConfigValue, depth: usize) -> ConfigV
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+/// The step whose output a run-time reference reads: `service.NAME.image|digest` → its
+/// `ecr-push`, `step.NAME.OUTPUT` → that step, `module.*` → `terraform-apply` (when there
+/// is one). Unknown names are left to the graph's `needs` check, which reports them.
+fn producer_of(target: &str, apply: Option<&str>) -> Option<String> {
+    let mut parts = target.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("service"), Some(name), Some("image" | "digest")) => Some(format!("ecr-push:{name}")),
+        (Some("step"), Some(name), Some(_)) => Some(name.to_string()),
+        (Some("module"), Some(_), Some(_)) => apply.map(str::to_string),
+        _ => None,
     }
 }
 
