@@ -124,6 +124,20 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             render.needs.push(format!("ecr-push:{name}"));
             render.need_spans.push(svc.span);
         }
+        // Module inputs may read a `step`'s output; module outputs are Terraform's own
+        // business (the render wires them module to module), so they add no need.
+        for module in config.modules.values() {
+            for input in module.inputs.values() {
+                for target in input.value.refs() {
+                    if let Some(need) = producer_of(target, None)
+                        && !render.needs.contains(&need)
+                    {
+                        render.needs.push(need);
+                        render.need_spans.push(input.span);
+                    }
+                }
+            }
+        }
         let mut upstream = "terraform-render".to_string();
         steps.push(render);
 

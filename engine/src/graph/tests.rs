@@ -335,7 +335,20 @@ fn references_to_outputs_are_needs_and_static_references_are_resolved() {
     config
         .steps
         .insert("lint".into(), step("lint", &[], Phase::Build));
+    if let Some(vpc) = config.modules.get_mut("vpc") {
+        vpc.inputs
+            .insert("name".into(), sp(reference("step.lint.report")));
+        vpc.inputs
+            .insert("peer".into(), sp(reference("module.other.id")));
+    }
     let graph = StepGraph::from_config(&config, &source()).expect("valid graph");
+    let render = &graph.steps[graph.index["terraform-render"]];
+    assert!(
+        render.needs.contains(&"lint".to_string()),
+        "{:?}",
+        render.needs
+    );
+    assert_eq!(render.needs.len(), render.need_spans.len());
     let notify = &graph.steps[graph.index["notify"]];
     let mut needs = notify.needs.clone();
     needs.sort();
