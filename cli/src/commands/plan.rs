@@ -7,7 +7,6 @@
 //! and `skipped` are 0: a plan runs nothing).
 
 use forge_engine::session::{Plan, PlanStatus, PlannedStep};
-use miette::Diagnostic;
 use serde::Serialize;
 
 use crate::cli::{PhaseArg, PlanArgs};
@@ -23,10 +22,7 @@ pub fn plan(ctx: &Context<'_>, args: &PlanArgs) -> Result<Outcome, CliError> {
         Ok(plan) => plan,
         // The JSON contract holds on failure too: an `error` line, then the `summary`.
         Err(err) if ctx.mode.json => {
-            let code = err.code().map(|c| c.to_string());
-            json::line(&serde_json::json!({
-                "type": "error", "code": code, "message": err.to_string()
-            }))?;
+            json::line(&json::error_value(&err))?;
             json::line(&PlanSummary {
                 kind: "summary",
                 env: ctx.global.env.as_deref(),

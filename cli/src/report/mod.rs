@@ -85,12 +85,7 @@ pub trait Reporter {
     /// The run could not start or go on (invalid project, store error, ...). `main` prints
     /// the diagnostic on stderr; a reporter only cleans up, or in JSON mode, still ends
     /// stdout with an `error` line and the summary of what happened so far.
-    fn abort(
-        &mut self,
-        code: Option<String>,
-        message: &str,
-        summary: &Summary,
-    ) -> std::io::Result<()>;
+    fn abort(&mut self, err: &dyn miette::Diagnostic, summary: &Summary) -> std::io::Result<()>;
 }
 
 /// Counts and failures seen so far, so a run that errors halfway still has a summary.

@@ -78,7 +78,7 @@ impl Reporter for PlainReporter {
         self.line(&summary_line(summary))
     }
 
-    fn abort(&mut self, _: Option<String>, _: &str, _: &Summary) -> std::io::Result<()> {
+    fn abort(&mut self, _: &dyn miette::Diagnostic, _: &Summary) -> std::io::Result<()> {
         Ok(())
     }
 }

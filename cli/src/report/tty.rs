@@ -128,7 +128,7 @@ impl Reporter for TtyReporter {
         out.flush()
     }
 
-    fn abort(&mut self, _: Option<String>, _: &str, _: &Summary) -> std::io::Result<()> {
+    fn abort(&mut self, _: &dyn miette::Diagnostic, _: &Summary) -> std::io::Result<()> {
         self.clear()
     }
 }
