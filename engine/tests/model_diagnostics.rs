@@ -297,3 +297,13 @@ fn not_utf8_points_at_the_first_bad_byte() {
         Err(errors) => insta::assert_snapshot!(render(&errors)),
     }
 }
+case!(
+    property_out_of_range_names_the_property,
+    format!(
+        "{HEAD}{}",
+        API.replace(
+            "port 8080\n",
+            "port 8080\n    health-check interval=-5 timeout=\"5s\"\n"
+        )
+    )
+);

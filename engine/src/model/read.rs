@@ -13,6 +13,15 @@ use super::schema::{self, Ctx};
 use super::value::RefValue;
 use super::{ConfigValue, ModelError, SourceFile, Spanned};
 
+/// What a value is called in a message: the node (`port`), or for a property the property
+/// and its node (`interval` of `health-check`).
+fn value_name(node: &KdlNode, entry: &KdlEntry) -> String {
+    match entry.name() {
+        Some(prop) => format!("{}` of `{}", prop.value(), node.name().value()),
+        None => node.name().value().to_string(),
+    }
+}
+
 /// The longest name (of a project, service, env, ...) a project file may use.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -179,7 +188,7 @@ impl Cx {
 
     pub fn wrong_type(&mut self, node: &KdlNode, entry: &KdlEntry, expected: &str, help: String) {
         let err = ModelError::WrongType {
-            node: node.name().value().to_string(),
+            node: value_name(node, entry),
             expected: expected.to_string(),
             found: kind_of(entry.value()).to_string(),
             src: self.src(),
@@ -302,7 +311,7 @@ impl Cx {
                 let span = self.entry_span(entry);
                 self.invalid(
                     span,
-                    format!("`{}` is out of range: {i}", node.name().value()),
+                    format!("`{}` is out of range: {i}", value_name(node, entry)),
                     &format!("must be between {min} and {max}"),
                     help.to_string(),
                 );
