@@ -307,3 +307,17 @@ case!(
         )
     )
 );
+case!(
+    plugin_file_missing,
+    format!(
+        "{HEAD}plugin \"lint\" path=\"plugins/lint.wasm\" hash=\"blake3:{}\"\n",
+        "0f".repeat(32)
+    )
+);
+case!(
+    plugin_file_does_not_match_its_pin,
+    format!(
+        "{HEAD}plugin \"manifest\" path=\"plugins/manifest.wasm\" hash=\"blake3:{}\"\n",
+        "0f".repeat(32)
+    )
+);

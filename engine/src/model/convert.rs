@@ -394,11 +394,13 @@ fn read_plugin(node: &KdlNode, cx: &mut Cx) -> Option<PluginDecl> {
     let source = match (path, hash) {
         (Some(path), Some(hash)) => {
             let hex = hash.value.strip_prefix("blake3:").unwrap_or("");
-            if hex.len() != 64
-                || !hex
+            let well_formed = hex.len() == 64
+                && hex
                     .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if well_formed {
+                super::validate::plugin_file(cx, &path, &hash);
+            } else {
                 cx.errors.push(super::ModelError::BadHash {
                     hash: hash.value.clone(),
                     src: cx.src(),
