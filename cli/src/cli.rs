@@ -155,7 +155,15 @@ Examples:
     Graph(GraphArgs),
 
     /// Inspect and maintain the local content-addressed store
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  forge cache stats                 what the store holds, per project and env
+  forge cache verify --repair       re-hash everything, remove what is corrupt
+  forge cache gc --keep-runs 3      keep what the last 3 runs of each env need
+  forge --cache-dir /mnt/ci-cache cache stats"
+    )]
     Cache(CacheCommand),
 
     /// Print a shell completion script
@@ -240,6 +248,10 @@ pub enum GraphFormat {
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// Entries, blobs, runs and bytes in the store
+    #[command(after_help = "\
+Examples:
+  forge cache stats
+  forge cache stats --json | jq .bytes")]
     Stats,
     /// Re-hash every entry and blob; report corrupt ones
     #[command(after_help = "\

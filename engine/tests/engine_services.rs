@@ -230,3 +230,48 @@ async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     // The test executor's output follows its inputs, so everything downstream reruns too.
     assert_eq!(calls.len(), 6, "{calls:?}");
 }
+
+/// A module input that reads a service's own setting (`(ref)"service.backend.cpu"`) or a
+/// var is resolved into the render step's config, so changing the setting re-renders the
+/// Terraform instead of reusing the render made for the old value.
+#[tokio::test]
+async fn a_service_setting_a_module_input_reads_reruns_the_render() {
+    let fx = Fixture::new();
+    let with_refs =
+        |cpu: u32, cidr: &str| {
+            PROJECT
+            .replace(
+                "port 8080\n",
+                &format!("port 8080\n    cpu {cpu}\n    memory 2048\n"),
+            )
+            .replace(
+                "input \"cidr\" \"10.0.0.0/16\"",
+                "input \"cidr\" (ref)\"var.cidr\"\n    input \"size\" (ref)\"service.backend.cpu\"",
+            )
+            .replace("env \"dev\" {}", &format!("var \"cidr\" \"{cidr}\"\nenv \"dev\" {{}}"))
+        };
+    fx.write(
+        "modules/net/main.tf",
+        "variable \"cidr\" {}\nvariable \"size\" {}\n",
+    );
+    fx.write("project.kdl", &with_refs(512, "10.0.0.0/16"));
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec, Phase::Deploy, "dev").await;
+
+    fx.write("project.kdl", &with_refs(1024, "10.0.0.0/16"));
+    let calls = fx.run(&exec, Phase::Deploy, "dev").await;
+    assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
+    let render = fx.session("dev");
+    let render = render
+        .graph
+        .steps
+        .iter()
+        .find(|s| s.id == "terraform-render")
+        .expect("render step");
+    let inputs = &render.config.canonical_json();
+    assert!(inputs.contains(r#""size":1024"#), "{inputs}");
+
+    fx.write("project.kdl", &with_refs(1024, "10.9.0.0/16"));
+    let calls = fx.run(&exec, Phase::Deploy, "dev").await;
+    assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
+}

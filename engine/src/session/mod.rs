@@ -23,7 +23,7 @@ use crate::Error;
 use crate::events::{Event, EventSink, Summary};
 use crate::executor::Executor;
 use crate::graph::StepGraph;
-use crate::model::{self, ModelErrors, Phase, Project};
+use crate::model::{self, Phase, Project};
 use crate::scheduler::{self, Cache, EnvVars, Inputs, PreviousRuns, RunContext, RunMeta};
 
 /// Options of one `forge build` / `forge deploy`.
@@ -84,9 +84,7 @@ impl Session {
         store_dir: &Path,
         env: Option<&str>,
     ) -> Result<Session, Error> {
-        let config = project
-            .resolve(env)
-            .map_err(|e| ModelErrors { errors: vec![e] })?;
+        let config = project.resolve(env).map_err(Error::from_resolve)?;
         let graph = StepGraph::from_config(config, &project.source)?;
         Ok(Session {
             env: config.env.clone(),

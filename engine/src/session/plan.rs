@@ -50,10 +50,17 @@ impl PlanStatus {
                 None => "inputs changed since its last run".to_string(),
             },
             PlanStatus::NotInStore => "same inputs as last run, result not in the store".into(),
-            PlanStatus::AfterUpstream { upstream } => {
-                format!("after {} runs", upstream.join(", "))
-            }
+            PlanStatus::AfterUpstream { upstream } => format!("after {}", upstream_run(upstream)),
         }
+    }
+}
+
+/// "a runs", "a and b run", "a, b and c run".
+fn upstream_run(upstream: &[String]) -> String {
+    match upstream {
+        [] => "its upstream steps run".to_string(),
+        [one] => format!("{one} runs"),
+        [rest @ .., last] => format!("{} and {last} run", rest.join(", ")),
     }
 }
 
@@ -165,8 +172,8 @@ impl fmt::Display for Explanation {
             PlanStatus::Changed { .. } => writeln!(f, "will run; changed since its last run:")?,
             PlanStatus::AfterUpstream { upstream } => writeln!(
                 f,
-                "will be decided after {} run{}",
-                upstream.join(", "),
+                "will be decided after {}{}",
+                upstream_run(upstream),
                 if self.changes.is_empty() {
                     String::new()
                 } else {
@@ -342,4 +349,22 @@ fn partial_changes(
 
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_on_upstream_reads_as_english() {
+        let after = |ids: &[&str]| {
+            PlanStatus::AfterUpstream {
+                upstream: ids.iter().map(|s| s.to_string()).collect(),
+            }
+            .describe()
+        };
+        assert_eq!(after(&["a"]), "after a runs");
+        assert_eq!(after(&["a", "b"]), "after a and b run");
+        assert_eq!(after(&["a", "b", "c"]), "after a, b and c run");
+    }
 }
