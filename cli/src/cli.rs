@@ -122,8 +122,11 @@ Examples:
 
     /// Run everything for one env: build, push, render, lock, apply, roll out
     #[command(after_help = "\
+Without --env, deploys the project's default env.
+
 Examples:
-  forge deploy --env dev
+  forge deploy                      the default env (`default-env` in project.kdl)
+  forge deploy --env prod
   forge deploy --env prod --timeout 20m")]
     Deploy(RunArgs),
 

@@ -50,20 +50,20 @@ fn chdir_to_a_missing_dir_is_invalid_input() {
     );
 }
 
+/// The project's default env applies everywhere `--env` is not given, deploys included
+/// (a project whose default is `prod` has said so in its own file).
 #[test]
-fn deploy_requires_env() {
-    Project::new()
-        .forge("deploy")
-        .code(2)
-        .stderr(str![[r#"
-error: `forge deploy` needs `--env NAME`: deploys always name their env
-
-Usage: forge deploy [OPTIONS] [STEP]...
-
-For more information, try '--help'.
-
-"#]])
-        .run();
+fn deploy_without_env_deploys_the_default_env() {
+    let out = Project::new().forge("--json deploy").run();
+    let lines = out.json_lines();
+    let started = lines
+        .iter()
+        .find(|l| l["type"] == "run-started")
+        .expect("a run-started event");
+    assert_eq!(started["env"], "dev", "{}", out.stdout);
+    let summary = lines.last().expect("a summary line");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["failed"], 0, "{}", out.stdout);
 }
 
 #[test]
