@@ -53,8 +53,27 @@ pub struct SourceFile {
 impl SourceFile {
     /// A `NamedSource` for miette labels.
     pub fn named(&self) -> NamedSource<Arc<str>> {
-        NamedSource::new(self.path.display().to_string(), self.text.clone())
+        NamedSource::new(self.display_path(), self.text.clone())
     }
+
+    /// The path as a user would type it from where forge runs: relative to the current
+    /// directory when the file is at or above it (`project.kdl`, `../../project.kdl`),
+    /// absolute otherwise.
+    pub fn display_path(&self) -> String {
+        let cwd = std::env::current_dir().ok();
+        cwd.and_then(|cwd| relative_to(&self.path, &cwd))
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+fn relative_to(path: &Path, cwd: &Path) -> Option<String> {
+    if let Ok(below) = path.strip_prefix(cwd) {
+        return Some(below.display().to_string());
+    }
+    let dir = path.parent()?;
+    let depth = cwd.strip_prefix(dir).ok()?.components().count();
+    let up = "../".repeat(depth);
+    Some(format!("{up}{}", path.file_name()?.to_string_lossy()))
 }
 
 /// A value together with where it was written.

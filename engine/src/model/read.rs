@@ -176,6 +176,18 @@ impl Cx {
     }
 
     pub fn missing(&mut self, node: &KdlNode, what: &str, help: String) {
+        // `prot 8080` in a service is one mistake: the unknown-node error already says
+        // "did you mean `port`?", so a second error for the missing `port` is noise.
+        let field = what.split('`').nth(1).filter(|f| !f.ends_with('='));
+        if let (Some(field), Some(children)) = (field, node.children()) {
+            let misspelled = children.nodes().iter().any(|child| {
+                let name = child.name().value();
+                name != field && schema::suggest(name, [field]).is_some()
+            });
+            if misspelled {
+                return;
+            }
+        }
         let err = ModelError::MissingValue {
             node: node.name().value().to_string(),
             what: what.to_string(),
