@@ -12,6 +12,8 @@
 # Environment:
 #   FORGE_BENCH_DIR     where to put the workspace and store (default: a fresh temp dir,
 #                       removed on exit; set it to keep them for profiling)
+#   FORGE_BASELINE      another forge binary (an older build) to time side by side with
+#                       this one on the same store: plan warm, plan cold, deploy cached
 #   FORGE_BUILD_JOBS    cargo -j (default 2: the machine is shared)
 #   CARGO_TARGET_DIR    honoured, as cargo does
 set -euo pipefail
@@ -75,6 +77,17 @@ cmds=(
     -n "forge deploy (all cached)" -p "true"
     "$forge -C $ws deploy --env $env_name"
 )
+if [[ -n "${FORGE_BASELINE:-}" ]]; then
+    base="$(realpath "$FORGE_BASELINE")"
+    cmds+=(
+        -n "baseline: forge plan (warm)" -p "true"
+        "$base -C $ws plan --env $env_name"
+        -n "baseline: forge plan (cold stat cache)" -p "rm -rf $stat_dir"
+        "$base -C $ws plan --env $env_name"
+        -n "baseline: forge deploy (all cached)" -p "true"
+        "$base -C $ws deploy --env $env_name"
+    )
+fi
 if command -v b3sum >/dev/null; then
     list="$work/files.txt"
     (cd "$ws" && find services lib -type f -name '*.rs' | sort) >"$list"
@@ -96,12 +109,12 @@ echo "== summary (seconds; spread = min..max)"
 python3 - "$work/hyperfine.json" <<'EOF'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
-print(f"| {'scenario':<30} | {'median':>9} | {'mean ± σ':>19} | {'min … max':>19} |")
-print(f"|{'-'*32}|{'-'*11}|{'-'*21}|{'-'*21}|")
+print(f"| {'scenario':<38} | {'median':>9} | {'mean ± σ':>19} | {'min … max':>19} |")
+print(f"|{'-'*40}|{'-'*11}|{'-'*21}|{'-'*21}|")
 ms = lambda s: f"{s * 1000:.1f} ms"
 for r in results:
     print(
-        f"| {r['command']:<30} | {ms(r['median']):>9} | "
+        f"| {r['command']:<38} | {ms(r['median']):>9} | "
         f"{ms(r['mean']) + ' ± ' + ms(r['stddev'] or 0):>19} | "
         f"{ms(r['min']) + ' … ' + ms(r['max']):>19} |"
     )
