@@ -90,15 +90,15 @@ impl Inputs {
     /// step's own [`Inputs::fingerprint`] then finds its hashes in memory.
     pub fn prehash<'a>(&self, steps: impl IntoIterator<Item = &'a Step>) -> Result<(), Error> {
         let mut index = self.index();
-        let mut paths = Vec::new();
+        let mut files = Vec::new();
         for step in steps {
             for selection in &step.inputs {
-                paths.extend(index.select(selection)?);
+                files.extend_from_slice(&index.select_indices(selection)?);
             }
         }
-        paths.sort_unstable();
-        paths.dedup();
-        index.hash_files(&paths)?;
+        files.sort_unstable();
+        files.dedup();
+        index.hash_indices(&files)?;
         Ok(())
     }
 
@@ -112,13 +112,21 @@ impl Inputs {
         fp.step = step.id.clone();
         fp.config = flatten_config(&step.config);
         let mut index = self.index();
-        let mut paths = Vec::new();
-        for selection in &step.inputs {
-            paths.extend(index.select(selection)?);
-        }
-        paths.sort_unstable();
-        paths.dedup();
-        fp.files = index.hash_files(&paths)?;
+        let files = match step.inputs.as_slice() {
+            // One selection is already sorted and without duplicates.
+            [one] => index.select_indices(one)?.to_vec(),
+            many => {
+                let mut files = Vec::new();
+                for selection in many {
+                    files.extend_from_slice(&index.select_indices(selection)?);
+                }
+                files.sort_unstable();
+                files.dedup();
+                files
+            }
+        };
+        index.hash_indices(&files)?;
+        fp.files = index.hex_hashes(&files);
         drop(index);
         fp.upstream = upstream;
         fp.env_vars = step

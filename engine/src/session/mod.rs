@@ -24,7 +24,9 @@ use crate::events::{Event, EventSink, Summary};
 use crate::executor::Executor;
 use crate::graph::StepGraph;
 use crate::model::{self, Phase, Project};
-use crate::scheduler::{self, Cache, EnvVars, Inputs, PreviousRuns, RunContext, RunMeta};
+use crate::scheduler::{
+    self, Cache, EnvVars, Inputs, LazyPrevious, PreviousRuns, RunContext, RunMeta,
+};
 
 /// Options of one `forge build` / `forge deploy`.
 #[derive(Debug, Clone)]
@@ -133,7 +135,7 @@ impl Session {
         // Shared: runs may proceed side by side; `forge cache gc` takes it exclusively.
         let _lock = cache.lock_shared()?;
         let inputs = Arc::new(self.inputs(&selected).await?);
-        let previous = Arc::new(self.previous(&cache)?);
+        let previous = Arc::new(self.lazy_previous(&cache));
         let run_id = crate::store::new_run_id();
         let started_ms = crate::store::now_ms();
         events.send(Event::RunStarted {
@@ -194,6 +196,16 @@ impl Session {
             &self.project_key(),
             &self.env,
             self.graph.steps.iter().map(|s| s.id.as_str()),
+        )
+    }
+
+    /// [`Session::previous`], read only if a step turns out to need it.
+    pub(crate) fn lazy_previous(&self, cache: &Cache) -> LazyPrevious {
+        LazyPrevious::new(
+            cache,
+            self.project_key(),
+            self.env.clone(),
+            self.graph.steps.iter().map(|s| s.id.clone()).collect(),
         )
     }
 

@@ -255,7 +255,7 @@ impl Session {
     /// Assesses `selected` (a closure, in graph order) against the store and history.
     fn assess(&self, selected: &[usize]) -> Result<Vec<Assessed>, Error> {
         let cache = Cache::open_read_only(&self.store_dir)?;
-        let previous = self.previous(&cache)?;
+        let previous = self.lazy_previous(&cache);
         let inputs = crate::scheduler::Inputs::open(
             &self.project.root,
             &self.store_dir,
@@ -281,7 +281,7 @@ impl Session {
                 }
             }
             if !pending.is_empty() {
-                let partial = partial_changes(&inputs, &previous, step, upstream, &pending)?;
+                let partial = partial_changes(&inputs, previous.get()?, step, upstream, &pending)?;
                 outputs.insert(i, None);
                 out.push(Assessed {
                     status: PlanStatus::AfterUpstream { upstream: pending },
@@ -299,7 +299,7 @@ impl Session {
                 }
                 Lookup::Miss | Lookup::Corrupt(_) => {
                     outputs.insert(i, None);
-                    match previous.last(&step.id) {
+                    match previous.get()?.last(&step.id) {
                         None => PlanStatus::NeverRun,
                         Some(last) if last.fingerprint_hash == key => PlanStatus::NotInStore,
                         // Its last run failed: the store kept no fingerprint to diff.
