@@ -203,7 +203,9 @@ fn verify(path: &Path) -> io::Result<Verified> {
         return Ok(Verified::Damaged("no forge trailer".into()));
     }
     if hasher.finalize().as_bytes() != &trailer[..32] {
-        return Ok(Verified::Damaged("contents do not match their checksum".into()));
+        return Ok(Verified::Damaged(
+            "contents do not match their checksum".into(),
+        ));
     }
     Ok(Verified::Intact)
 }

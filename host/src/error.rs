@@ -138,7 +138,9 @@ pub enum HostError {
     #[error("cannot read plugin `{plugin}` at {}: {source}", path.display())]
     #[diagnostic(
         code(forge::host::plugin_read),
-        help("check the `path=` of `plugin \"{plugin}\"` in project.kdl (relative to the project root)")
+        help(
+            "check the `path=` of `plugin \"{plugin}\"` in project.kdl (relative to the project root)"
+        )
     )]
     PluginRead {
         plugin: String,

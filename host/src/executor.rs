@@ -66,7 +66,12 @@ impl HostExecutor {
 
     fn run_blocking(&self, request: StepRequest) -> Result<StepOutput, RunError> {
         let step = &request.step;
-        let plugin = resolve(&self.builtins, &step.plugin, &step.plugin_source, &request.root)?;
+        let plugin = resolve(
+            &self.builtins,
+            &step.plugin,
+            &step.plugin_source,
+            &request.root,
+        )?;
         let mut limits = self.host.limits();
         if let Some(timeout) = self.timeout {
             limits.timeout = timeout;
@@ -106,8 +111,8 @@ impl HostExecutor {
             plugin: plugin.to_owned(),
             message,
         };
-        let mut manifest: serde_json::Value =
-            serde_json::from_str(&result.manifest).map_err(|e| invalid(format!("not JSON: {e}")))?;
+        let mut manifest: serde_json::Value = serde_json::from_str(&result.manifest)
+            .map_err(|e| invalid(format!("not JSON: {e}")))?;
         if !result.outputs.is_empty() {
             let object = manifest.as_object_mut().ok_or_else(|| {
                 invalid("a step that writes output files must return a JSON object".into())
@@ -117,9 +122,12 @@ impl HostExecutor {
             }
             let mut listed = serde_json::Map::new();
             for (name, (hash, bytes)) in &result.outputs {
-                let stored = self.store.put_blob(bytes).map_err(|e| HostError::Internal {
-                    message: e.to_string(),
-                })?;
+                let stored = self
+                    .store
+                    .put_blob(bytes)
+                    .map_err(|e| HostError::Internal {
+                        message: e.to_string(),
+                    })?;
                 debug_assert_eq!(&stored, hash);
                 listed.insert(name.clone(), serde_json::Value::String(stored));
             }
@@ -163,7 +171,11 @@ fn resolve(
 fn verify_pin(code: &PluginCode, pinned: &str) -> Result<(), String> {
     let actual = format!("blake3:{}", code.hash);
     let wanted = pinned.trim().to_ascii_lowercase();
-    if wanted == actual { Ok(()) } else { Err(actual) }
+    if wanted == actual {
+        Ok(())
+    } else {
+        Err(actual)
+    }
 }
 
 fn to_step_error(error: RunError) -> StepError {
@@ -209,7 +221,13 @@ mod tests {
         let code = PluginCode::new("p", b"wasm".to_vec());
         let good = format!("blake3:{}", code.hash);
         assert!(verify_pin(&code, &good).is_ok());
-        assert!(verify_pin(&code, &good.to_ascii_uppercase().replace("BLAKE3", "blake3")).is_ok());
+        assert!(
+            verify_pin(
+                &code,
+                &good.to_ascii_uppercase().replace("BLAKE3", "blake3")
+            )
+            .is_ok()
+        );
         assert_eq!(verify_pin(&code, "blake3:00"), Err(good));
     }
 }

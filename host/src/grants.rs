@@ -160,7 +160,9 @@ pub fn check_imports(
 
 /// `0.1.x` is compatible with `0.1.0` (below 1.0 the minor version is the breaking one).
 fn version_compatible(version: &str) -> bool {
-    let ours = WIT_VERSION.rsplit_once('.').map_or(WIT_VERSION, |(mm, _)| mm);
+    let ours = WIT_VERSION
+        .rsplit_once('.')
+        .map_or(WIT_VERSION, |(mm, _)| mm);
     version
         .rsplit_once('.')
         .is_some_and(|(major_minor, patch)| {

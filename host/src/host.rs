@@ -340,7 +340,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Names what stopped a run, most specific cause first.
-fn classify(plugin: &str, limits: &Limits, state: &HostState, error: &wasmtime::Error) -> HostError {
+fn classify(
+    plugin: &str,
+    limits: &Limits,
+    state: &HostState,
+    error: &wasmtime::Error,
+) -> HostError {
     let plugin = plugin.to_owned();
     let interrupt = state
         .interrupt
@@ -404,5 +409,6 @@ fn trap_summary(error: &wasmtime::Error) -> String {
 
 /// `root` joined with a project-relative `/`-separated path.
 pub(crate) fn under_root(root: &Path, rel: &str) -> PathBuf {
-    rel.split('/').fold(root.to_path_buf(), |p, seg| p.join(seg))
+    rel.split('/')
+        .fold(root.to_path_buf(), |p, seg| p.join(seg))
 }

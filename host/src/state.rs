@@ -173,7 +173,7 @@ impl log::Host for HostState {
                 end -= 1;
             }
             message.truncate(end);
-            message.push_str("…");
+            message.push('…');
         }
         self.panic_message = Some(message);
     }
@@ -210,7 +210,11 @@ impl files::Host for HostState {
 }
 
 impl outputs::Host for HostState {
-    fn write(&mut self, name: String, contents: Vec<u8>) -> wasmtime::Result<Result<String, String>> {
+    fn write(
+        &mut self,
+        name: String,
+        contents: Vec<u8>,
+    ) -> wasmtime::Result<Result<String, String>> {
         if plain_relative(&name).is_none() {
             return Ok(Err(format!(
                 "output name `{name}` must be a relative `/`-separated path without `.` or `..`"
@@ -278,7 +282,16 @@ mod tests {
             assert_eq!(plain_relative(ok), Some(ok), "{ok}");
         }
         for bad in [
-            "", "/etc/passwd", "../x", "a/../b", "./a", "a//b", "a/", "a\\b", "C:/x", "a/./b",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "./a",
+            "a//b",
+            "a/",
+            "a\\b",
+            "C:/x",
+            "a/./b",
         ] {
             assert_eq!(plain_relative(bad), None, "{bad}");
         }
