@@ -4,8 +4,9 @@
 //!   and the check that refuses an over-reaching component before it starts.
 //! - [`host`]: the deterministic engine, the `InstancePre` cache, one run in a fresh store,
 //!   and what a failure is called.
-//! - [`state`] (private bindings + state): the imports' implementations on per-run state:
-//!   declared files only, capped logs and outputs, secrets as opaque handles.
+//! - `state` and `bindings`: the imports, generated from `plugin-sdk/wit` and implemented
+//!   on [`HostState`]: declared files only, capped logs and outputs, secrets as opaque
+//!   handles.
 //! - [`limits`]: memory cap, CPU deadline by epoch interruption (also Ctrl-C), output and
 //!   log caps.
 //! - [`cache`]: compiled components on disk, verified before they are mapped.
