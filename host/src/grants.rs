@@ -127,27 +127,25 @@ pub fn check_imports(
 ) -> Result<(), HostError> {
     let ty = component.component_type();
     for (name, item) in ty.imports(engine) {
-        let unknown = || HostError::UnknownImport {
-            plugin: plugin.to_owned(),
-            import: name.to_owned(),
+        let interface = match classify_import(name) {
+            Some(_) if !matches!(item.ty, ComponentItem::ComponentInstance(_)) => None,
+            other => other,
         };
-        if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
-            return Err(unknown());
-        }
-        let Some((package, rest)) = name.split_once('/') else {
-            return Err(unknown());
+        let interface = match interface {
+            None => {
+                return Err(HostError::UnknownImport {
+                    plugin: plugin.to_owned(),
+                    import: name.to_owned(),
+                });
+            }
+            Some(Err(())) => {
+                return Err(HostError::VersionMismatch {
+                    plugin: plugin.to_owned(),
+                    import: name.to_owned(),
+                });
+            }
+            Some(Ok(interface)) => interface,
         };
-        if package != WIT_PACKAGE {
-            return Err(unknown());
-        }
-        let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
-        let interface = Interface::from_name(iface).ok_or_else(unknown)?;
-        if !version_compatible(version) {
-            return Err(HostError::VersionMismatch {
-                plugin: plugin.to_owned(),
-                import: name.to_owned(),
-            });
-        }
         if !grants.allows(interface) {
             return Err(HostError::Ungranted {
                 plugin: plugin.to_owned(),
@@ -156,6 +154,22 @@ pub fn check_imports(
         }
     }
     Ok(())
+}
+
+/// What an import name refers to: `None` if it is not one of ours at all, `Some(Err(()))`
+/// if it is ours but from an incompatible contract version.
+fn classify_import(name: &str) -> Option<Result<Interface, ()>> {
+    let (package, rest) = name.split_once('/')?;
+    if package != WIT_PACKAGE {
+        return None;
+    }
+    let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
+    let interface = Interface::from_name(iface)?;
+    Some(if version_compatible(version) {
+        Ok(interface)
+    } else {
+        Err(())
+    })
 }
 
 /// `0.1.x` is compatible with `0.1.0` (below 1.0 the minor version is the breaking one).
@@ -199,6 +213,29 @@ mod tests {
         let all = GrantSet::from_grants(&["secrets".to_string(), "files.read".to_string()]);
         assert!(all.allows(Interface::Secrets) && all.has_capability("files.read"));
         assert!(!GrantSet::from_grants(&["files.readx"]).files_read);
+    }
+
+    #[test]
+    fn import_names() {
+        assert_eq!(
+            classify_import("forge:plugin/files@0.1.0"),
+            Some(Ok(Interface::Files))
+        );
+        assert_eq!(
+            classify_import("forge:plugin/log@0.1.3"),
+            Some(Ok(Interface::Log))
+        );
+        assert_eq!(classify_import("forge:plugin/log@0.2.0"), Some(Err(())));
+        assert_eq!(classify_import("forge:plugin/log"), Some(Err(())));
+        for unknown in [
+            "wasi:cli/environment@0.2.0",
+            "wasi:filesystem/types@0.2.0",
+            "forge:plugin/docker@0.1.0",
+            "forge:other/log@0.1.0",
+            "log",
+        ] {
+            assert_eq!(classify_import(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

@@ -359,3 +359,23 @@ fn grant_sets_link_exactly_their_interfaces() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_failed_step_leaves_nothing_in_the_store() {
+    // Writes a 1 MiB output file, then returns a manifest past the cap: the file must not
+    // reach the store, since outputs are committed only when the step succeeds.
+    let project = Project::new();
+    let exec = executor(&project, builtin("big-output"));
+    let (request, _) = project.request(
+        "fixture-big-output",
+        PluginSource::Builtin,
+        &[],
+        &[],
+        config(serde_json::json!({"manifest_mib": 8, "file_mib": 1})),
+    );
+    let err = exec.run(request).await.expect_err("manifest too large");
+    assert!(err.to_string().contains("manifest"), "{err}");
+    let written = blake3::hash(&vec![b'x'; 1 << 20]).to_hex().to_string();
+    let store = Store::open(project.store_dir()).expect("store");
+    assert_eq!(store.get_blob(&written).expect("read store"), None);
+}
