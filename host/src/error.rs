@@ -37,7 +37,7 @@ pub enum HostError {
     #[diagnostic(
         code(forge::host::trap),
         help(
-            "the plugin hit a WebAssembly trap (a bug in the plugin); the backtrace above names the functions it was in"
+            "a WebAssembly trap is a bug in the plugin: report it to its author with the trap and the functions named after `in`"
         )
     )]
     Trap { plugin: String, summary: String },
