@@ -209,6 +209,64 @@ async fn dockerfile_and_dockerignore_are_inputs_even_when_excluded() {
     assert!(calls.is_empty(), "{calls:?}");
 }
 
+/// A built-in plugin is identified by its component hash: a forge whose `docker-build`
+/// component changed reruns docker-build steps (and says why), one whose didn't keeps
+/// them cached.
+#[tokio::test]
+async fn a_changed_builtin_component_reruns_its_steps() {
+    let fx = Fixture::new();
+    let exec = Arc::new(TestExecutor::new());
+    let identities = |hash: &str| {
+        Arc::new(BTreeMap::from([(
+            "docker-build".to_string(),
+            format!("blake3:{}", hash.repeat(64)),
+        )]))
+    };
+    let run = |builtins: forge_engine::scheduler::BuiltinIdentities| {
+        let exec = exec.clone();
+        let mut session = fx.session("dev");
+        session.builtins = builtins;
+        async move {
+            exec.reset_log();
+            session
+                .run(
+                    exec.clone(),
+                    RunOptions::new(Phase::Build),
+                    EventSink::null(),
+                )
+                .await
+                .expect("run");
+            let mut calls = exec.calls();
+            calls.sort();
+            calls
+        }
+    };
+    run(identities("a")).await;
+    let calls = run(identities("a")).await;
+    assert!(calls.is_empty(), "{calls:?}");
+
+    let mut next = fx.session("dev");
+    next.builtins = identities("b");
+    let why = next
+        .explain("docker-build:frontend")
+        .expect("explain")
+        .to_string();
+    assert!(why.contains("plugin changed"), "{why}");
+
+    let calls = run(identities("b")).await;
+    // The images' output (a function of their inputs) changes with the plugin here, so
+    // the pushes rerun too.
+    assert_eq!(
+        calls,
+        [
+            "docker-build:backend",
+            "docker-build:frontend",
+            "ecr-push:backend",
+            "ecr-push:frontend"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     let fx = Fixture::new();

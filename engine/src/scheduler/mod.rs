@@ -23,7 +23,7 @@ mod inputs;
 
 pub(crate) use cache::{Cache, LazyPrevious, Lookup, PreviousRuns, RunMeta};
 pub(crate) use inputs::Inputs;
-pub use inputs::{ENGINE_VERSION, EnvVars};
+pub use inputs::{BuiltinIdentities, ENGINE_VERSION, EnvVars};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -25,7 +25,8 @@ use crate::executor::Executor;
 use crate::graph::StepGraph;
 use crate::model::{self, Phase, Project};
 use crate::scheduler::{
-    self, Cache, EnvVars, Inputs, LazyPrevious, PreviousRuns, RunContext, RunMeta,
+    self, BuiltinIdentities, Cache, EnvVars, Inputs, LazyPrevious, PreviousRuns, RunContext,
+    RunMeta,
 };
 
 /// Options of one `forge build` / `forge deploy`.
@@ -66,6 +67,8 @@ pub struct Session {
     pub store_dir: PathBuf,
     /// Where declared env values and the commit SHA come from (default: the process).
     pub env_vars: EnvVars,
+    /// Component hashes of the embedded built-in plugins (see [`BuiltinIdentities`]).
+    pub builtins: BuiltinIdentities,
 }
 
 impl Session {
@@ -94,6 +97,7 @@ impl Session {
             project,
             store_dir: store_dir.to_path_buf(),
             env_vars: EnvVars::Process,
+            builtins: BuiltinIdentities::default(),
         })
     }
 
@@ -216,10 +220,11 @@ impl Session {
         let store = self.store_dir.clone();
         let env = self.env.clone();
         let vars = self.env_vars.clone();
+        let builtins = self.builtins.clone();
         let graph = self.graph.clone();
         let selected = selected.to_vec();
         tokio::task::spawn_blocking(move || {
-            let inputs = Inputs::open(&root, &store, &env, vars)?;
+            let inputs = Inputs::open(&root, &store, &env, vars, builtins)?;
             // Best effort: a step whose inputs cannot be read fails on its own, later,
             // with its name on the error; the other steps still run.
             let _ = inputs.prehash(selected.iter().map(|&i| &graph.steps[i]));

@@ -261,6 +261,7 @@ impl Session {
             &self.store_dir,
             &self.env,
             self.env_vars.clone(),
+            self.builtins.clone(),
         )?;
         // Best effort: an unreadable input is reported below by the step that reads it.
         let _ = inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]));
