@@ -34,11 +34,10 @@ impl Context<'_> {
     /// Opens the project for `--env` (or its default env).
     pub fn open_session(&self) -> Result<Session, CliError> {
         let project_file = self.project_file()?;
-        Ok(Session::open(
-            &project_file,
-            &self.store_dir(),
-            self.global.env.as_deref(),
-        )?)
+        let mut session =
+            Session::open(&project_file, &self.store_dir(), self.global.env.as_deref())?;
+        session.builtins = crate::executor::builtin_identities(&crate::executor::builtins());
+        Ok(session)
     }
 
     /// The graph of `--env` (or the default env) without opening the store: for commands

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::context::Context;
-use crate::executor::{NoPluginHost, test_executor};
+use crate::executor::{LazyHost, builtins, test_executor};
 use crate::exit::{CliError, Outcome};
 use crate::report::{Reporter, Tally};
 
@@ -51,12 +51,14 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
         Ok(executor) => executor,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
     };
-    let plugin_host = test_executor.is_none();
     let (result, tally) = runtime.block_on(async {
         tokio::spawn(watch_ctrl_c(cancel.clone()));
         match test_executor {
             Some(executor) => drive(&session, Arc::new(executor), options, reporter.as_mut()).await,
-            None => drive(&session, Arc::new(NoPluginHost), options, reporter.as_mut()).await,
+            None => {
+                let host = LazyHost::new(session.store_dir.clone(), builtins(), args.timeout);
+                drive(&session, Arc::new(host), options, reporter.as_mut()).await
+            }
         }
     })?;
     match result {
@@ -67,7 +69,7 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
             } else if summary.failed > 0 || !tally.failed.is_empty() {
                 Err(CliError::StepsFailed {
                     failed: tally.failed,
-                    help: failure_help(plugin_host),
+                    help: FAILURE_HELP.to_string(),
                 })
             } else {
                 Ok(Outcome::Ok)
@@ -81,15 +83,8 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
     }
 }
 
-fn failure_help(plugin_host: bool) -> String {
-    if plugin_host {
-        NoPluginHost::HELP.to_string()
-    } else {
-        "each step's error is printed above; fix it and run again (steps that succeeded are \
-         cached and will not rerun)"
-            .to_string()
-    }
-}
+const FAILURE_HELP: &str = "each step's error is printed above; fix it and run again (steps \
+                            that succeeded are cached and will not rerun)";
 
 fn abort(
     reporter: &mut dyn Reporter,

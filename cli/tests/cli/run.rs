@@ -97,7 +97,7 @@ fn failing_step_exits_1_and_skips_its_dependents() {
 }
 
 #[test]
-fn without_the_test_executor_steps_fail_with_an_honest_message() {
+fn a_step_whose_builtin_plugin_is_not_embedded_fails_naming_it() {
     let out = Project::new()
         .forge("build")
         .without_test_executor()
@@ -105,7 +105,7 @@ fn without_the_test_executor_steps_fail_with_an_honest_message() {
         .run();
     assert!(
         out.stdout
-            .contains("needs plugin `docker-build`; this forge build has no plugin host yet"),
+            .contains("`docker-build` is not a built-in plugin of this forge build"),
         "{}",
         out.stdout
     );
