@@ -379,3 +379,59 @@ async fn a_failed_step_leaves_nothing_in_the_store() {
     let store = Store::open(project.store_dir()).expect("store");
     assert_eq!(store.get_blob(&written).expect("read store"), None);
 }
+
+/// Two steps on one runtime thread: a running plugin yields at every epoch tick, so a
+/// spinning step cannot starve the others. Were it to hold the thread, the `ok` step could
+/// not start until the spinner hit its (generous) deadline, and the spinner would then
+/// report `Deadline` rather than `Cancelled`.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_plugin_does_not_starve_other_steps_on_a_single_thread() {
+    let project = Project::new();
+    project.write("a.txt", "a");
+    let builtins = Builtins::from_map(
+        [
+            ("fixture-spin".to_owned(), component("spin")),
+            ("fixture-ok".to_owned(), component("ok")),
+        ]
+        .into(),
+    );
+    let exec = executor(&project, builtins).with_timeout(Duration::from_secs(120));
+    let (spin, mut spin_events) = project.request(
+        "fixture-spin",
+        PluginSource::Builtin,
+        &[],
+        &[],
+        ConfigValue::Null,
+    );
+    let cancel = spin.cancel.clone();
+    let spinner = tokio::spawn({
+        let exec = exec.clone();
+        async move { exec.run(spin).await }
+    });
+    // Only once the spinner is provably inside its loop does the other step start.
+    loop {
+        match spin_events.0.recv().await.expect("events") {
+            Event::StepLog { line, .. } if line == "spinning" => break,
+            _ => {}
+        }
+    }
+
+    let (ok, _) = project.request(
+        "fixture-ok",
+        PluginSource::Builtin,
+        &["a.txt"],
+        &["files.read"],
+        config(serde_json::json!({})),
+    );
+    let output = exec.run(ok).await.expect("ok runs beside the spinner");
+    assert_eq!(output.manifest["files"][0]["path"], "a.txt");
+    assert!(
+        !spinner.is_finished(),
+        "the spinner stopped before it was cancelled: {:?}",
+        spinner.await
+    );
+
+    cancel.cancel();
+    let result = spinner.await.expect("join");
+    assert!(matches!(result, Err(StepError::Cancelled)), "{result:?}");
+}
