@@ -1,6 +1,6 @@
 //! Measures the plugin host: first compile vs cached load of each component, and the
-//! per-step overhead (fresh store + instantiate + `describe` + `run` + return) of a
-//! trivial plugin.
+//! per-step overhead (fresh store + instantiate + `describe` + `run` + return, all async
+//! on a current-thread runtime) of a trivial plugin.
 //!
 //! ```text
 //! scripts/build-plugins target/plugins
@@ -16,7 +16,10 @@ use forge_engine::events::EventSink;
 use forge_host::{GrantSet, Host, HostConfig, PluginCode, RunSpec};
 use tokio_util::sync::CancellationToken;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+// One thread, like a step's share of the engine's runtime: the figures include the fiber
+// switch and the future polling that async wasmtime adds to a call.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(
         args.next()
@@ -80,12 +83,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         for _ in 0..50 {
             host.run(&code, spec.clone())
+                .await
                 .map_err(|e| format!("{e:?}"))?;
         }
         let mut runs = Vec::new();
         for _ in 0..1000 {
             let t = Instant::now();
             host.run(&code, spec.clone())
+                .await
                 .map_err(|e| format!("{e:?}"))?;
             runs.push(t.elapsed());
         }

@@ -1,8 +1,10 @@
 //! [`HostExecutor`]: the engine's [`Executor`] backed by the wasm plugin host.
 //!
-//! For each step: resolve the plugin (a built-in by name, or a file pinned by hash),
-//! run it on a blocking thread via [`Host::run`], then commit its output files to the
-//! store and return its manifest.
+//! For each step: resolve the plugin (a built-in by name, or a file pinned by hash), load
+//! or compile it on a blocking thread unless it is already prepared, run it with
+//! [`Host::run`] on the runtime (it yields every epoch tick, so steps share threads
+//! fairly), then commit its output files to the store, again on a blocking thread, and
+//! return its manifest.
 //!
 //! # The manifest
 //!
@@ -64,14 +66,34 @@ impl HostExecutor {
         &self.builtins
     }
 
-    fn run_blocking(&self, request: StepRequest) -> Result<StepOutput, RunError> {
+    async fn run_step(&self, request: StepRequest) -> Result<StepOutput, RunError> {
         let step = &request.step;
-        let plugin = resolve(
-            &self.builtins,
-            &step.plugin,
-            &step.plugin_source,
-            &request.root,
-        )?;
+        let grants = GrantSet::from_grants(&step.grants);
+        let plugin = match &step.plugin_source {
+            // A map lookup: the bytes are embedded and their hash computed once.
+            PluginSource::Builtin => resolve(
+                &self.builtins,
+                &step.plugin,
+                &step.plugin_source,
+                &request.root,
+            )?,
+            // Reads and hashes the file: disk I/O and CPU, off the runtime.
+            PluginSource::Path { .. } => {
+                let this = self.clone();
+                let step = Arc::clone(step);
+                let root = request.root.clone();
+                blocking(move || resolve(&this.builtins, &step.plugin, &step.plugin_source, &root))
+                    .await??
+            }
+        };
+        if !self.host.is_prepared(&plugin, grants) {
+            // Compiling is CPU work measured in hundreds of milliseconds; loading from the
+            // cache verifies and maps a file. Neither belongs on a runtime thread.
+            let host = Arc::clone(&self.host);
+            let code = plugin.clone();
+            let events = request.events.clone();
+            blocking(move || host.prepare(&code, grants, &events)).await??;
+        }
         let mut limits = self.host.limits();
         if let Some(timeout) = self.timeout {
             limits.timeout = timeout;
@@ -93,16 +115,21 @@ impl HostExecutor {
                 .collect(),
             commit: request.fingerprint.commit.clone(),
             secrets: BTreeSet::new(),
-            grants: GrantSet::from_grants(&step.grants),
+            grants,
             limits: Some(limits),
             cancel: request.cancel.clone(),
             events: request.events.clone(),
         };
-        let result = self.host.run(&plugin, spec)?;
+        let result = self.host.run(&plugin, spec).await?;
         if request.cancel.is_cancelled() {
             return Err(HostError::Cancelled.into());
         }
-        Ok(self.commit(&plugin.name, result)?)
+        if result.outputs.is_empty() {
+            return Ok(self.commit(&plugin.name, result)?);
+        }
+        // Writing output blobs is file I/O.
+        let this = self.clone();
+        Ok(blocking(move || this.commit(&plugin.name, result)).await??)
     }
 
     /// Parses the manifest, lists the output files in it and stores them.
@@ -198,18 +225,21 @@ impl Executor for HostExecutor {
         request: StepRequest,
     ) -> impl Future<Output = Result<StepOutput, StepError>> + Send {
         let this = self.clone();
-        async move {
-            // wasm runs synchronously; cancellation reaches it through the epoch callback,
-            // which sees `request.cancel` within one tick.
-            match tokio::task::spawn_blocking(move || this.run_blocking(request)).await {
-                Ok(result) => result.map_err(to_step_error),
-                Err(join) => Err(StepError::Failed {
-                    message: format!("the plugin host crashed: {join}"),
-                    help: Some("this is a bug in forge; please report it".into()),
-                }),
-            }
-        }
+        // Cancellation reaches a running plugin through the epoch callback, which sees
+        // `request.cancel` within one tick.
+        async move { this.run_step(request).await.map_err(to_step_error) }
     }
+}
+
+/// Runs `f` on tokio's blocking pool; a panic in it becomes a host error, not a crash.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HostError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|join| HostError::Internal {
+            message: format!("a blocking task of the plugin host failed: {join}"),
+        })
 }
 
 #[cfg(test)]

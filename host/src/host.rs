@@ -1,9 +1,11 @@
 //! The engine, its caches, and one step run from component bytes to a raw result.
 //!
-//! [`Host::run`] is synchronous and blocking (the executor calls it on a blocking thread):
-//! load or compile the component, refuse it if it imports more than its grants allow,
-//! reuse the `InstancePre` for (component, grants), instantiate into a fresh `Store`,
-//! call `describe` then `run`, and classify whatever went wrong.
+//! [`Host::prepare`] is synchronous CPU work done once per (component, grants): load or
+//! compile the component, refuse it if it imports more than its grants allow, and keep the
+//! `InstancePre`. [`Host::run`] is async and runs on the caller's runtime thread:
+//! instantiate into a fresh `Store`, call `describe` then `run`, and classify whatever
+//! went wrong. A running plugin yields to the runtime on every epoch tick, so one spinning
+//! step never starves the others, even on a single-threaded runtime.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -123,6 +125,9 @@ pub fn engine_config(pooling: bool) -> Config {
         // Enough frames to name where a trap happened, cheap to capture.
         .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32))
         .parallel_compilation(true);
+    // No `async_support(true)`: since wasmtime 48 the crate's `async` feature is what
+    // enables async imports, `instantiate_async`/`call_async` and yielding on epoch ticks
+    // (wasm then runs on a fiber that gives the thread back), and the setting is a no-op.
     if pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::default();
         pool.total_component_instances(64)
@@ -243,8 +248,19 @@ impl Host {
         Ok(component)
     }
 
-    /// Runs one step: `describe`, then `run`, in a fresh store. Blocking.
-    pub fn run(&self, plugin: &PluginCode, spec: RunSpec) -> Result<RunResult, RunError> {
+    /// Whether [`Host::prepare`] already holds the pre-instance for this component and
+    /// grants, i.e. whether [`Host::run`] will start without loading or compiling.
+    pub fn is_prepared(&self, plugin: &PluginCode, grants: GrantSet) -> bool {
+        lock(&self.pres).contains_key(&(plugin.hash.clone(), grants))
+    }
+
+    /// Runs one step: `describe`, then `run`, in a fresh store.
+    ///
+    /// The plugin runs on the polling thread and yields at every epoch tick and whenever an
+    /// import waits. If the component is not [prepared](Host::is_prepared) yet it is loaded
+    /// or compiled first, on the polling thread: callers on a runtime should call
+    /// [`Host::prepare`] on a blocking thread beforehand, as [`crate::HostExecutor`] does.
+    pub async fn run(&self, plugin: &PluginCode, spec: RunSpec) -> Result<RunResult, RunError> {
         if spec.cancel.is_cancelled() {
             return Err(HostError::Cancelled.into());
         }
@@ -269,15 +285,17 @@ impl Host {
             } else if state.elapsed() >= timeout {
                 Interrupt::Deadline
             } else {
-                return Ok(UpdateDeadline::Continue(1));
+                // Give the runtime thread to other tasks once per tick; the deadline and
+                // the token are checked again on the next one.
+                return Ok(UpdateDeadline::Yield(1));
             };
             state.interrupt = Some(interrupt);
             Err(wasmtime::Error::new(interrupt))
         });
 
-        let outcome = (|| {
-            let instance = pre.instantiate(&mut store)?;
-            let info = instance.call_describe(&mut store)?;
+        let outcome = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            let info = instance.call_describe(&mut store).await?;
             let input = StepInput {
                 step: spec.step.clone(),
                 env: spec.env.clone(),
@@ -286,9 +304,10 @@ impl Host {
                 files: spec.files.keys().cloned().collect(),
                 commit: spec.commit.clone(),
             };
-            let result = instance.call_run(&mut store, &input)?;
+            let result = instance.call_run(&mut store, &input).await?;
             Ok::<_, wasmtime::Error>((info, result))
-        })();
+        }
+        .await;
 
         let (info, result) = match outcome {
             Ok(ok) => ok,

@@ -3,8 +3,10 @@
 //! Time is enforced by epoch interruption: one thread per [`crate::Host`] bumps the
 //! engine's epoch every [`EPOCH_TICK`]; every store's deadline is one tick ahead, and on
 //! each tick its callback decides whether the run goes on: it stops when the step's
-//! [`Limits::timeout`] has passed or its cancellation token fired (Ctrl-C, `--timeout`).
-//! So a runaway plugin is stopped within about one tick, and both stops share one path.
+//! [`Limits::timeout`] has passed or its cancellation token fired (Ctrl-C, `--timeout`),
+//! and otherwise yields to the async runtime before going on, so steps sharing a thread
+//! take turns. A runaway plugin is stopped within about one tick, and both stops share
+//! one path.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

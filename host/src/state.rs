@@ -148,7 +148,7 @@ fn plain_relative(path: &str) -> Option<&str> {
 impl types::Host for HostState {}
 
 impl log::Host for HostState {
-    fn log(&mut self, level: types::Level, message: String) {
+    async fn log(&mut self, level: types::Level, message: String) {
         let prefix = match level {
             types::Level::Trace => "trace: ",
             types::Level::Debug => "debug: ",
@@ -159,12 +159,12 @@ impl log::Host for HostState {
         self.emit(format!("{prefix}{message}"));
     }
 
-    fn progress(&mut self, _done: u64, _total: u64) {
+    async fn progress(&mut self, _done: u64, _total: u64) {
         // The engine's event stream has no progress event yet; progress is dropped rather
         // than turned into log lines that would flood the log cap.
     }
 
-    fn panicked(&mut self, message: String) {
+    async fn panicked(&mut self, message: String) {
         // Kept whole for the error (capped, in case a plugin panics with megabytes).
         let mut message = message;
         if message.len() > 64 * 1024 {
@@ -180,37 +180,58 @@ impl log::Host for HostState {
 }
 
 impl files::Host for HostState {
-    fn inputs(&mut self) -> Vec<String> {
+    async fn inputs(&mut self) -> Vec<String> {
         self.files.keys().cloned().collect()
     }
 
-    fn read(&mut self, path: String) -> Result<Vec<u8>, files::FileError> {
-        let Some(abs) = plain_relative(&path).and_then(|p| self.files.get(p)) else {
+    async fn read(&mut self, path: String) -> Result<Vec<u8>, files::FileError> {
+        let Some(abs) = plain_relative(&path)
+            .and_then(|p| self.files.get(p))
+            .cloned()
+        else {
             return Err(files::FileError::NotDeclared(path));
         };
-        let meta = match std::fs::metadata(abs) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(files::FileError::NotFound(path));
-            }
-            Err(e) => return Err(files::FileError::Io(format!("{path}: {e}"))),
+        let cap = self.limits.read;
+        // Up to the read cap of disk I/O: off the runtime thread, which other steps share
+        // (inline only when polled outside a tokio runtime, where there is no pool).
+        let outcome = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(move || read_capped(&abs, cap))
+                .await
+                .map_err(|e| files::FileError::Io(format!("{path}: the read failed: {e}")))?,
+            Err(_) => read_capped(&abs, cap),
         };
-        if meta.len() > self.limits.read {
-            return Err(files::FileError::TooLarge(format!(
-                "{path}: {} (cap {})",
-                bytes(meta.len()),
-                bytes(self.limits.read)
-            )));
-        }
-        std::fs::read(abs).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => files::FileError::NotFound(path.clone()),
-            _ => files::FileError::Io(format!("{path}: {e}")),
+        outcome.map_err(|e| match e {
+            ReadError::NotFound => files::FileError::NotFound(path),
+            ReadError::TooLarge(size) => {
+                files::FileError::TooLarge(format!("{path}: {} (cap {})", bytes(size), bytes(cap)))
+            }
+            ReadError::Io(e) => files::FileError::Io(format!("{path}: {e}")),
         })
     }
 }
 
+enum ReadError {
+    NotFound,
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+/// Reads a declared input, refusing one larger than `cap` before reading it.
+fn read_capped(abs: &std::path::Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let classify = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::NotFound,
+        _ => ReadError::Io(e),
+    };
+    let meta = std::fs::metadata(abs).map_err(classify)?;
+    if meta.len() > cap {
+        return Err(ReadError::TooLarge(meta.len()));
+    }
+    std::fs::read(abs).map_err(classify)
+}
+
 impl outputs::Host for HostState {
-    fn write(
+    async fn write(
         &mut self,
         name: String,
         contents: Vec<u8>,
@@ -249,20 +270,20 @@ impl outputs::Host for HostState {
 }
 
 impl secrets::HostSecret for HostState {
-    fn name(&mut self, handle: Resource<SecretHandle>) -> String {
+    async fn name(&mut self, handle: Resource<SecretHandle>) -> String {
         self.table
             .get(&handle)
             .map_or_else(|_| String::new(), |s| s.name.clone())
     }
 
-    fn drop(&mut self, handle: Resource<SecretHandle>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, handle: Resource<SecretHandle>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
         Ok(())
     }
 }
 
 impl secrets::Host for HostState {
-    fn get(&mut self, name: String) -> Result<Resource<SecretHandle>, String> {
+    async fn get(&mut self, name: String) -> Result<Resource<SecretHandle>, String> {
         if !self.secret_names.contains(&name) {
             return Err(format!("secret `{name}` is not given to this step"));
         }

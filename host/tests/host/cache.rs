@@ -24,40 +24,40 @@ fn replace(path: &std::path::Path, bytes: &[u8]) {
     std::fs::rename(&tmp, path).expect("rename");
 }
 
-fn run_ok(host: &Host, project: &Project) -> Vec<String> {
+async fn run_ok(host: &Host, project: &Project) -> Vec<String> {
     project.write("a.txt", "a");
     let (spec, mut events) = project.spec(&["a.txt"], &["files.read"], "{}");
-    let result = host.run(&code("ok"), spec).expect("ok runs");
+    let result = host.run(&code("ok"), spec).await.expect("ok runs");
     assert!(result.manifest.contains("a.txt"));
     events.warnings()
 }
 
-#[test]
-fn a_compiled_component_is_reused_after_first_use() {
+#[tokio::test]
+async fn a_compiled_component_is_reused_after_first_use() {
     let project = Project::new();
     let first = cached_host(&project);
-    assert!(run_ok(&first, &project).is_empty());
+    assert!(run_ok(&first, &project).await.is_empty());
     assert_eq!(first.cache().stats().compiles(), 1);
     let path = first.cache_path(&code("ok").hash).expect("cache path");
     assert!(path.is_file(), "{}", path.display());
     assert!(path.starts_with(project.store_dir().join("v1").join("wasm")));
 
     // Same host: the in-memory component and InstancePre are reused.
-    run_ok(&first, &project);
+    run_ok(&first, &project).await;
     assert_eq!(first.cache().stats().compiles(), 1);
 
     // A new process (host) with the same store loads it from disk without compiling.
     let second = cached_host(&project);
-    assert!(run_ok(&second, &project).is_empty());
+    assert!(run_ok(&second, &project).await.is_empty());
     assert_eq!(second.cache().stats().compiles(), 0);
     assert_eq!(second.cache().stats().disk_hits(), 1);
 }
 
-#[test]
-fn a_different_component_or_engine_is_a_miss() {
+#[tokio::test]
+async fn a_different_component_or_engine_is_a_miss() {
     let project = Project::new();
     let host = cached_host(&project);
-    run_ok(&host, &project);
+    run_ok(&host, &project).await;
     let ok = code("ok");
     let trap = code("trap");
     assert_ne!(host.cache_path(&ok.hash), host.cache_path(&trap.hash));
@@ -81,10 +81,10 @@ fn a_different_component_or_engine_is_a_miss() {
     );
 }
 
-#[test]
-fn a_corrupted_cache_file_is_detected_and_recompiled_never_loaded() {
+#[tokio::test]
+async fn a_corrupted_cache_file_is_detected_and_recompiled_never_loaded() {
     let project = Project::new();
-    run_ok(&cached_host(&project), &project);
+    run_ok(&cached_host(&project), &project).await;
     let path = cached_host(&project)
         .cache_path(&code("ok").hash)
         .expect("path");
@@ -94,7 +94,7 @@ fn a_corrupted_cache_file_is_detected_and_recompiled_never_loaded() {
     replace(&path, &bytes);
 
     let host = cached_host(&project);
-    let warnings = run_ok(&host, &project);
+    let warnings = run_ok(&host, &project).await;
     let stats = host.cache().stats();
     assert_eq!(
         (stats.corrupt(), stats.compiles(), stats.disk_hits()),
@@ -109,7 +109,7 @@ fn a_corrupted_cache_file_is_detected_and_recompiled_never_loaded() {
 
     // The entry was rewritten, intact: the next host loads it.
     let next = cached_host(&project);
-    run_ok(&next, &project);
+    run_ok(&next, &project).await;
     assert_eq!(
         (
             next.cache().stats().compiles(),
@@ -121,7 +121,7 @@ fn a_corrupted_cache_file_is_detected_and_recompiled_never_loaded() {
     // A truncated file (a torn write on a filesystem without atomic rename) likewise.
     replace(&path, &bytes[..100]);
     let host = cached_host(&project);
-    run_ok(&host, &project);
+    run_ok(&host, &project).await;
     assert_eq!(
         (
             host.cache().stats().corrupt(),

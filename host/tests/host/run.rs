@@ -95,12 +95,12 @@ async fn ok_reads_declared_inputs_writes_an_output_and_returns_its_manifest() {
     assert!(logs.iter().any(|l| l == "read 2 files"), "{logs:?}");
 }
 
-#[test]
-fn a_trap_is_named_with_where_it_happened_and_the_host_keeps_working() {
+#[tokio::test]
+async fn a_trap_is_named_with_where_it_happened_and_the_host_keeps_working() {
     let project = Project::new();
     let host = host();
     let (spec, _) = project.spec(&[], &[], "null");
-    let err = host_error(host.run(&code("trap"), spec));
+    let err = host_error(host.run(&code("trap"), spec).await);
     let HostError::Trap { summary, .. } = &err else {
         panic!("expected a trap, got {err:?}");
     };
@@ -115,15 +115,15 @@ fn a_trap_is_named_with_where_it_happened_and_the_host_keeps_working() {
     // The same host runs the next step normally: nothing leaked from the trapped store.
     project.write("a.txt", "a");
     let (spec, _) = project.spec(&["a.txt"], &["files.read"], "{}");
-    let m = manifest(host.run(&code("ok"), spec));
+    let m = manifest(host.run(&code("ok"), spec).await);
     assert_eq!(m["files"][0]["path"], "a.txt");
 }
 
-#[test]
-fn a_panic_fails_the_step_with_the_plugins_message() {
+#[tokio::test]
+async fn a_panic_fails_the_step_with_the_plugins_message() {
     let project = Project::new();
     let (spec, _) = project.spec(&[], &[], "null");
-    let err = host_error(host().run(&code("panic"), spec));
+    let err = host_error(host().run(&code("panic"), spec).await);
     let HostError::Panic { message, .. } = &err else {
         panic!("expected a panic, got {err:?}");
     };
@@ -134,15 +134,15 @@ fn a_panic_fails_the_step_with_the_plugins_message() {
     assert!(err.to_string().contains("flux capacitor"), "{err}");
 }
 
-#[test]
-fn an_infinite_loop_is_stopped_by_the_deadline() {
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_by_the_deadline() {
     let project = Project::new();
     let (mut spec, _) = project.spec(&[], &[], "null");
     spec.limits = Some(Limits {
         timeout: Duration::from_millis(300),
         ..Limits::default()
     });
-    let err = host_error(host().run(&code("spin"), spec));
+    let err = host_error(host().run(&code("spin"), spec).await);
     assert!(
         matches!(err, HostError::Deadline { limit, .. } if limit == Duration::from_millis(300)),
         "{err:?}"
@@ -150,15 +150,15 @@ fn an_infinite_loop_is_stopped_by_the_deadline() {
     assert!(err.help_text().expect("help").contains("--timeout"));
 }
 
-#[test]
-fn a_memory_bomb_is_stopped_by_the_cap() {
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_by_the_cap() {
     let project = Project::new();
     let (mut spec, mut events) = project.spec(&[], &[], "null");
     spec.limits = Some(Limits {
         memory: 64 << 20,
         ..Limits::default()
     });
-    let err = host_error(host().run(&code("membomb"), spec));
+    let err = host_error(host().run(&code("membomb"), spec).await);
     assert!(
         matches!(err, HostError::MemoryLimit { limit, .. } if limit == 64 << 20),
         "{err:?}"
@@ -168,8 +168,8 @@ fn a_memory_bomb_is_stopped_by_the_cap() {
     assert!(events.logs().iter().any(|l| l == "allocating"));
 }
 
-#[test]
-fn reads_outside_the_declared_inputs_are_denied() {
+#[tokio::test]
+async fn reads_outside_the_declared_inputs_are_denied() {
     let project = Project::new();
     project
         .write("declared.txt", "yes")
@@ -185,7 +185,7 @@ fn reads_outside_the_declared_inputs_are_denied() {
     ] {
         let cfg = serde_json::json!({ "path": path }).to_string();
         let (spec, _) = project.spec(&["declared.txt"], &["files.read"], &cfg);
-        let m = manifest(host.run(&code("read-outside"), spec));
+        let m = manifest(host.run(&code("read-outside"), spec).await);
         assert_eq!(m["denied"], "not-declared", "{path}: {m}");
         assert!(m.get("read_bytes").is_none(), "{path} was read: {m}");
     }
@@ -196,17 +196,17 @@ fn reads_outside_the_declared_inputs_are_denied() {
         r#"{"path":"declared.txt"}"#,
     );
     assert_eq!(
-        manifest(host.run(&code("read-outside"), spec))["read_bytes"],
+        manifest(host.run(&code("read-outside"), spec).await)["read_bytes"],
         3
     );
 }
 
-#[test]
-fn an_ungranted_import_is_refused_before_the_plugin_starts() {
+#[tokio::test]
+async fn an_ungranted_import_is_refused_before_the_plugin_starts() {
     let project = Project::new();
     let host = host();
     let (spec, mut events) = project.spec(&[], &[], "null");
-    let err = host_error(host.run(&code("wants-secrets"), spec));
+    let err = host_error(host.run(&code("wants-secrets"), spec).await);
     assert!(
         matches!(&err, HostError::Ungranted { capability, .. } if capability == "secrets"),
         "{err:?}"
@@ -219,7 +219,7 @@ fn an_ungranted_import_is_refused_before_the_plugin_starts() {
     // so it never started.
     project.write("a.txt", "a");
     let (spec, mut ok_events) = project.spec(&["a.txt"], &[], "{}");
-    let err = host_error(host.run(&code("ok"), spec));
+    let err = host_error(host.run(&code("ok"), spec).await);
     assert!(
         matches!(&err, HostError::Ungranted { capability, .. } if capability == "files.read"),
         "{err:?}"
@@ -228,28 +228,28 @@ fn an_ungranted_import_is_refused_before_the_plugin_starts() {
     assert!(events.drain().is_empty());
 }
 
-#[test]
-fn granted_secrets_are_opaque_handles_by_name() {
+#[tokio::test]
+async fn granted_secrets_are_opaque_handles_by_name() {
     let project = Project::new();
     let (mut spec, _) = project.spec(&[], &["secrets"], "null");
     spec.secrets = ["TOKEN".to_owned()].into();
-    let m = manifest(host().run(&code("wants-secrets"), spec));
+    let m = manifest(host().run(&code("wants-secrets"), spec).await);
     assert_eq!(m["secret"], "TOKEN");
 
     // Granted, but not given this secret: the plugin's own error, not a host failure.
     let (spec, _) = project.spec(&[], &["secrets"], "null");
-    match host().run(&code("wants-secrets"), spec) {
+    match host().run(&code("wants-secrets"), spec).await {
         Err(RunError::Plugin(f)) => assert!(f.message.contains("TOKEN"), "{f:?}"),
         other => panic!("expected the plugin to fail, got {other:?}"),
     }
 }
 
-#[test]
-fn oversized_outputs_are_refused() {
+#[tokio::test]
+async fn oversized_outputs_are_refused() {
     let project = Project::new();
     let host = host();
     let (spec, _) = project.spec(&[], &[], "{}");
-    let err = host_error(host.run(&code("big-output"), spec));
+    let err = host_error(host.run(&code("big-output"), spec).await);
     assert!(
         matches!(err, HostError::OutputTooLarge { what: "manifest", size, limit, .. }
             if size > 64 << 20 && limit == 4 << 20),
@@ -261,15 +261,15 @@ fn oversized_outputs_are_refused() {
         output_files: 4 << 20,
         ..Limits::default()
     });
-    let err = host_error(host.run(&code("big-output"), spec));
+    let err = host_error(host.run(&code("big-output"), spec).await);
     assert!(
         matches!(err, HostError::OutputTooLarge { what: "output files", size, .. } if size == 8 << 20),
         "{err:?}"
     );
 }
 
-#[test]
-fn the_log_is_capped_with_a_note() {
+#[tokio::test]
+async fn the_log_is_capped_with_a_note() {
     let project = Project::new();
     project.write("a.txt", "a");
     let (mut spec, mut events) = project.spec(&["a.txt"], &["files.read"], "{}");
@@ -277,7 +277,7 @@ fn the_log_is_capped_with_a_note() {
         log: 4,
         ..Limits::default()
     });
-    manifest(host().run(&code("ok"), spec));
+    manifest(host().run(&code("ok"), spec).await);
     let logs = events.logs();
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert!(logs[0].contains("log truncated"), "{logs:?}");
@@ -341,15 +341,15 @@ async fn a_pinned_plugin_runs_and_a_changed_one_is_refused_showing_both_hashes()
     assert!(err.to_string().contains("`nope`"), "{err}");
 }
 
-#[test]
-fn grant_sets_link_exactly_their_interfaces() {
+#[tokio::test]
+async fn grant_sets_link_exactly_their_interfaces() {
     // Same component, two grant sets: each gets its own linker and pre-instance, and the
     // narrower one is refused.
     let project = Project::new();
     project.write("a.txt", "a");
     let host = host();
     let (spec, _) = project.spec(&["a.txt"], &["files.read", "secrets"], "{}");
-    manifest(host.run(&code("ok"), spec));
+    manifest(host.run(&code("ok"), spec).await);
     assert!(
         host.prepare(
             &code("ok"),
@@ -378,4 +378,60 @@ async fn a_failed_step_leaves_nothing_in_the_store() {
     let written = blake3::hash(&vec![b'x'; 1 << 20]).to_hex().to_string();
     let store = Store::open(project.store_dir()).expect("store");
     assert_eq!(store.get_blob(&written).expect("read store"), None);
+}
+
+/// Two steps on one runtime thread: a running plugin yields at every epoch tick, so a
+/// spinning step cannot starve the others. Were it to hold the thread, the `ok` step could
+/// not start until the spinner hit its (generous) deadline, and the spinner would then
+/// report `Deadline` rather than `Cancelled`.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_plugin_does_not_starve_other_steps_on_a_single_thread() {
+    let project = Project::new();
+    project.write("a.txt", "a");
+    let builtins = Builtins::from_map(
+        [
+            ("fixture-spin".to_owned(), component("spin")),
+            ("fixture-ok".to_owned(), component("ok")),
+        ]
+        .into(),
+    );
+    let exec = executor(&project, builtins).with_timeout(Duration::from_secs(120));
+    let (spin, mut spin_events) = project.request(
+        "fixture-spin",
+        PluginSource::Builtin,
+        &[],
+        &[],
+        ConfigValue::Null,
+    );
+    let cancel = spin.cancel.clone();
+    let spinner = tokio::spawn({
+        let exec = exec.clone();
+        async move { exec.run(spin).await }
+    });
+    // Only once the spinner is provably inside its loop does the other step start.
+    loop {
+        match spin_events.0.recv().await.expect("events") {
+            Event::StepLog { line, .. } if line == "spinning" => break,
+            _ => {}
+        }
+    }
+
+    let (ok, _) = project.request(
+        "fixture-ok",
+        PluginSource::Builtin,
+        &["a.txt"],
+        &["files.read"],
+        config(serde_json::json!({})),
+    );
+    let output = exec.run(ok).await.expect("ok runs beside the spinner");
+    assert_eq!(output.manifest["files"][0]["path"], "a.txt");
+    assert!(
+        !spinner.is_finished(),
+        "the spinner stopped before it was cancelled: {:?}",
+        spinner.await
+    );
+
+    cancel.cancel();
+    let result = spinner.await.expect("join");
+    assert!(matches!(result, Err(StepError::Cancelled)), "{result:?}");
 }
