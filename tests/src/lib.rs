@@ -1,1 +1,6 @@
-//! Workspace-level tests live in `tests/tests/`.
+//! Workspace-level checks and the small tools they share. Tests live in `tests/tests/`.
+//!
+//! - [`builtins`]: the built-in plugins' manifest (`plugins/dist/manifest.json`), written by
+//!   `scripts/build-builtins` and checked by `cargo test`.
+
+pub mod builtins;
