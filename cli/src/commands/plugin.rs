@@ -80,6 +80,13 @@ struct BuildLine<'a> {
 }
 
 fn build(ctx: &Context<'_>, args: &PluginBuildArgs) -> Result<Outcome, CliError> {
+    // A wrong path is the likelier mistake, and cheaper to report than the toolchain.
+    if !args.path.join("Cargo.toml").is_file() {
+        return Err(forge_plugin_tools::Error::NotACrate {
+            dir: args.path.clone(),
+        }
+        .into());
+    }
     let toolchain = toolchain::detect()?;
     if !ctx.global.quiet {
         eprintln!(
