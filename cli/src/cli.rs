@@ -282,7 +282,7 @@ Examples:
   forge plugin new site-manifest --path plugins/site-manifest")]
     New(PluginNewArgs),
 
-    /// Build a plugin crate into a pinned-ready WebAssembly component
+    /// Build a plugin crate into a WebAssembly component and print the line that pins it
     #[command(after_help = "\
 Builds for wasm32-unknown-unknown with rustup's target (`rustup target add
 wasm32-unknown-unknown`) or, without it, Debian's rustc-web with -Zbuild-std
