@@ -132,17 +132,15 @@ fn build(ctx: &Context<'_>, args: &PluginBuildArgs) -> Result<Outcome, CliError>
     writeln!(out, "hash          {}", built.hash)?;
     writeln!(out, "capabilities  {}", list_or_none(&capabilities))?;
     writeln!(out, "\nPin it in project.kdl:")?;
-    writeln!(out, "  {kdl}")?;
-    if !capabilities.is_empty() {
-        let grants: Vec<String> = capabilities
-            .iter()
-            .map(|c| format!("grant \"{c}\""))
-            .collect();
-        writeln!(
-            out,
-            "and grant what it imports: {{ {}; }}",
-            grants.join("; ")
-        )?;
+    if capabilities.is_empty() {
+        writeln!(out, "  {kdl}")?;
+    } else {
+        // Its imports are what it will ask for: grant them, or the host refuses to start it.
+        writeln!(out, "  {kdl} {{")?;
+        for capability in &capabilities {
+            writeln!(out, "      grant \"{capability}\"")?;
+        }
+        writeln!(out, "  }}")?;
     }
     Ok(Outcome::Ok)
 }
