@@ -22,6 +22,7 @@ pub mod fingerprint;
 pub mod git;
 pub mod graph;
 pub mod model;
+pub mod pin;
 pub mod scheduler;
 pub mod session;
 pub mod store;

@@ -194,11 +194,10 @@ fn resolve(
     }
 }
 
-/// Checks a `blake3:<hex>` pin against the bytes; `Err` carries the actual pin.
+/// Checks a pin against the bytes about to be compiled; `Err` carries the actual pin.
 fn verify_pin(code: &PluginCode, pinned: &str) -> Result<(), String> {
-    let actual = format!("blake3:{}", code.hash);
-    let wanted = pinned.trim().to_ascii_lowercase();
-    if wanted == actual {
+    let actual = format!("{}{}", forge_engine::pin::HASH_PREFIX, code.hash);
+    if forge_engine::pin::matches(&actual, pinned) {
         Ok(())
     } else {
         Err(actual)

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use thiserror::Error;
 
-/// The prefix of every plugin hash.
-pub const HASH_PREFIX: &str = "blake3:";
+pub use forge_engine::pin::{HASH_PREFIX, hash_bytes};
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum PinError {
@@ -43,11 +42,6 @@ pub enum PinError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// `blake3:<hex>` of `bytes`.
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    format!("{HASH_PREFIX}{}", blake3::hash(bytes).to_hex())
 }
 
 /// `blake3:<hex>` of the file at `path`, read in chunks (plugins can be megabytes).
@@ -83,7 +77,7 @@ pub fn verify_pin_bytes(path: &Path, bytes: &[u8], expected: &str) -> Result<(),
 }
 
 fn verify_bytes_hash(path: &Path, actual: &str, expected: &str) -> Result<(), PinError> {
-    if actual.eq_ignore_ascii_case(expected.trim()) {
+    if forge_engine::pin::matches(actual, expected) {
         return Ok(());
     }
     Err(PinError::Mismatch {

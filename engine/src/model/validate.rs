@@ -87,8 +87,8 @@ pub(crate) fn plugin_file(cx: &mut Cx, path: &Spanned<String>, hash: &Spanned<St
             return;
         }
     };
-    let actual = format!("blake3:{}", blake3::hash(&bytes).to_hex());
-    if actual != hash.value {
+    let actual = crate::pin::hash_bytes(&bytes);
+    if !crate::pin::matches(&actual, &hash.value) {
         cx.invalid(
             hash.span,
             format!("`{}` does not match its pinned hash", path.value),
