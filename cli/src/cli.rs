@@ -122,8 +122,11 @@ Examples:
 
     /// Run everything for one env: build, push, render, lock, apply, roll out
     #[command(after_help = "\
+Without --env, deploys the project's default env.
+
 Examples:
-  forge deploy --env dev
+  forge deploy                      the default env (`default-env` in project.kdl)
+  forge deploy --env prod
   forge deploy --env prod --timeout 20m")]
     Deploy(RunArgs),
 
@@ -155,7 +158,15 @@ Examples:
     Graph(GraphArgs),
 
     /// Inspect and maintain the local content-addressed store
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  forge cache stats                 what the store holds, per project and env
+  forge cache verify --repair       re-hash everything, remove what is corrupt
+  forge cache gc --keep-runs 3      keep what the last 3 runs of each env need
+  forge --cache-dir /mnt/ci-cache cache stats"
+    )]
     Cache(CacheCommand),
 
     /// Print a shell completion script
@@ -240,6 +251,10 @@ pub enum GraphFormat {
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// Entries, blobs, runs and bytes in the store
+    #[command(after_help = "\
+Examples:
+  forge cache stats
+  forge cache stats --json | jq .bytes")]
     Stats,
     /// Re-hash every entry and blob; report corrupt ones
     #[command(after_help = "\

@@ -47,9 +47,9 @@ impl Context<'_> {
         let project_file = self.project_file()?;
         let project =
             forge_engine::model::load(&project_file).map_err(forge_engine::Error::from)?;
-        let config = project.resolve(self.global.env.as_deref()).map_err(|e| {
-            forge_engine::Error::from(forge_engine::model::ModelErrors { errors: vec![e] })
-        })?;
+        let config = project
+            .resolve(self.global.env.as_deref())
+            .map_err(forge_engine::Error::from_resolve)?;
         let graph =
             StepGraph::from_config(config, &project.source).map_err(forge_engine::Error::from)?;
         Ok(graph)

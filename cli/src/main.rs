@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
             let code = err.exit_code(detailed);
-            eprintln!("{:?}", miette::Report::new(err));
+            report::stderr_line(format_args!("{:?}", miette::Report::new(err)));
             ExitCode::from(code)
         }
     }

@@ -19,6 +19,11 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Files(#[from] crate::files::FilesError),
+    /// `--env NAME` names no env of the project (exit 2). Not a problem in the file, so it
+    /// is not reported as one.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    UnknownEnv(Box<crate::model::ModelError>),
     /// A step name on the command line that is not in the graph (exit 2).
     #[error("no step named `{name}` in env `{env}`")]
     #[diagnostic(code(forge::unknown_step))]
@@ -42,8 +47,19 @@ impl Error {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Error::Model(_) | Error::Graph(_) | Error::UnknownStep { .. }
+            Error::Model(_) | Error::Graph(_) | Error::UnknownEnv(_) | Error::UnknownStep { .. }
         )
+    }
+
+    /// The error of [`crate::model::Project::resolve`]: an env the command line asked for
+    /// that does not exist stands alone; anything else is a problem in the project file.
+    pub fn from_resolve(err: crate::model::ModelError) -> Self {
+        match err {
+            crate::model::ModelError::UnknownEnv { span: None, .. } => {
+                Error::UnknownEnv(Box::new(err))
+            }
+            err => Error::Model(err.into()),
+        }
     }
 }
 

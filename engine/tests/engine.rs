@@ -627,3 +627,40 @@ async fn an_unknown_target_is_an_error_before_anything_runs() {
     assert!(err.is_invalid_input());
     assert!(exec.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_no_op_plan_or_run_does_not_read_run_history() {
+    let fx = Fixture::new(PROJECT);
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec).await;
+    // Make the env's history unreadable: a file where its directory was.
+    let history = fx.store_dir().join("v1/history");
+    let project_dir = std::fs::read_dir(&history)
+        .expect("history dir")
+        .flatten()
+        .next()
+        .expect("one project in the history")
+        .path();
+    let env_dir = project_dir.join("dev");
+    std::fs::remove_dir_all(&env_dir).expect("remove env history");
+    std::fs::write(&env_dir, "not a directory").expect("write blocker");
+
+    // Nothing misses, so nothing needs the history: both succeed.
+    let plan = fx.session().plan(Phase::Deploy).expect("no-op plan");
+    assert!(!plan.has_work(), "{plan:?}");
+    exec.reset_log();
+    let (summary, _) = fx.run(&exec).await;
+    assert_eq!(counts(&summary), (0, 4, 0, 0));
+
+    // A step that would run is diffed against its last run: now the history is read,
+    // and its error is reported.
+    fx.write("docs/index.md", "# shop, changed\n");
+    let err = fx
+        .session()
+        .plan(Phase::Deploy)
+        .expect_err("history is unreadable");
+    assert!(
+        err.to_string().contains("history") || format!("{err:?}").contains("history"),
+        "{err:?}"
+    );
+}

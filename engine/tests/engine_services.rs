@@ -209,6 +209,64 @@ async fn dockerfile_and_dockerignore_are_inputs_even_when_excluded() {
     assert!(calls.is_empty(), "{calls:?}");
 }
 
+/// A built-in plugin is identified by its component hash: a forge whose `docker-build`
+/// component changed reruns docker-build steps (and says why), one whose didn't keeps
+/// them cached.
+#[tokio::test]
+async fn a_changed_builtin_component_reruns_its_steps() {
+    let fx = Fixture::new();
+    let exec = Arc::new(TestExecutor::new());
+    let identities = |hash: &str| {
+        Arc::new(BTreeMap::from([(
+            "docker-build".to_string(),
+            format!("blake3:{}", hash.repeat(64)),
+        )]))
+    };
+    let run = |builtins: forge_engine::scheduler::BuiltinIdentities| {
+        let exec = exec.clone();
+        let mut session = fx.session("dev");
+        session.builtins = builtins;
+        async move {
+            exec.reset_log();
+            session
+                .run(
+                    exec.clone(),
+                    RunOptions::new(Phase::Build),
+                    EventSink::null(),
+                )
+                .await
+                .expect("run");
+            let mut calls = exec.calls();
+            calls.sort();
+            calls
+        }
+    };
+    run(identities("a")).await;
+    let calls = run(identities("a")).await;
+    assert!(calls.is_empty(), "{calls:?}");
+
+    let mut next = fx.session("dev");
+    next.builtins = identities("b");
+    let why = next
+        .explain("docker-build:frontend")
+        .expect("explain")
+        .to_string();
+    assert!(why.contains("plugin changed"), "{why}");
+
+    let calls = run(identities("b")).await;
+    // The images' output (a function of their inputs) changes with the plugin here, so
+    // the pushes rerun too.
+    assert_eq!(
+        calls,
+        [
+            "docker-build:backend",
+            "docker-build:frontend",
+            "ecr-push:backend",
+            "ecr-push:frontend"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     let fx = Fixture::new();
@@ -229,4 +287,49 @@ async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
     // The test executor's output follows its inputs, so everything downstream reruns too.
     assert_eq!(calls.len(), 6, "{calls:?}");
+}
+
+/// A module input that reads a service's own setting (`(ref)"service.backend.cpu"`) or a
+/// var is resolved into the render step's config, so changing the setting re-renders the
+/// Terraform instead of reusing the render made for the old value.
+#[tokio::test]
+async fn a_service_setting_a_module_input_reads_reruns_the_render() {
+    let fx = Fixture::new();
+    let with_refs =
+        |cpu: u32, cidr: &str| {
+            PROJECT
+            .replace(
+                "port 8080\n",
+                &format!("port 8080\n    cpu {cpu}\n    memory 2048\n"),
+            )
+            .replace(
+                "input \"cidr\" \"10.0.0.0/16\"",
+                "input \"cidr\" (ref)\"var.cidr\"\n    input \"size\" (ref)\"service.backend.cpu\"",
+            )
+            .replace("env \"dev\" {}", &format!("var \"cidr\" \"{cidr}\"\nenv \"dev\" {{}}"))
+        };
+    fx.write(
+        "modules/net/main.tf",
+        "variable \"cidr\" {}\nvariable \"size\" {}\n",
+    );
+    fx.write("project.kdl", &with_refs(512, "10.0.0.0/16"));
+    let exec = Arc::new(TestExecutor::new());
+    fx.run(&exec, Phase::Deploy, "dev").await;
+
+    fx.write("project.kdl", &with_refs(1024, "10.0.0.0/16"));
+    let calls = fx.run(&exec, Phase::Deploy, "dev").await;
+    assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
+    let render = fx.session("dev");
+    let render = render
+        .graph
+        .steps
+        .iter()
+        .find(|s| s.id == "terraform-render")
+        .expect("render step");
+    let inputs = &render.config.canonical_json();
+    assert!(inputs.contains(r#""size":1024"#), "{inputs}");
+
+    fx.write("project.kdl", &with_refs(1024, "10.9.0.0/16"));
+    let calls = fx.run(&exec, Phase::Deploy, "dev").await;
+    assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
 }

@@ -279,7 +279,8 @@ env "prod" {
 
 #[test]
 fn plugins_and_steps() {
-    let hash = format!("blake3:{}", "ab".repeat(32));
+    let wasm = std::fs::read("tests/fixtures/model/plugins/manifest.wasm").expect("fixture");
+    let hash = format!("blake3:{}", blake3::hash(&wasm).to_hex());
     let text = format!(
         r#"{BASE}
 plugin "docker-build"
@@ -506,9 +507,10 @@ fn the_documented_example_is_valid() {
     let doc = include_str!("../../docs/project-kdl.md");
     let start = doc.find("```kdl\n").expect("an example") + "```kdl\n".len();
     let example = &doc[start..start + doc[start..].find("```").expect("closed")];
+    let wasm = b"a plugin component";
     let example = example.replace(
         "blake3:<64 hex digits>",
-        &format!("blake3:{}", "0f".repeat(32)),
+        &format!("blake3:{}", blake3::hash(wasm).to_hex()),
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -533,6 +535,8 @@ fn the_documented_example_is_valid() {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
     }
+    std::fs::create_dir_all(dir.path().join("plugins")).expect("mkdir");
+    std::fs::write(dir.path().join("plugins/manifest.wasm"), wasm).expect("write");
     let project = match model::parse(&dir.path().join("project.kdl"), &example) {
         Ok(p) => p,
         Err(errors) => panic!(

@@ -267,3 +267,57 @@ case!(
         )
     )
 );
+case!(
+    short_name_typo_gets_a_suggestion,
+    format!(
+        "{}env \"dev\" {{}}\nenv \"prod\" {{}}\n",
+        HEAD.replace(
+            "region \"us-east-1\"",
+            "region \"us-east-1\"; default-env \"dve\""
+        )
+    )
+);
+case!(
+    name_too_long,
+    format!(
+        "{HEAD}{}",
+        API.replace(
+            "service \"api\"",
+            &format!("service \"{}\"", "a".repeat(65))
+        )
+    )
+);
+
+#[test]
+fn not_utf8_points_at_the_first_bad_byte() {
+    let mut bytes = format!("{HEAD}service \"caf").into_bytes();
+    bytes.extend_from_slice(b"\xe9\" {}\n");
+    match model::parse_bytes(Path::new(FIXTURE), &bytes) {
+        Ok(_) => panic!("Latin-1 text must not parse"),
+        Err(errors) => insta::assert_snapshot!(render(&errors)),
+    }
+}
+case!(
+    property_out_of_range_names_the_property,
+    format!(
+        "{HEAD}{}",
+        API.replace(
+            "port 8080\n",
+            "port 8080\n    health-check interval=-5 timeout=\"5s\"\n"
+        )
+    )
+);
+case!(
+    plugin_file_missing,
+    format!(
+        "{HEAD}plugin \"lint\" path=\"plugins/lint.wasm\" hash=\"blake3:{}\"\n",
+        "0f".repeat(32)
+    )
+);
+case!(
+    plugin_file_does_not_match_its_pin,
+    format!(
+        "{HEAD}plugin \"manifest\" path=\"plugins/manifest.wasm\" hash=\"blake3:{}\"\n",
+        "0f".repeat(32)
+    )
+);

@@ -394,7 +394,10 @@ fn gc_waits_for_no_one_and_refuses_while_a_run_holds_the_store() {
     let other_handle = Store::open(store.dir()).expect("open");
     let guard = store.lock_shared().expect("lock");
     let second = other_handle.lock_shared().expect("shared locks coexist");
-    assert!(matches!(other_handle.gc(1), Err(StoreError::Busy { .. })));
+    match other_handle.gc(1) {
+        Err(StoreError::Busy { path }) => assert_eq!(path, store.dir(), "names the store"),
+        other => panic!("gc ran while a run held the store: {other:?}"),
+    }
     drop(guard);
     drop(second);
     other_handle.gc(1).expect("gc after the runs finished");

@@ -1,4 +1,4 @@
-//! Arbitrary bytes → `model::parse`: it must return a project or diagnostics that render,
+//! Arbitrary bytes → `model::parse_bytes`: it must return a project or diagnostics that render,
 //! never panic. Seeded from `corpus/parse_project/` (the reference project).
 #![no_main]
 
@@ -8,11 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 fuzz_target!(|data: &[u8]| {
-    // The model reads text; invalid UTF-8 is the file reader's error, not the parser's.
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    match forge_engine::model::parse(Path::new("project.kdl"), text) {
+    // Bytes, not text: invalid UTF-8 is a diagnostic with a span too.
+    match forge_engine::model::parse_bytes(Path::new("project.kdl"), data) {
         Ok(project) => {
             for env in project.envs.keys() {
                 assert!(project.resolve(Some(env)).is_ok());

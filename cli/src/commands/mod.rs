@@ -8,7 +8,6 @@ mod man;
 mod plan;
 mod run;
 
-use clap::CommandFactory;
 use forge_engine::model::Phase;
 
 use crate::cli::{Cli, Command};
@@ -24,13 +23,7 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
     };
     match &cli.command {
         Command::Build(args) => run::run(&ctx, args, Phase::Build),
-        Command::Deploy(args) => {
-            if cli.global.env.is_none() {
-                // A deploy to the default env by accident is the mistake this prevents.
-                deploy_needs_env();
-            }
-            run::run(&ctx, args, Phase::Deploy)
-        }
+        Command::Deploy(args) => run::run(&ctx, args, Phase::Deploy),
         Command::Plan(args) => plan::plan(&ctx, args),
         Command::Graph(args) => graph::graph(&ctx, args),
         Command::Cache(command) => cache::cache(&ctx, command),
@@ -38,18 +31,4 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     }
-}
-
-/// Exits 2 with clap's usage error, as if `--env` were a required flag of `deploy` (it is
-/// a global flag, defined once, so clap cannot require it for one subcommand).
-fn deploy_needs_env() -> ! {
-    let mut command = Cli::command();
-    command.build();
-    let kind = clap::error::ErrorKind::MissingRequiredArgument;
-    let message = "`forge deploy` needs `--env NAME`: deploys always name their env";
-    let err = match command.find_subcommand_mut("deploy") {
-        Some(deploy) => deploy.error(kind, message),
-        None => command.error(kind, message),
-    };
-    err.exit()
 }

@@ -6,7 +6,6 @@
 //! `summary` line with `would_run` and the same four counts a run reports (`ran`, `failed`
 //! and `skipped` are 0: a plan runs nothing).
 
-use forge_engine::model::Phase;
 use forge_engine::session::{Plan, PlanStatus, PlannedStep};
 use serde::Serialize;
 
@@ -16,9 +15,27 @@ use crate::exit::{CliError, Outcome, plural};
 use crate::report::{Style, Verbosity, json};
 
 pub fn plan(ctx: &Context<'_>, args: &PlanArgs) -> Result<Outcome, CliError> {
-    let session = ctx.open_session()?;
-    let phase: Phase = args.phase.into();
-    let plan = session.plan(phase)?;
+    let planned = ctx
+        .open_session()
+        .and_then(|session| Ok(session.plan(args.phase.into())?));
+    let plan = match planned {
+        Ok(plan) => plan,
+        // The JSON contract holds on failure too: an `error` line, then the `summary`.
+        Err(err) if ctx.mode.json => {
+            json::line(&json::error_value(&err))?;
+            json::line(&PlanSummary {
+                kind: "summary",
+                env: ctx.global.env.as_deref(),
+                would_run: 0,
+                ran: 0,
+                cached: 0,
+                failed: 0,
+                skipped: 0,
+            })?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
     if ctx.mode.json {
         print_json(&plan)?;
     } else {
@@ -43,7 +60,8 @@ struct PlanLine<'a> {
 struct PlanSummary<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    env: &'a str,
+    /// `None` only when the project could not be opened and no `--env` was given.
+    env: Option<&'a str>,
     would_run: usize,
     ran: usize,
     cached: usize,
@@ -61,7 +79,7 @@ fn print_json(plan: &Plan) -> std::io::Result<()> {
     let cached = cached_count(plan);
     json::line(&PlanSummary {
         kind: "summary",
-        env: &plan.env,
+        env: Some(&plan.env),
         would_run: plan.steps.len() - cached,
         ran: 0,
         cached,
@@ -98,16 +116,22 @@ fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Resu
         )?;
         return Ok(());
     }
+    // `-q`: the summary line is all.
+    let quiet = ctx.mode.verbosity == Verbosity::Quiet;
     writeln!(
         out,
         "{}",
         style.bold(&format!(
-            "{} of {} would run (env {}, {command}):",
+            "{} of {} would run (env {}, {command}){}",
             would_run,
             plural(plan.steps.len(), "step"),
-            plan.env
+            plan.env,
+            if quiet { "" } else { ":" }
         ))
     )?;
+    if quiet {
+        return Ok(());
+    }
     let width = plan.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
     for step in &plan.steps {
         let cached = matches!(step.status, PlanStatus::Cached);

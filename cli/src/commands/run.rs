@@ -11,7 +11,6 @@ use forge_engine::events::{EventSink, Summary};
 use forge_engine::executor::Executor;
 use forge_engine::model::Phase;
 use forge_engine::session::{RunOptions, Session};
-use miette::Diagnostic;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
@@ -97,8 +96,7 @@ fn abort(
     err: CliError,
     summary: &Summary,
 ) -> Result<Outcome, CliError> {
-    let code = err.code().map(|c| c.to_string());
-    reporter.abort(code, &err.to_string(), summary)?;
+    reporter.abort(&err, summary)?;
     Err(err)
 }
 
@@ -137,7 +135,9 @@ async fn watch_ctrl_c(cancel: CancellationToken) {
     if !interrupt().await {
         return;
     }
-    eprintln!("interrupting: letting running steps stop cleanly (Ctrl-C again to quit now)");
+    crate::report::stderr_line(format_args!(
+        "interrupting: letting running steps stop cleanly (Ctrl-C again to quit now)"
+    ));
     cancel.cancel();
     if interrupt().await {
         std::process::exit(130);

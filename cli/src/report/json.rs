@@ -8,6 +8,7 @@
 use std::io::Write;
 
 use forge_engine::events::{Event, Summary};
+use miette::Diagnostic;
 use serde::Serialize;
 
 use super::Reporter;
@@ -41,15 +42,50 @@ impl Reporter for JsonReporter {
         line(&Event::Summary(summary.clone()))
     }
 
-    fn abort(
-        &mut self,
-        code: Option<String>,
-        message: &str,
-        summary: &Summary,
-    ) -> std::io::Result<()> {
-        line(&serde_json::json!({ "type": "error", "code": code, "message": message }))?;
+    fn abort(&mut self, err: &dyn Diagnostic, summary: &Summary) -> std::io::Result<()> {
+        line(&error_value(err))?;
         self.finish(summary)
     }
+}
+
+/// `{"type":"error", "code":.., "message":.., "diagnostics":[..]}`: one diagnostic per
+/// problem (a project file with three mistakes has three), each with its `code`,
+/// `message`, `help` and, when it points into a file, `file`, `line` and `column` (1-based),
+/// so a CI tool can annotate the line without parsing the human report.
+pub fn error_value(err: &dyn Diagnostic) -> serde_json::Value {
+    let problems: Vec<&dyn Diagnostic> = match err.related() {
+        Some(related) => related.collect(),
+        None => Vec::new(),
+    };
+    let problems = if problems.is_empty() {
+        vec![err]
+    } else {
+        problems
+    };
+    let diagnostics: Vec<serde_json::Value> = problems.into_iter().map(diagnostic_value).collect();
+    serde_json::json!({
+        "type": "error",
+        "code": err.code().map(|c| c.to_string()),
+        "message": err.to_string(),
+        "diagnostics": diagnostics,
+    })
+}
+
+fn diagnostic_value(diag: &dyn Diagnostic) -> serde_json::Value {
+    let mut value = serde_json::json!({
+        "code": diag.code().map(|c| c.to_string()),
+        "message": diag.to_string(),
+        "help": diag.help().map(|h| h.to_string()),
+    });
+    let label = diag.labels().and_then(|mut labels| labels.next());
+    if let (Some(source), Some(label)) = (diag.source_code(), label)
+        && let Ok(contents) = source.read_span(label.inner(), 0, 0)
+    {
+        value["file"] = serde_json::json!(contents.name());
+        value["line"] = serde_json::json!(contents.line() + 1);
+        value["column"] = serde_json::json!(contents.column() + 1);
+    }
+    value
 }
 
 #[cfg(test)]

@@ -9,13 +9,20 @@ pub mod json;
 pub mod plain;
 pub mod tty;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use forge_engine::events::{Event, StepStatus, Summary};
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::exit::plural;
+
+/// Writes one line to stderr. Unlike `eprintln!`, a stderr that cannot be written (closed
+/// by `2>&- `, a full disk, a reader that went away) is not a panic: the exit status still
+/// tells the outcome, and there is nowhere left to report the failure.
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -78,12 +85,7 @@ pub trait Reporter {
     /// The run could not start or go on (invalid project, store error, ...). `main` prints
     /// the diagnostic on stderr; a reporter only cleans up, or in JSON mode, still ends
     /// stdout with an `error` line and the summary of what happened so far.
-    fn abort(
-        &mut self,
-        code: Option<String>,
-        message: &str,
-        summary: &Summary,
-    ) -> std::io::Result<()>;
+    fn abort(&mut self, err: &dyn miette::Diagnostic, summary: &Summary) -> std::io::Result<()>;
 }
 
 /// Counts and failures seen so far, so a run that errors halfway still has a summary.

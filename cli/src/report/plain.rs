@@ -67,7 +67,7 @@ impl Reporter for PlainReporter {
                 }
             }
             Event::Warning { message } => {
-                eprintln!("warning: {message}");
+                super::stderr_line(format_args!("warning: {message}"));
                 Ok(())
             }
             _ => Ok(()),
@@ -78,7 +78,7 @@ impl Reporter for PlainReporter {
         self.line(&summary_line(summary))
     }
 
-    fn abort(&mut self, _: Option<String>, _: &str, _: &Summary) -> std::io::Result<()> {
+    fn abort(&mut self, _: &dyn miette::Diagnostic, _: &Summary) -> std::io::Result<()> {
         Ok(())
     }
 }

@@ -113,7 +113,8 @@ impl Reporter for TtyReporter {
                 Ok(())
             }
             Event::Warning { message } => {
-                self.multi.suspend(|| eprintln!("warning: {message}"));
+                self.multi
+                    .suspend(|| super::stderr_line(format_args!("warning: {message}")));
                 Ok(())
             }
             _ => Ok(()),
@@ -127,7 +128,7 @@ impl Reporter for TtyReporter {
         out.flush()
     }
 
-    fn abort(&mut self, _: Option<String>, _: &str, _: &Summary) -> std::io::Result<()> {
+    fn abort(&mut self, _: &dyn miette::Diagnostic, _: &Summary) -> std::io::Result<()> {
         self.clear()
     }
 }

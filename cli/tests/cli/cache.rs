@@ -35,6 +35,22 @@ fn verify_finds_corruption_and_repair_removes_it() {
     let corrupted = corrupt_one_blob(project.cache_dir());
     let out = project.forge("cache verify").code(1).run();
     assert!(out.stdout.contains("corrupt"), "{}", out.stdout);
+    // Each corrupt item names its path once, then says what is wrong with it.
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("corrupt blob "))
+        .unwrap_or_else(|| panic!("no corrupt blob line in {}", out.stdout));
+    let name = corrupted
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
+    assert_eq!(
+        line.matches(name).count(),
+        2,
+        "path and expected hash: {line}"
+    );
+    assert!(line.contains("content hashes to"), "{line}");
     assert!(
         out.stderr.contains("forge cache verify --repair"),
         "{}",

@@ -180,7 +180,7 @@ fn forge_engine_free_find(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|d| d.join("project.kdl"))
-        .find(|p| p.is_file())
+        .find(|p| p.symlink_metadata().is_ok())
 }
 
 /// One `forge` invocation: set it up, say what to expect, [`Forge::run`] it.
@@ -246,6 +246,12 @@ impl Forge<'_> {
     /// Starts forge without waiting, stdout piped, for tests that interact with a running
     /// process (signals). Expectations set on this builder are not checked.
     pub fn spawn(self) -> std::process::Child {
+        self.command().spawn().expect("start forge")
+    }
+
+    /// The invocation as a plain [`std::process::Command`] (stdout and stderr piped), for
+    /// tests that need to wire its streams themselves. Expectations are not checked.
+    pub fn command(self) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_forge"));
         command
             .current_dir(self.project.root().join(&self.dir))
@@ -262,7 +268,7 @@ impl Forge<'_> {
         for key in &self.unset {
             command.env_remove(key);
         }
-        command.spawn().expect("start forge")
+        command
     }
 
     /// Runs forge and checks status, stdout and stderr; returns the output for further

@@ -112,6 +112,40 @@ fn json_plan_lines_and_summary() {
 }
 
 #[test]
+fn json_plan_that_cannot_start_still_ends_with_a_summary() {
+    let kdl = crate::harness::PROJECT_KDL.replace("plugin \"ecr-push\"", "plugn \"ecr-push\"");
+    let project = Project::with_kdl(&kdl);
+    for (args, code) in [("plan --json", 2), ("plan --json --detailed-exitcode", 1)] {
+        let out = project.forge(args).code(code).run();
+        let lines = out.json_lines();
+        assert_eq!(lines.len(), 2, "{}", out.stdout);
+        assert_eq!(lines[0]["type"], "error");
+        assert_eq!(lines[0]["code"], "forge::model::invalid");
+        assert_eq!(lines[1]["type"], "summary");
+        for count in ["would_run", "ran", "cached", "failed", "skipped"] {
+            assert_eq!(lines[1][count], 0, "{count}");
+        }
+    }
+    let out = Project::new().forge("plan --json --env prdo").code(2).run();
+    let lines = out.json_lines();
+    assert_eq!(lines[0]["code"], "forge::model::unknown_env");
+    assert_eq!(lines[1]["env"], "prdo");
+}
+
+#[test]
+fn quiet_prints_only_the_summary_line() {
+    let project = Project::new();
+    project.forge("build -q").run();
+    project
+        .forge("plan -q")
+        .stdout(str![[r#"
+2 of 5 steps would run (env dev, forge deploy)
+
+"#]])
+        .run();
+}
+
+#[test]
 fn verbose_lists_cached_steps_too() {
     let project = Project::new();
     project.forge("build -q").run();

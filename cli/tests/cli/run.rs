@@ -219,6 +219,23 @@ fn json_contract_holds_when_the_project_is_invalid() {
     check_json_contract(&lines);
     assert_eq!(lines[0]["type"], "error");
     assert!(out.stderr.contains("regoin"), "{}", out.stderr);
+    // Each problem, located, for tools that annotate the file.
+    let problems = lines[0]["diagnostics"].as_array().expect("diagnostics");
+    let unknown = problems
+        .iter()
+        .find(|d| d["code"] == "forge::model::unknown_node")
+        .unwrap_or_else(|| panic!("no unknown_node in {problems:?}"));
+    assert_eq!(
+        (unknown["line"].as_u64(), unknown["column"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert!(
+        unknown["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("project.kdl")),
+        "{unknown}"
+    );
+    assert_eq!(unknown["help"], "did you mean `region`?");
 }
 
 #[cfg(unix)]

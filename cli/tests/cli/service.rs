@@ -46,7 +46,7 @@ fn build_edit_plan_explain_deploy() {
   run    terraform-render  after ecr-push:web runs
   run    state-lock        after terraform-render runs
   run    terraform-apply   after state-lock runs
-  run    ecs-rollout:web   after terraform-apply, ecr-push:web runs
+  run    ecs-rollout:web   after terraform-apply and ecr-push:web run
   run    state-unlock      after ecs-rollout:web runs
 
 "#]])

@@ -115,6 +115,9 @@ pub struct FileIndex {
     /// patterns, and compiling a glob costs more than matching a directory with it.
     globs: Mutex<HashMap<Vec<String>, Option<Arc<GlobSet>>>>,
     ignores: Mutex<HashMap<String, Arc<DockerIgnore>>>,
+    /// Each selection's files, matched once per run: a run selects every step's inputs to
+    /// hash them in one batch, then again per step for its fingerprint.
+    selections: Mutex<HashMap<InputSelection, Arc<[usize]>>>,
 }
 
 impl FileIndex {
@@ -157,6 +160,7 @@ impl FileIndex {
             saved: AtomicBool::new(false),
             globs: Mutex::default(),
             ignores: Mutex::default(),
+            selections: Mutex::default(),
             cache_file,
         };
         if let Some((bytes, written_ns)) = index.cache_file.as_deref().and_then(statcache::read)
@@ -232,6 +236,33 @@ impl FileIndex {
     /// (relative to the base; all files when empty), minus those `sel.ignore_file` in the
     /// base excludes. A missing ignore file excludes nothing.
     pub fn select(&self, sel: &InputSelection) -> Result<Vec<String>, FilesError> {
+        Ok(self
+            .select_indices(sel)?
+            .iter()
+            .map(|&i| self.paths[i].clone())
+            .collect())
+    }
+
+    /// [`FileIndex::select`] as positions in [`FileIndex::paths`] (sorted, no duplicates),
+    /// matched once per selection and remembered: no path is copied.
+    pub fn select_indices(&self, sel: &InputSelection) -> Result<Arc<[usize]>, FilesError> {
+        if let Some(found) = self
+            .selections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sel)
+        {
+            return Ok(found.clone());
+        }
+        let found: Arc<[usize]> = self.match_selection(sel)?.into();
+        self.selections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sel.clone(), found.clone());
+        Ok(found)
+    }
+
+    fn match_selection(&self, sel: &InputSelection) -> Result<Vec<usize>, FilesError> {
         let base = sel.base.trim_matches('/');
         let base = if base == "." { "" } else { base };
         let prefix = if base.is_empty() {
@@ -256,14 +287,14 @@ impl FileIndex {
         };
         let start = self.paths.partition_point(|p| p.as_str() < prefix.as_str());
         let mut out = Vec::new();
-        for path in &self.paths[start..] {
+        for (i, path) in self.paths.iter().enumerate().skip(start) {
             let Some(rel) = path.strip_prefix(prefix.as_str()) else {
                 break;
             };
             if globs.as_ref().is_none_or(|g| g.is_match(rel))
                 && !ignore.as_ref().is_some_and(|i| i.is_excluded(rel))
             {
-                out.push(path.clone());
+                out.push(i);
             }
         }
         Ok(out)
@@ -322,10 +353,19 @@ impl FileIndex {
                 .ok_or_else(|| FilesError::NotIndexed { path: p.to_owned() })?;
             wanted.push(i);
         }
-        let mut misses: Vec<usize> = wanted
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.hash_indices(&wanted)?;
+        Ok(self.hex_hashes(&wanted))
+    }
+
+    /// Makes sure the files at `indices` (positions in [`FileIndex::paths`]) are hashed:
+    /// those the stat cache does not vouch for are read, in parallel.
+    pub fn hash_indices(&mut self, indices: &[usize]) -> Result<(), FilesError> {
+        let mut misses: Vec<usize> = indices
             .iter()
             .copied()
-            .filter(|&i| self.hashes[i].is_none())
+            .filter(|&i| self.hashes.get(i).is_some_and(Option::is_none))
             .collect();
         misses.sort_unstable();
         misses.dedup();
@@ -344,17 +384,21 @@ impl FileIndex {
             self.hashes[i] = Some(hash);
             self.stats.hashed += 1;
         }
-        self.stats.cached += wanted.len() - misses.len();
+        self.stats.cached += indices.len() - misses.len();
         if !misses.is_empty() {
             self.saved.store(false, Ordering::Relaxed);
         }
-        let mut out = BTreeMap::new();
-        for i in wanted {
-            if let Some(h) = self.hashes[i] {
-                out.insert(self.paths[i].clone(), to_hex(&h));
-            }
-        }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Path → blake3 hex of the files at `indices` that are hashed (see
+    /// [`FileIndex::hash_indices`]).
+    pub fn hex_hashes(&self, indices: &[usize]) -> BTreeMap<String, String> {
+        // Sorted input (paths are sorted) lets `collect` build the map in one pass.
+        indices
+            .iter()
+            .filter_map(|&i| Some((self.paths.get(i)?.clone(), to_hex(self.hashes[i].as_ref()?))))
+            .collect()
     }
 
     /// Whether the stat cache on disk is out of date.

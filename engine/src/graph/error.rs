@@ -88,25 +88,13 @@ pub enum GraphError {
     },
 }
 
-/// The candidate closest to `name`, if it is close enough to be a typo: at most a third of
-/// its characters edited (transpositions count once, so `gne` finds `gen`), or a high
-/// Jaro-Winkler similarity for long ids that share a prefix.
+/// The candidate closest to `name`, if it is close enough to be a typo (the same rule as
+/// the project file's "did you mean").
 pub(crate) fn closest<'a>(
     name: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let budget = (name.chars().count() / 3).max(1);
-    candidates
-        .map(|c| {
-            (
-                strsim::osa_distance(name, c),
-                strsim::jaro_winkler(name, c),
-                c,
-            )
-        })
-        .filter(|(edits, similarity, _)| *edits <= budget || *similarity >= 0.9)
-        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
-        .map(|(_, _, c)| c)
+    crate::model::schema::suggest(name, candidates)
 }
 
 /// "did you mean `x`?" or the list of what exists.

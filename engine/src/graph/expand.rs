@@ -134,6 +134,20 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             render.needs.push(format!("ecr-push:{name}"));
             render.need_spans.push(svc.span);
         }
+        // Module inputs may read a `step`'s output; module outputs are Terraform's own
+        // business (the render wires them module to module), so they add no need.
+        for module in config.modules.values() {
+            for input in module.inputs.values() {
+                for target in input.value.refs() {
+                    if let Some(need) = producer_of(target, None)
+                        && !render.needs.contains(&need)
+                    {
+                        render.needs.push(need);
+                        render.need_spans.push(input.span);
+                    }
+                }
+            }
+        }
         let mut upstream = "terraform-render".to_string();
         steps.push(render);
 
@@ -261,12 +275,26 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             decl.span,
             Origin::Step(name.clone()),
         );
-        step.config = decl.config.value.clone();
+        step.config = resolve_static(config, &decl.config.value, 0);
         step.inputs
             .extend(glob_selections(decl.inputs.iter().map(|g| &g.value)));
         for need in &decl.needs {
             step.needs.push(need.value.clone());
             step.need_spans.push(need.span);
+        }
+        // A reference to what another step produces is a dependency on that step: it must
+        // run first, and its output must feed this step's fingerprint.
+        let implied: Vec<String> = step
+            .config
+            .refs()
+            .into_iter()
+            .filter_map(|target| producer_of(target, apply_id.as_deref()))
+            .collect();
+        for need in implied {
+            if !step.needs.contains(&need) {
+                step.needs.push(need);
+                step.need_spans.push(decl.config.span);
+            }
         }
         step.env_vars = decl.env_vars.iter().map(|v| v.value.clone()).collect();
         step.commit_sha = decl.commit_sha.value;
@@ -341,7 +369,7 @@ fn render_config(config: &Config) -> ConfigValue {
             let inputs = m
                 .inputs
                 .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .map(|(k, v)| (k.clone(), resolve_static(config, &v.value, 0)))
                 .collect();
             (
                 name.clone(),
@@ -455,6 +483,73 @@ fn rollout_config(config: &Config, svc: &Service) -> ConfigValue {
         ),
         ("secrets", ConfigValue::Map(secrets)),
     ])
+}
+
+/// `value` with every reference whose value is known from the project itself replaced by
+/// that value: `var.NAME` and `service.NAME.ATTR` for the service's own settings
+/// (`repository`, `port`, `cpu`, `memory`, `desired-count`). What only a run can tell
+/// (`module.*` outputs, a service's `image`/`digest`, `step.*` outputs) stays a reference
+/// for the plugin to resolve from its upstream outputs.
+///
+/// This is what makes such references part of the step's fingerprint: a plugin is
+/// sandboxed and sees only its config and upstream outputs, so `cpu 1024` in an env must
+/// change the config of every step that reads `service.backend.cpu`, or the cached
+/// Terraform for `cpu 512` would be reused.
+fn resolve_static(config: &Config, value: &ConfigValue, depth: usize) -> ConfigValue {
+    // Vars may refer to vars; a cycle stays a reference rather than recursing forever.
+    const MAX_DEPTH: usize = 16;
+    match value {
+        ConfigValue::Ref(r) if depth < MAX_DEPTH => match static_ref(config, &r.target) {
+            Some(resolved) => resolve_static(config, &resolved, depth + 1),
+            None => value.clone(),
+        },
+        ConfigValue::List(items) => ConfigValue::List(
+            items
+                .iter()
+                .map(|v| resolve_static(config, v, depth))
+                .collect(),
+        ),
+        ConfigValue::Map(entries) => ConfigValue::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), resolve_static(config, v, depth)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The step whose output a run-time reference reads: `service.NAME.image|digest` → its
+/// `ecr-push`, `step.NAME.OUTPUT` → that step, `module.*` → `terraform-apply` (when there
+/// is one). Unknown names are left to the graph's `needs` check, which reports them.
+fn producer_of(target: &str, apply: Option<&str>) -> Option<String> {
+    let mut parts = target.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("service"), Some(name), Some("image" | "digest")) => Some(format!("ecr-push:{name}")),
+        (Some("step"), Some(name), Some(_)) => Some(name.to_string()),
+        (Some("module"), Some(_), Some(_)) => apply.map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The value of a reference known without running anything, if `target` is one.
+fn static_ref(config: &Config, target: &str) -> Option<ConfigValue> {
+    let mut parts = target.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("var"), Some(name), None) => config.vars.get(name).map(|v| v.value.clone()),
+        (Some("service"), Some(name), Some(attr)) => {
+            let svc = config.services.get(name)?;
+            Some(match attr {
+                "repository" => s(&svc.repository.value),
+                "port" => ConfigValue::Int(i64::from(svc.port.value)),
+                "cpu" => ConfigValue::Int(i64::from(svc.cpu.value)),
+                "memory" => ConfigValue::Int(i64::from(svc.memory.value)),
+                "desired-count" => ConfigValue::Int(i64::from(svc.desired_count.value)),
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
 }
 
 fn s(v: &str) -> ConfigValue {

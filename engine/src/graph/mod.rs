@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::model::{Config, ConfigValue, Phase, PluginSource, SourceFile};
 
 /// Which files a step reads, relative to the project root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct InputSelection {
     /// Directory (relative to the project root, `/`-separated, `""` = root) the globs are
     /// relative to.

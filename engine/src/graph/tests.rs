@@ -311,3 +311,53 @@ fn step_globs_are_split_into_literal_bases() {
         ]
     );
 }
+
+#[test]
+fn references_to_outputs_are_needs_and_static_references_are_resolved() {
+    let mut config = two_tier();
+    config
+        .vars
+        .insert("zone".into(), sp(ConfigValue::String("a".into())));
+    let reference = |target: &str| {
+        ConfigValue::Ref(crate::model::RefValue {
+            target: target.into(),
+        })
+    };
+    let mut notify = step("notify", &[], Phase::Deploy);
+    notify.config = sp(ConfigValue::Map(BTreeMap::from([
+        ("image".to_string(), reference("service.backend.image")),
+        ("vpc".to_string(), reference("module.vpc.vpc_id")),
+        ("built".to_string(), reference("step.lint.report")),
+        ("cpu".to_string(), reference("service.frontend.cpu")),
+        ("zone".to_string(), reference("var.zone")),
+    ])));
+    config.steps.insert("notify".into(), notify);
+    config
+        .steps
+        .insert("lint".into(), step("lint", &[], Phase::Build));
+    if let Some(vpc) = config.modules.get_mut("vpc") {
+        vpc.inputs
+            .insert("name".into(), sp(reference("step.lint.report")));
+        vpc.inputs
+            .insert("peer".into(), sp(reference("module.other.id")));
+    }
+    let graph = StepGraph::from_config(&config, &source()).expect("valid graph");
+    let render = &graph.steps[graph.index["terraform-render"]];
+    assert!(
+        render.needs.contains(&"lint".to_string()),
+        "{:?}",
+        render.needs
+    );
+    assert_eq!(render.needs.len(), render.need_spans.len());
+    let notify = &graph.steps[graph.index["notify"]];
+    let mut needs = notify.needs.clone();
+    needs.sort();
+    assert_eq!(needs, ["ecr-push:backend", "lint", "terraform-apply"]);
+    assert_eq!(notify.needs.len(), notify.need_spans.len());
+    let ConfigValue::Map(resolved) = &notify.config else {
+        panic!("config is a map: {:?}", notify.config);
+    };
+    assert_eq!(resolved["cpu"], ConfigValue::Int(256));
+    assert_eq!(resolved["zone"], ConfigValue::String("a".into()));
+    assert_eq!(resolved["image"], reference("service.backend.image"));
+}

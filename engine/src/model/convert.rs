@@ -14,8 +14,8 @@ use super::Phase;
 use super::read::Cx;
 use super::schema::Ctx;
 use super::{
-    Config, ConfigValue, Module, PluginDecl, PluginSource, Registry, RegistryKind, Spanned,
-    StateBackend, StateLock, StepDecl,
+    Config, ConfigValue, ModelError, Module, PROJECT_FILE, PluginDecl, PluginSource, Registry,
+    RegistryKind, Spanned, StateBackend, StateLock, StepDecl,
 };
 
 /// Defaults for optional values; `docs/project-kdl.md` lists the same numbers.
@@ -135,12 +135,17 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
             config.project = name;
         }
         (None, Some(_)) => {}
-        _ => cx.invalid(
-            none,
-            "the project file has no `project` node".into(),
-            "expected `project \"NAME\" { region \"...\" }`",
-            "add `project \"NAME\" { region \"us-east-1\" }` after `version 1`".into(),
-        ),
+        _ => {
+            // A missing required node, so `missing_value` like every other one.
+            let err = ModelError::MissingValue {
+                node: PROJECT_FILE.into(),
+                what: "a `project` node".into(),
+                src: cx.src(),
+                span: none,
+                help: "add `project \"NAME\" { region \"us-east-1\" }` after `version 1`".into(),
+            };
+            cx.errors.push(err);
+        }
     }
     if let Some(state) = &mut config.state {
         if state.region.value.is_empty() {
@@ -389,11 +394,13 @@ fn read_plugin(node: &KdlNode, cx: &mut Cx) -> Option<PluginDecl> {
     let source = match (path, hash) {
         (Some(path), Some(hash)) => {
             let hex = hash.value.strip_prefix("blake3:").unwrap_or("");
-            if hex.len() != 64
-                || !hex
+            let well_formed = hex.len() == 64
+                && hex
                     .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if well_formed {
+                super::validate::plugin_file(cx, &path, &hash);
+            } else {
                 cx.errors.push(super::ModelError::BadHash {
                     hash: hash.value.clone(),
                     src: cx.src(),

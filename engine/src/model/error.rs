@@ -287,6 +287,10 @@ impl ModelError {
                 path.display()
             ),
             std::io::ErrorKind::InvalidData => "the project file must be UTF-8 text".to_string(),
+            std::io::ErrorKind::IsADirectory => format!(
+                "{} is a directory; forge needs a file there (see docs/project-kdl.md)",
+                path.display()
+            ),
             _ => "check that the file exists and is readable".to_string(),
         };
         ModelError::Io {

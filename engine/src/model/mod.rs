@@ -20,7 +20,7 @@ mod error;
 mod merge;
 mod parse;
 mod read;
-mod schema;
+pub(crate) mod schema;
 mod service;
 mod terraform;
 mod validate;
@@ -53,8 +53,27 @@ pub struct SourceFile {
 impl SourceFile {
     /// A `NamedSource` for miette labels.
     pub fn named(&self) -> NamedSource<Arc<str>> {
-        NamedSource::new(self.path.display().to_string(), self.text.clone())
+        NamedSource::new(self.display_path(), self.text.clone())
     }
+
+    /// The path as a user would type it from where forge runs: relative to the current
+    /// directory when the file is at or above it (`project.kdl`, `../../project.kdl`),
+    /// absolute otherwise.
+    pub fn display_path(&self) -> String {
+        let cwd = std::env::current_dir().ok();
+        cwd.and_then(|cwd| relative_to(&self.path, &cwd))
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+fn relative_to(path: &Path, cwd: &Path) -> Option<String> {
+    if let Ok(below) = path.strip_prefix(cwd) {
+        return Some(below.display().to_string());
+    }
+    let dir = path.parent()?;
+    let depth = cwd.strip_prefix(dir).ok()?.components().count();
+    let up = "../".repeat(depth);
+    Some(format!("{up}{}", path.file_name()?.to_string_lossy()))
 }
 
 /// A value together with where it was written.
@@ -104,8 +123,37 @@ impl Project {
 
 /// Reads and validates the project file at `path`.
 pub fn load(path: &Path) -> Result<Project, ModelErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| ModelErrors::io(path, e))?;
-    parse(path, &text)
+    let bytes = std::fs::read(path).map_err(|e| ModelErrors::io(path, e))?;
+    parse_bytes(path, &bytes)
+}
+
+/// Parses and validates a project file's raw bytes: text that is not UTF-8 is reported at
+/// the first byte that is not, like any other syntax error.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Project, ModelErrors> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(path, text),
+        Err(err) => {
+            // The lossy text is byte-identical up to the bad byte, so the offset holds.
+            let text: Arc<str> = String::from_utf8_lossy(bytes).into();
+            let at = err.valid_up_to();
+            let bad = &bytes[at..at + err.error_len().unwrap_or(bytes.len() - at)];
+            let hex: Vec<String> = bad.iter().map(|b| format!("0x{b:02x}")).collect();
+            let source = SourceFile {
+                path: path.to_path_buf(),
+                text,
+            };
+            Err(ModelError::Syntax {
+                message: "the project file is not UTF-8 text".into(),
+                src: source.named(),
+                span: SourceSpan::new(at.into(), char::REPLACEMENT_CHARACTER.len_utf8()),
+                label: format!("invalid UTF-8: {}", hex.join(" ")),
+                help: "save project.kdl as UTF-8 (KDL files are UTF-8); if this is not your \
+                       project file, move it out of the way"
+                    .into(),
+            }
+            .into())
+        }
+    }
 }
 
 /// Attributes a `(ref)"service.NAME.ATTR"` may name: what the build steps of a service output
@@ -126,12 +174,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Project, ModelErrors> {
     parse::parse_project(path, text)
 }
 
-/// Finds `project.kdl` in `start` or its closest ancestor.
+/// Finds `project.kdl` in `start` or its closest ancestor. Anything by that name counts
+/// (a directory, a dangling link), so [`load`] reports what is wrong with it instead of
+/// the search silently passing it by for a parent's project.
 pub fn find_project_file(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|dir| dir.join(PROJECT_FILE))
-        .find(|candidate| candidate.is_file())
+        .find(|candidate| candidate.symlink_metadata().is_ok())
 }
 
 /// Everything one environment ships: the base file with that env's overlay applied.

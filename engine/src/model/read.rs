@@ -13,6 +13,18 @@ use super::schema::{self, Ctx};
 use super::value::RefValue;
 use super::{ConfigValue, ModelError, SourceFile, Spanned};
 
+/// What a value is called in a message: the node (`port`), or for a property the property
+/// and its node (`interval` of `health-check`).
+fn value_name(node: &KdlNode, entry: &KdlEntry) -> String {
+    match entry.name() {
+        Some(prop) => format!("{}` of `{}", prop.value(), node.name().value()),
+        None => node.name().value().to_string(),
+    }
+}
+
+/// The longest name (of a project, service, env, ...) a project file may use.
+pub const MAX_NAME_LEN: usize = 64;
+
 pub(crate) struct Cx {
     pub source: SourceFile,
     pub errors: Vec<ModelError>,
@@ -164,6 +176,18 @@ impl Cx {
     }
 
     pub fn missing(&mut self, node: &KdlNode, what: &str, help: String) {
+        // `prot 8080` in a service is one mistake: the unknown-node error already says
+        // "did you mean `port`?", so a second error for the missing `port` is noise.
+        let field = what.split('`').nth(1).filter(|f| !f.ends_with('='));
+        if let (Some(field), Some(children)) = (field, node.children()) {
+            let misspelled = children.nodes().iter().any(|child| {
+                let name = child.name().value();
+                name != field && schema::suggest(name, [field]).is_some()
+            });
+            if misspelled {
+                return;
+            }
+        }
         let err = ModelError::MissingValue {
             node: node.name().value().to_string(),
             what: what.to_string(),
@@ -176,7 +200,7 @@ impl Cx {
 
     pub fn wrong_type(&mut self, node: &KdlNode, entry: &KdlEntry, expected: &str, help: String) {
         let err = ModelError::WrongType {
-            node: node.name().value().to_string(),
+            node: value_name(node, entry),
             expected: expected.to_string(),
             found: kind_of(entry.value()).to_string(),
             src: self.src(),
@@ -299,7 +323,7 @@ impl Cx {
                 let span = self.entry_span(entry);
                 self.invalid(
                     span,
-                    format!("`{}` is out of range: {i}", node.name().value()),
+                    format!("`{}` is out of range: {i}", value_name(node, entry)),
                     &format!("must be between {min} and {max}"),
                     help.to_string(),
                 );
@@ -393,10 +417,19 @@ impl Cx {
             self.invalid(
                 name.span,
                 format!("invalid {what} name `{}`", name.value),
-                "use letters, digits, `-` and `_`",
+                "use ASCII letters, digits, `-` and `_`",
                 "names appear in step ids and references (`service.NAME.image`), so they may \
-                 not contain dots, colons, slashes or spaces"
+                 not contain dots, colons, slashes, spaces or non-ASCII letters"
                     .into(),
+            );
+        } else if name.value.len() > MAX_NAME_LEN {
+            // Names become file names (run history), AWS resource names and step ids, all of
+            // which have length limits; a bound here turns their failures into this one.
+            self.invalid(
+                name.span,
+                format!("{what} name is {} characters long", name.value.len()),
+                &format!("at most {MAX_NAME_LEN} characters"),
+                format!("shorten the {what} name to {MAX_NAME_LEN} characters or fewer"),
             );
         }
         Some(name)

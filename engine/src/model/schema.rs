@@ -226,12 +226,21 @@ pub(crate) fn suggest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Edit distance catches typos in short names that Jaro-Winkler scores low (`dve` for
+    // `dev`, `cup` for `cpu`); Jaro-Winkler catches long names sharing a prefix.
+    let budget = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            (
+                strsim::osa_distance(name, c),
+                strsim::jaro_winkler(name, c),
+                c,
+            )
+        })
+        .filter(|(edits, similarity, _)| *edits <= budget || *similarity >= 0.8)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
 }
 
 /// A help line: "did you mean `x`?" when something is close, else the full list.
@@ -262,6 +271,9 @@ mod tests {
         assert_eq!(suggest("prot", ["port", "cpu", "memory"]), Some("port"));
         assert_eq!(suggest("servce", ["service", "module"]), Some("service"));
         assert_eq!(suggest("zzz", ["port", "cpu"]), None);
+        // Short names: a transposition or one wrong letter is still a typo.
+        assert_eq!(suggest("dve", ["dev", "prod"]), Some("dev"));
+        assert_eq!(suggest("cup", ["cpu", "port"]), Some("cpu"));
     }
 
     #[test]

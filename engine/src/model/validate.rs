@@ -66,6 +66,41 @@ fn missing_path(
     cx.errors.push(err);
 }
 
+/// A third-party plugin's file exists and is the one its hash pins: a changed file is an
+/// error here, never a different plugin run under the old pin.
+pub(crate) fn plugin_file(cx: &mut Cx, path: &Spanned<String>, hash: &Spanned<String>) {
+    if escapes_root(&path.value) {
+        return; // reported by `inside_root`
+    }
+    let bytes = match std::fs::read(cx.root.join(&path.value)) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let help = format!(
+                "{}build the plugin, or fix the path (it is relative to the project root)",
+                sibling_hint(&cx.root, &path.value)
+            );
+            let problem = match err.kind() {
+                std::io::ErrorKind::NotFound => "does not exist".to_string(),
+                _ => format!("cannot be read: {err}"),
+            };
+            missing_path(cx, "plugin", &path.value, &problem, path.span, help);
+            return;
+        }
+    };
+    let actual = format!("blake3:{}", blake3::hash(&bytes).to_hex());
+    if actual != hash.value {
+        cx.invalid(
+            hash.span,
+            format!("`{}` does not match its pinned hash", path.value),
+            &format!("the file hashes to {actual}"),
+            format!(
+                "if you updated the plugin on purpose, pin the new file: hash=\"{actual}\"; \
+                 otherwise restore the file this hash pins"
+            ),
+        );
+    }
+}
+
 /// "did you mean" over the sibling entries of a path that does not exist.
 fn sibling_hint(root: &Path, path: &str) -> String {
     let full = root.join(path);

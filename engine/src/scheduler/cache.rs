@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::Error;
 use crate::events::StepStatus;
@@ -80,7 +81,46 @@ impl PreviousRuns {
     }
 }
 
+/// [`PreviousRuns`], read from the store the first time a step needs them. Only a step that
+/// misses the cache does (for its reason, or `plan`'s diff): a no-op command never reads
+/// the history record, nor the action entry and fingerprint blob of every step.
+pub(crate) struct LazyPrevious {
+    cache: Cache,
+    project: String,
+    env: String,
+    steps: Vec<String>,
+    loaded: OnceLock<PreviousRuns>,
+}
+
+impl LazyPrevious {
+    /// Nothing is read until [`LazyPrevious::get`].
+    pub fn new(cache: &Cache, project: String, env: String, steps: Vec<String>) -> Self {
+        LazyPrevious {
+            cache: cache.clone(),
+            project,
+            env,
+            steps,
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// Reads the runs on first use; a failed read is returned and tried again next time.
+    pub fn get(&self) -> Result<&PreviousRuns, Error> {
+        if let Some(previous) = self.loaded.get() {
+            return Ok(previous);
+        }
+        let previous = self.cache.previous(
+            &self.project,
+            &self.env,
+            self.steps.iter().map(String::as_str),
+        )?;
+        // Two tasks may race to load; both read the same records, either result will do.
+        Ok(self.loaded.get_or_init(|| previous))
+    }
+}
+
 /// The store, opened for one command.
+#[derive(Clone)]
 pub(crate) struct Cache {
     store: Store,
 }

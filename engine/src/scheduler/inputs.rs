@@ -28,7 +28,13 @@ pub(crate) struct Inputs {
     index: Mutex<FileIndex>,
     commit: OnceLock<Option<String>>,
     vars: EnvVars,
+    builtins: BuiltinIdentities,
 }
+
+/// Identities of the built-in plugins this forge embeds: name → `blake3:<hash>` of the
+/// component. The host knows them, the engine does not, so whoever runs the engine hands
+/// them in; a built-in missing from the map is identified by the engine version instead.
+pub type BuiltinIdentities = std::sync::Arc<BTreeMap<String, String>>;
 
 /// Where declared env values (and the commit SHA's `FORGE_COMMIT_SHA`/`GIT_COMMIT`) come
 /// from: the process, or a fixed map (tests, embedders that run several envs side by side).
@@ -51,7 +57,13 @@ impl EnvVars {
 impl Inputs {
     /// Walks the project tree once (honouring `.gitignore`) and loads the stat cache kept in
     /// the store directory.
-    pub fn open(root: &Path, store_dir: &Path, env: &str, vars: EnvVars) -> Result<Inputs, Error> {
+    pub fn open(
+        root: &Path,
+        store_dir: &Path,
+        env: &str,
+        vars: EnvVars,
+        builtins: BuiltinIdentities,
+    ) -> Result<Inputs, Error> {
         let index = FileIndex::open(root, store_dir)?;
         Ok(Inputs {
             root: root.to_path_buf(),
@@ -59,6 +71,7 @@ impl Inputs {
             index: Mutex::new(index),
             commit: OnceLock::new(),
             vars,
+            builtins,
         })
     }
 
@@ -77,10 +90,15 @@ impl Inputs {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The plugin identity that feeds the fingerprint.
-    pub fn plugin_identity(step: &Step) -> String {
+    /// The plugin identity that feeds the fingerprint: a built-in's component hash (so a
+    /// forge upgrade that changes a built-in reruns its steps, and one that doesn't
+    /// keeps them cached), or a third-party plugin's pinned hash.
+    pub fn plugin_identity(&self, step: &Step) -> String {
         match &step.plugin_source {
-            PluginSource::Builtin => format!("builtin:{}@{ENGINE_VERSION}", step.plugin),
+            PluginSource::Builtin => match self.builtins.get(&step.plugin) {
+                Some(hash) => format!("builtin:{}@{hash}", step.plugin),
+                None => format!("builtin:{}@{ENGINE_VERSION}", step.plugin),
+            },
             PluginSource::Path { hash, .. } => hash.clone(),
         }
     }
@@ -90,15 +108,15 @@ impl Inputs {
     /// step's own [`Inputs::fingerprint`] then finds its hashes in memory.
     pub fn prehash<'a>(&self, steps: impl IntoIterator<Item = &'a Step>) -> Result<(), Error> {
         let mut index = self.index();
-        let mut paths = Vec::new();
+        let mut files = Vec::new();
         for step in steps {
             for selection in &step.inputs {
-                paths.extend(index.select(selection)?);
+                files.extend_from_slice(&index.select_indices(selection)?);
             }
         }
-        paths.sort_unstable();
-        paths.dedup();
-        index.hash_files(&paths)?;
+        files.sort_unstable();
+        files.dedup();
+        index.hash_indices(&files)?;
         Ok(())
     }
 
@@ -108,17 +126,25 @@ impl Inputs {
         step: &Step,
         upstream: BTreeMap<String, String>,
     ) -> Result<Fingerprint, Error> {
-        let mut fp = Fingerprint::new(Inputs::plugin_identity(step));
+        let mut fp = Fingerprint::new(self.plugin_identity(step));
         fp.step = step.id.clone();
         fp.config = flatten_config(&step.config);
         let mut index = self.index();
-        let mut paths = Vec::new();
-        for selection in &step.inputs {
-            paths.extend(index.select(selection)?);
-        }
-        paths.sort_unstable();
-        paths.dedup();
-        fp.files = index.hash_files(&paths)?;
+        let files = match step.inputs.as_slice() {
+            // One selection is already sorted and without duplicates.
+            [one] => index.select_indices(one)?.to_vec(),
+            many => {
+                let mut files = Vec::new();
+                for selection in many {
+                    files.extend_from_slice(&index.select_indices(selection)?);
+                }
+                files.sort_unstable();
+                files.dedup();
+                files
+            }
+        };
+        index.hash_indices(&files)?;
+        fp.files = index.hex_hashes(&files);
         drop(index);
         fp.upstream = upstream;
         fp.env_vars = step

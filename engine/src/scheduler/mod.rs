@@ -21,9 +21,9 @@
 mod cache;
 mod inputs;
 
-pub(crate) use cache::{Cache, Lookup, PreviousRuns, RunMeta};
+pub(crate) use cache::{Cache, LazyPrevious, Lookup, PreviousRuns, RunMeta};
 pub(crate) use inputs::Inputs;
-pub use inputs::{ENGINE_VERSION, EnvVars};
+pub use inputs::{BuiltinIdentities, ENGINE_VERSION, EnvVars};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub(crate) struct RunContext {
     pub env: String,
     pub inputs: Arc<Inputs>,
     pub cache: Arc<Cache>,
-    pub previous: Arc<PreviousRuns>,
+    pub previous: Arc<LazyPrevious>,
 }
 
 /// The result of a run: the summary and, per step id, its outcome (for run history).
@@ -350,7 +350,11 @@ impl StepTask {
             }),
             Lookup::Miss => {}
         }
-        let why = self.ctx.previous.reason(&step.id, &fingerprint, &key);
+        let why = match self.ctx.previous.get() {
+            Ok(previous) => previous.reason(&step.id, &fingerprint, &key),
+            // The reason is for people; an unreadable history must not stop the step.
+            Err(err) => format!("inputs changed (run history unreadable: {err})"),
+        };
 
         if self.cancel.is_cancelled() {
             return skipped("run cancelled".to_string());

@@ -23,8 +23,11 @@ use crate::Error;
 use crate::events::{Event, EventSink, Summary};
 use crate::executor::Executor;
 use crate::graph::StepGraph;
-use crate::model::{self, ModelErrors, Phase, Project};
-use crate::scheduler::{self, Cache, EnvVars, Inputs, PreviousRuns, RunContext, RunMeta};
+use crate::model::{self, Phase, Project};
+use crate::scheduler::{
+    self, BuiltinIdentities, Cache, EnvVars, Inputs, LazyPrevious, PreviousRuns, RunContext,
+    RunMeta,
+};
 
 /// Options of one `forge build` / `forge deploy`.
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ pub struct Session {
     pub store_dir: PathBuf,
     /// Where declared env values and the commit SHA come from (default: the process).
     pub env_vars: EnvVars,
+    /// Component hashes of the embedded built-in plugins (see [`BuiltinIdentities`]).
+    pub builtins: BuiltinIdentities,
 }
 
 impl Session {
@@ -84,9 +89,7 @@ impl Session {
         store_dir: &Path,
         env: Option<&str>,
     ) -> Result<Session, Error> {
-        let config = project
-            .resolve(env)
-            .map_err(|e| ModelErrors { errors: vec![e] })?;
+        let config = project.resolve(env).map_err(Error::from_resolve)?;
         let graph = StepGraph::from_config(config, &project.source)?;
         Ok(Session {
             env: config.env.clone(),
@@ -94,6 +97,7 @@ impl Session {
             project,
             store_dir: store_dir.to_path_buf(),
             env_vars: EnvVars::Process,
+            builtins: BuiltinIdentities::default(),
         })
     }
 
@@ -135,7 +139,7 @@ impl Session {
         // Shared: runs may proceed side by side; `forge cache gc` takes it exclusively.
         let _lock = cache.lock_shared()?;
         let inputs = Arc::new(self.inputs(&selected).await?);
-        let previous = Arc::new(self.previous(&cache)?);
+        let previous = Arc::new(self.lazy_previous(&cache));
         let run_id = crate::store::new_run_id();
         let started_ms = crate::store::now_ms();
         events.send(Event::RunStarted {
@@ -199,6 +203,16 @@ impl Session {
         )
     }
 
+    /// [`Session::previous`], read only if a step turns out to need it.
+    pub(crate) fn lazy_previous(&self, cache: &Cache) -> LazyPrevious {
+        LazyPrevious::new(
+            cache,
+            self.project_key(),
+            self.env.clone(),
+            self.graph.steps.iter().map(|s| s.id.clone()).collect(),
+        )
+    }
+
     /// Walks the project tree once, loads the stat cache and hashes every input of the
     /// selected steps in one parallel batch, off the async threads.
     async fn inputs(&self, selected: &[usize]) -> Result<Inputs, Error> {
@@ -206,10 +220,11 @@ impl Session {
         let store = self.store_dir.clone();
         let env = self.env.clone();
         let vars = self.env_vars.clone();
+        let builtins = self.builtins.clone();
         let graph = self.graph.clone();
         let selected = selected.to_vec();
         tokio::task::spawn_blocking(move || {
-            let inputs = Inputs::open(&root, &store, &env, vars)?;
+            let inputs = Inputs::open(&root, &store, &env, vars, builtins)?;
             // Best effort: a step whose inputs cannot be read fails on its own, later,
             // with its name on the error; the other steps still run.
             let _ = inputs.prehash(selected.iter().map(|&i| &graph.steps[i]));

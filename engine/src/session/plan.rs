@@ -50,10 +50,17 @@ impl PlanStatus {
                 None => "inputs changed since its last run".to_string(),
             },
             PlanStatus::NotInStore => "same inputs as last run, result not in the store".into(),
-            PlanStatus::AfterUpstream { upstream } => {
-                format!("after {} runs", upstream.join(", "))
-            }
+            PlanStatus::AfterUpstream { upstream } => format!("after {}", upstream_run(upstream)),
         }
+    }
+}
+
+/// "a runs", "a and b run", "a, b and c run".
+fn upstream_run(upstream: &[String]) -> String {
+    match upstream {
+        [] => "its upstream steps run".to_string(),
+        [one] => format!("{one} runs"),
+        [rest @ .., last] => format!("{} and {last} run", rest.join(", ")),
     }
 }
 
@@ -165,8 +172,8 @@ impl fmt::Display for Explanation {
             PlanStatus::Changed { .. } => writeln!(f, "will run; changed since its last run:")?,
             PlanStatus::AfterUpstream { upstream } => writeln!(
                 f,
-                "will be decided after {} run{}",
-                upstream.join(", "),
+                "will be decided after {}{}",
+                upstream_run(upstream),
                 if self.changes.is_empty() {
                     String::new()
                 } else {
@@ -248,12 +255,13 @@ impl Session {
     /// Assesses `selected` (a closure, in graph order) against the store and history.
     fn assess(&self, selected: &[usize]) -> Result<Vec<Assessed>, Error> {
         let cache = Cache::open_read_only(&self.store_dir)?;
-        let previous = self.previous(&cache)?;
+        let previous = self.lazy_previous(&cache);
         let inputs = crate::scheduler::Inputs::open(
             &self.project.root,
             &self.store_dir,
             &self.env,
             self.env_vars.clone(),
+            self.builtins.clone(),
         )?;
         // Best effort: an unreadable input is reported below by the step that reads it.
         let _ = inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]));
@@ -274,7 +282,7 @@ impl Session {
                 }
             }
             if !pending.is_empty() {
-                let partial = partial_changes(&inputs, &previous, step, upstream, &pending)?;
+                let partial = partial_changes(&inputs, previous.get()?, step, upstream, &pending)?;
                 outputs.insert(i, None);
                 out.push(Assessed {
                     status: PlanStatus::AfterUpstream { upstream: pending },
@@ -292,7 +300,7 @@ impl Session {
                 }
                 Lookup::Miss | Lookup::Corrupt(_) => {
                     outputs.insert(i, None);
-                    match previous.last(&step.id) {
+                    match previous.get()?.last(&step.id) {
                         None => PlanStatus::NeverRun,
                         Some(last) if last.fingerprint_hash == key => PlanStatus::NotInStore,
                         // Its last run failed: the store kept no fingerprint to diff.
@@ -342,4 +350,22 @@ fn partial_changes(
 
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_on_upstream_reads_as_english() {
+        let after = |ids: &[&str]| {
+            PlanStatus::AfterUpstream {
+                upstream: ids.iter().map(|s| s.to_string()).collect(),
+            }
+            .describe()
+        };
+        assert_eq!(after(&["a"]), "after a runs");
+        assert_eq!(after(&["a", "b"]), "after a and b run");
+        assert_eq!(after(&["a", "b", "c"]), "after a, b and c run");
+    }
 }

@@ -165,7 +165,7 @@ impl Store {
             } else {
                 match self.get_blob(&name) {
                     Ok(_) => None,
-                    Err(e) => Some(e.to_string()),
+                    Err(e) => Some(e.detail()),
                 }
             };
             if let Some(reason) = reason {
@@ -187,7 +187,7 @@ impl Store {
                     })
                     .map(|b| format!("names missing or corrupt blob {b}")),
                 Ok(None) => None,
-                Err(e) => Some(e.to_string()),
+                Err(e) => Some(e.detail()),
             };
             if let Some(reason) = reason {
                 report.corrupt.push(CorruptItem {

@@ -94,6 +94,21 @@ pub enum StoreError {
     Busy { path: PathBuf },
 }
 
+impl StoreError {
+    /// What is wrong, without the path the message also names: for reports that already
+    /// print the path (`forge cache verify`).
+    pub fn detail(&self) -> String {
+        match self {
+            StoreError::Io { source, .. } => source.to_string(),
+            StoreError::Corrupt {
+                expected, actual, ..
+            } => format!("content hashes to {actual}, expected {expected}"),
+            StoreError::Decode { message, .. } => format!("cannot decode: {message}"),
+            other => other.to_string(),
+        }
+    }
+}
+
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
@@ -204,7 +219,10 @@ impl Store {
         let (file, path) = self.lock_file()?;
         match file.try_lock() {
             Ok(()) => Ok(StoreLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path }),
+            // The store, not its lock file, is what the user knows by name.
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Busy {
+                path: self.dir.clone(),
+            }),
             Err(fs::TryLockError::Error(e)) => Err(StoreError::Io { path, source: e }),
         }
     }

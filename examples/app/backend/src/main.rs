@@ -12,14 +12,12 @@
 //! Modules: `http` parses requests and writes responses, `server` runs the accept loop
 //! and owns the socket limits; this file holds the routes.
 
-mod http;
-mod server;
 
 use std::env;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use http::{Request, Response, json_escape};
+use app_http::http::{Request, Response, json_escape};
 
 /// One thing the shop sells.
 struct Item {
@@ -67,7 +65,7 @@ options:
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    let port = match server::port_from_env(env::var("PORT").ok().as_deref()) {
+    let port = match app_http::server::port_from_env(env::var("PORT").ok().as_deref()) {
         Ok(port) => port,
         Err(e) => {
             eprintln!("backend: {e}");
@@ -81,7 +79,7 @@ fn main() -> ExitCode {
         .as_slice()
     {
         [] => run(port),
-        ["--healthcheck"] => match server::healthcheck(port) {
+        ["--healthcheck"] => match app_http::server::healthcheck(port) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("backend: unhealthy: {e}");
@@ -110,14 +108,14 @@ fn run(port: u16) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    server::log(format_args!(
+    app_http::server::log(format_args!(
         "backend {} listening on 0.0.0.0:{port}",
         app.version
     ));
-    let err = server::serve(
+    let err = app_http::server::serve(
         listener,
         move |req| app.route(req),
-        server::Limits::default(),
+        app_http::server::Limits::default(),
     );
     eprintln!("backend: accepting connections failed: {err}");
     ExitCode::FAILURE

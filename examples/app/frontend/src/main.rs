@@ -15,17 +15,15 @@
 //! calls the backend; `json` parses its answer; `page` renders HTML.
 
 mod client;
-mod http;
 mod json;
 mod page;
-mod server;
 
 use std::env;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 use client::{BackendUrl, Timeouts};
-use http::{Request, Response};
+use app_http::http::{Request, Response};
 use page::Problem;
 
 const USAGE: &str = "usage: frontend [--healthcheck]
@@ -43,7 +41,7 @@ options:
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    let port = match server::port_from_env(env::var("PORT").ok().as_deref()) {
+    let port = match app_http::server::port_from_env(env::var("PORT").ok().as_deref()) {
         Ok(port) => port,
         Err(e) => {
             eprintln!("frontend: {e}");
@@ -57,7 +55,7 @@ fn main() -> ExitCode {
         .as_slice()
     {
         [] => run(port),
-        ["--healthcheck"] => match server::healthcheck(port) {
+        ["--healthcheck"] => match app_http::server::healthcheck(port) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("frontend: unhealthy: {e}");
@@ -106,14 +104,14 @@ fn run(port: u16) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    server::log(format_args!(
+    app_http::server::log(format_args!(
         "frontend {} listening on 0.0.0.0:{port}, backend {}",
         app.version, app.backend
     ));
-    let err = server::serve(
+    let err = app_http::server::serve(
         listener,
         move |req| app.route(req),
-        server::Limits::default(),
+        app_http::server::Limits::default(),
     );
     eprintln!("frontend: accepting connections failed: {err}");
     ExitCode::FAILURE
@@ -145,7 +143,7 @@ impl App {
         match self.load_catalog() {
             Ok(catalog) => Response::html(200, page::render_items(&catalog, &self.version)),
             Err(problem) => {
-                server::log(format_args!(
+                app_http::server::log(format_args!(
                     "backend {} unusable: {}",
                     self.backend,
                     problem.summary()

@@ -1,8 +1,6 @@
 //! The accept loop: one thread per connection, timeouts on every socket, a cap on
 //! concurrent connections, one access-log line per request, and the `--healthcheck`
 //! probe that lets a `FROM scratch` image (no shell, no curl) check itself.
-//!
-//! This file is identical in the backend and the frontend (see `http.rs`).
 
 use std::fmt;
 use std::io::{self, Read, Write};

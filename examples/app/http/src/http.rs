@@ -5,9 +5,6 @@
 //! response" with no keep-alive state to get wrong. The ALB opens a new connection to
 //! the target per request when the target closes, which costs one handshake inside the
 //! VPC. Request bodies are never read: every route here is a GET.
-//!
-//! This file is identical in the backend and the frontend; each project is standalone
-//! (std only, its own workspace), so it is copied rather than shared as a crate.
 
 use std::io::{self, Read, Write};
 

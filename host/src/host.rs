@@ -1,0 +1,416 @@
+//! The engine, its caches, and one step run from component bytes to a raw result.
+//!
+//! [`Host::run`] is synchronous and blocking (the executor calls it on a blocking thread):
+//! load or compile the component, refuse it if it imports more than its grants allow,
+//! reuse the `InstancePre` for (component, grants), instantiate into a fresh `Store`,
+//! call `describe` then `run`, and classify whatever went wrong.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use forge_engine::events::{Event, EventSink};
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
+
+use crate::bindings::{PluginInfo, StepInput, StepPre};
+use crate::cache::ComponentCache;
+use crate::error::HostError;
+use crate::grants::{self, GrantSet};
+use crate::limits::{EpochTicker, Limits};
+use crate::state::{HostState, Interrupt};
+
+/// How to build a [`Host`].
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// The forge store directory; compiled components are cached under `v1/wasm/` in it.
+    /// `None` compiles in memory only.
+    pub cache_dir: Option<PathBuf>,
+    pub limits: Limits,
+    /// Use wasmtime's pooling allocator. It reserves address space up front and caps each
+    /// memory at the default 512 MiB whatever `limits.memory` says; measured per-step
+    /// overhead is the same as on-demand allocation for forge's plugins, so it is off.
+    pub pooling: bool,
+}
+
+/// A plugin component to run: its bytes and their blake3 (hex).
+#[derive(Debug, Clone)]
+pub struct PluginCode {
+    /// The plugin's name, for messages (`docker-build`, a `plugin` node's name).
+    pub name: String,
+    pub bytes: Arc<[u8]>,
+    pub hash: String,
+}
+
+impl PluginCode {
+    pub fn new(name: impl Into<String>, bytes: impl Into<Arc<[u8]>>) -> PluginCode {
+        let bytes = bytes.into();
+        PluginCode {
+            name: name.into(),
+            hash: blake3::hash(&bytes).to_hex().to_string(),
+            bytes,
+        }
+    }
+}
+
+/// Everything one run gets besides the plugin.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub step: String,
+    pub env: String,
+    /// The step's config as JSON text.
+    pub config: String,
+    /// (step id, manifest JSON) of upstream steps.
+    pub upstream: Vec<(String, String)>,
+    /// Declared inputs: project-relative `/`-separated path → absolute path.
+    pub files: BTreeMap<String, PathBuf>,
+    pub commit: Option<String>,
+    /// Names of the secrets the step may ask handles for.
+    pub secrets: BTreeSet<String>,
+    pub grants: GrantSet,
+    /// Overrides [`HostConfig::limits`] for this run (e.g. `--timeout`).
+    pub limits: Option<Limits>,
+    pub cancel: CancellationToken,
+    pub events: EventSink,
+}
+
+/// A successful run, before anything is committed to the store.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub info: PluginInfo,
+    /// The manifest JSON text the plugin returned.
+    pub manifest: String,
+    /// Output files: name → (blake3 hex, bytes).
+    pub outputs: BTreeMap<String, (String, Vec<u8>)>,
+}
+
+/// What a plugin's own `run` reported as failure (not a host failure).
+#[derive(Debug, Clone)]
+pub struct PluginFailure {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// Outcome of [`Host::run`].
+#[derive(Debug)]
+pub enum RunError {
+    /// The plugin ran and returned `step-error`.
+    Plugin(PluginFailure),
+    /// The host stopped or refused it.
+    Host(HostError),
+}
+
+impl From<HostError> for RunError {
+    fn from(e: HostError) -> Self {
+        RunError::Host(e)
+    }
+}
+
+/// The deterministic engine configuration every plugin runs under.
+pub fn engine_config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        // Same inputs, same bits: NaN payloads are the one float nondeterminism left.
+        .cranelift_nan_canonicalization(true)
+        // No threads or shared memory (this wasmtime is built without the `threads`
+        // feature, so they cannot even be enabled), and no relaxed SIMD, whose results
+        // may differ between CPUs.
+        .wasm_shared_everything_threads(false)
+        .wasm_relaxed_simd(false)
+        .epoch_interruption(true)
+        // Enough frames to name where a trap happened, cheap to capture.
+        .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32))
+        .parallel_compilation(true);
+    if pooling {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(64)
+            .total_core_instances(256)
+            .total_memories(128)
+            .total_tables(128)
+            .max_memory_size(usize::try_from(Limits::default().memory).unwrap_or(usize::MAX));
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// The plugin host: one engine, its caches, and the epoch ticker.
+pub struct Host {
+    engine: Engine,
+    limits: Limits,
+    cache: ComponentCache,
+    components: Mutex<HashMap<String, Component>>,
+    linkers: Mutex<HashMap<GrantSet, Linker<HostState>>>,
+    pres: Mutex<HashMap<(String, GrantSet), StepPre<HostState>>>,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("limits", &self.limits)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> HostError {
+    HostError::Internal {
+        message: e.to_string(),
+    }
+}
+
+impl Host {
+    pub fn new(config: HostConfig) -> Result<Host, HostError> {
+        let engine = Engine::new(&engine_config(config.pooling)).map_err(internal)?;
+        let ticker = EpochTicker::start(&engine).map_err(internal)?;
+        Ok(Host {
+            cache: ComponentCache::new(config.cache_dir.as_deref(), &engine),
+            engine,
+            limits: config.limits,
+            components: Mutex::default(),
+            linkers: Mutex::default(),
+            pres: Mutex::default(),
+            _ticker: ticker,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn cache(&self) -> &ComponentCache {
+        &self.cache
+    }
+
+    /// The cache file the compiled form of a component with this hash would live in.
+    pub fn cache_path(&self, component_hash: &str) -> Option<PathBuf> {
+        self.cache.path_for(component_hash)
+    }
+
+    /// Loads (or compiles) the component and checks its imports against `grants`; the
+    /// result is reused for every later run of the same component with the same grants.
+    pub fn prepare(
+        &self,
+        plugin: &PluginCode,
+        grants: GrantSet,
+        events: &EventSink,
+    ) -> Result<StepPre<HostState>, HostError> {
+        let key = (plugin.hash.clone(), grants);
+        if let Some(pre) = lock(&self.pres).get(&key) {
+            return Ok(pre.clone());
+        }
+        let component = self.component(plugin, events)?;
+        grants::check_imports(&plugin.name, &component, &self.engine, grants)?;
+        let mut linkers = lock(&self.linkers);
+        let linker = match linkers.entry(grants) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(grants::linker(&self.engine, grants).map_err(internal)?)
+            }
+        };
+        let instantiate_err = |e: wasmtime::Error| HostError::Instantiate {
+            plugin: plugin.name.clone(),
+            message: format!("{e:#}"),
+        };
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(instantiate_err)?;
+        drop(linkers);
+        let pre = StepPre::new(pre).map_err(instantiate_err)?;
+        lock(&self.pres).insert(key, pre.clone());
+        Ok(pre)
+    }
+
+    fn component(&self, plugin: &PluginCode, events: &EventSink) -> Result<Component, HostError> {
+        if let Some(c) = lock(&self.components).get(&plugin.hash) {
+            return Ok(c.clone());
+        }
+        let warn = |message: String| events.send(Event::Warning { message });
+        let component = self
+            .cache
+            .load_or_compile(&self.engine, &plugin.hash, &plugin.bytes, &warn)
+            .map_err(|e| HostError::Compile {
+                plugin: plugin.name.clone(),
+                message: format!("{e:#}"),
+            })?;
+        lock(&self.components).insert(plugin.hash.clone(), component.clone());
+        Ok(component)
+    }
+
+    /// Runs one step: `describe`, then `run`, in a fresh store. Blocking.
+    pub fn run(&self, plugin: &PluginCode, spec: RunSpec) -> Result<RunResult, RunError> {
+        if spec.cancel.is_cancelled() {
+            return Err(HostError::Cancelled.into());
+        }
+        let pre = self.prepare(plugin, spec.grants, &spec.events)?;
+        let limits = spec.limits.unwrap_or(self.limits);
+        let state = HostState::new(
+            spec.step.clone(),
+            limits,
+            spec.files.clone(),
+            spec.secrets.clone(),
+            spec.events.clone(),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        let cancel = spec.cancel.clone();
+        let timeout = limits.timeout;
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            let interrupt = if cancel.is_cancelled() {
+                Interrupt::Cancelled
+            } else if state.elapsed() >= timeout {
+                Interrupt::Deadline
+            } else {
+                return Ok(UpdateDeadline::Continue(1));
+            };
+            state.interrupt = Some(interrupt);
+            Err(wasmtime::Error::new(interrupt))
+        });
+
+        let outcome = (|| {
+            let instance = pre.instantiate(&mut store)?;
+            let info = instance.call_describe(&mut store)?;
+            let input = StepInput {
+                step: spec.step.clone(),
+                env: spec.env.clone(),
+                config: spec.config.clone(),
+                upstream: spec.upstream.clone(),
+                files: spec.files.keys().cloned().collect(),
+                commit: spec.commit.clone(),
+            };
+            let result = instance.call_run(&mut store, &input)?;
+            Ok::<_, wasmtime::Error>((info, result))
+        })();
+
+        let (info, result) = match outcome {
+            Ok(ok) => ok,
+            Err(e) => return Err(classify(&plugin.name, &limits, store.data(), &e).into()),
+        };
+        if let Some(missing) = info
+            .capabilities
+            .iter()
+            .find(|cap| !spec.grants.has_capability(cap))
+        {
+            return Err(HostError::Ungranted {
+                plugin: plugin.name.clone(),
+                capability: missing.clone(),
+            }
+            .into());
+        }
+        let output = match result {
+            Ok(output) => output,
+            Err(e) => {
+                return Err(RunError::Plugin(PluginFailure {
+                    message: e.message,
+                    help: e.help,
+                }));
+            }
+        };
+        if output.manifest.len() as u64 > limits.manifest {
+            return Err(HostError::OutputTooLarge {
+                plugin: plugin.name.clone(),
+                what: "manifest",
+                size: output.manifest.len() as u64,
+                limit: limits.manifest,
+            }
+            .into());
+        }
+        let state = store.into_data();
+        Ok(RunResult {
+            info,
+            manifest: output.manifest,
+            outputs: state
+                .outputs
+                .into_iter()
+                .map(|(name, f)| (name, (f.hash, f.bytes)))
+                .collect(),
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps hold only finished values; a panic elsewhere cannot leave one half-built.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Names what stopped a run, most specific cause first.
+fn classify(
+    plugin: &str,
+    limits: &Limits,
+    state: &HostState,
+    error: &wasmtime::Error,
+) -> HostError {
+    let plugin = plugin.to_owned();
+    let interrupt = state
+        .interrupt
+        .or_else(|| error.downcast_ref::<Interrupt>().copied());
+    match interrupt {
+        Some(Interrupt::Cancelled) => return HostError::Cancelled,
+        Some(Interrupt::Deadline) => {
+            return HostError::Deadline {
+                plugin,
+                limit: limits.timeout,
+            };
+        }
+        None => {}
+    }
+    if state.limiter.memory_refused {
+        return HostError::MemoryLimit {
+            plugin,
+            limit: limits.memory,
+        };
+    }
+    if let Some(overflow) = state.output_overflow {
+        return HostError::OutputTooLarge {
+            plugin,
+            what: "output files",
+            size: overflow.size,
+            limit: overflow.limit,
+        };
+    }
+    if let Some(message) = &state.panic_message {
+        return HostError::Panic {
+            plugin,
+            message: message.clone(),
+        };
+    }
+    HostError::Trap {
+        plugin,
+        summary: trap_summary(error),
+    }
+}
+
+/// The trap and the innermost frames of its wasm backtrace, on one line.
+fn trap_summary(error: &wasmtime::Error) -> String {
+    let what = error
+        .downcast_ref::<wasmtime::Trap>()
+        .map_or_else(|| format!("{error}"), ToString::to_string);
+    let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return what;
+    };
+    let frames: Vec<&str> = backtrace
+        .frames()
+        .iter()
+        .take(6)
+        .map(|f| f.func_name().unwrap_or("<unnamed>"))
+        .collect();
+    if frames.is_empty() {
+        what
+    } else {
+        format!("{what}; in {}", frames.join(" <- "))
+    }
+}
+
+/// `root` joined with a project-relative `/`-separated path.
+pub(crate) fn under_root(root: &Path, rel: &str) -> PathBuf {
+    rel.split('/')
+        .fold(root.to_path_buf(), |p, seg| p.join(seg))
+}
