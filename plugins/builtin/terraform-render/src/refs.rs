@@ -103,7 +103,7 @@ fn resolve(
 ) -> Result<Expr, Error> {
     let mut parts = target.splitn(3, '.');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("module"), Some(_), Some(_)) => module_ref(modules, site, target),
+        (Some("module"), Some(_), _) => module_ref(modules, site, target),
         (Some("service"), Some(name), Some(attr @ ("image" | "digest" | "repository"))) => {
             let step = format!("ecr-push:{name}");
             let value = upstream_value(ctx, site, target, &step, attr)?;
