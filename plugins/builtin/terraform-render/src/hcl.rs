@@ -184,7 +184,13 @@ fn emit_entry(lines: &mut Vec<Line>, indent: usize, key: String, value: &Expr) {
 
 /// A value that spans lines: `prefix{` / `prefix[`, its items one level deeper, then the
 /// closing bracket followed by `suffix` (`,` inside a list).
-fn emit_multiline(lines: &mut Vec<Line>, indent: usize, prefix: String, value: &Expr, suffix: &str) {
+fn emit_multiline(
+    lines: &mut Vec<Line>,
+    indent: usize,
+    prefix: String,
+    value: &Expr,
+    suffix: &str,
+) {
     match value {
         Expr::Object(entries) => {
             push(lines, indent, format!("{prefix}{{"));
@@ -309,7 +315,10 @@ mod tests {
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(quote("${x} %{if} $ % {}"), r#""$${x} %%{if} $ % {}""#);
         assert_eq!(quote("$${"), r#""$$${""#);
-        assert_eq!(quote("l1\nl2\r\t\u{1}\u{7f}"), r#""l1\nl2\r\t\u0001\u007F""#);
+        assert_eq!(
+            quote("l1\nl2\r\t\u{1}\u{7f}"),
+            r#""l1\nl2\r\t\u0001\u007F""#
+        );
         assert_eq!(quote("héllo ✓"), "\"héllo ✓\"");
     }
 
@@ -347,7 +356,8 @@ mod tests {
             .block(Block::new("nested", &["l"], inner))
             .attr("e", Expr::List(vec![]));
         let mut file = Body::new();
-        file.comment("header").block(Block::new("module", &["m"], body));
+        file.comment("header")
+            .block(Block::new("module", &["m"], body));
         assert_eq!(
             file.render(),
             r#"# header
@@ -380,7 +390,10 @@ module "m" {
             .attr(
                 "nested",
                 Expr::List(vec![
-                    Expr::Object(vec![("k".into(), s("v")), ("kk".into(), Expr::Num("1".into()))]),
+                    Expr::Object(vec![
+                        ("k".into(), s("v")),
+                        ("kk".into(), Expr::Num("1".into())),
+                    ]),
                     Expr::List(vec![s("a")]),
                     Expr::List(vec![Expr::List(vec![])]),
                 ]),

@@ -154,7 +154,10 @@ fn module_ref(modules: &BTreeSet<&str>, site: &Site<'_>, target: &str) -> Result
     }
     if !modules.contains(names[0]) {
         return Err(site.err(
-            format!("`{target}` refers to module `{}`, which this project does not declare", names[0]),
+            format!(
+                "`{target}` refers to module `{}`, which this project does not declare",
+                names[0]
+            ),
             format!(
                 "declare `module \"{}\"` in project.kdl, or fix the name (modules: {})",
                 names[0],
@@ -189,7 +192,10 @@ fn upstream_value(
                 .unwrap_or_default();
             site.err(
                 format!("`{target}`: the output of step `{step}` has no key `{path}`"),
-                format!("its output has: {}", if keys.is_empty() { "no keys" } else { &keys }),
+                format!(
+                    "its output has: {}",
+                    if keys.is_empty() { "no keys" } else { &keys }
+                ),
             )
         })?;
     }
@@ -206,7 +212,10 @@ fn check_pinned(
 ) -> Result<(), Error> {
     let is_digest = |d: &str| {
         d.strip_prefix("sha256:").is_some_and(|hex| {
-            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         })
     };
     let ok = match (attr, value) {

@@ -65,15 +65,19 @@ fn required_version(state: Option<&State>) -> &'static str {
 }
 
 pub fn versions_tf(config: &Config, env: &str) -> String {
-    let mut aws = Vec::new();
-    aws.push(("source".to_owned(), s("hashicorp/aws")));
-    aws.push(("version".to_owned(), s("~> 5.0")));
+    let aws = vec![
+        ("source".to_owned(), s("hashicorp/aws")),
+        ("version".to_owned(), s("~> 5.0")),
+    ];
     let mut providers = Body::new();
     providers.attr("aws", Expr::Object(aws));
 
     let mut terraform = Body::new();
     terraform
-        .attr("required_version", s(required_version(config.state.as_ref())))
+        .attr(
+            "required_version",
+            s(required_version(config.state.as_ref())),
+        )
         .blank()
         .block(Block::new("required_providers", &[], providers));
     if let Some(state) = &config.state {

@@ -83,9 +83,13 @@ fn assert_golden(case: &str, outputs: &BTreeMap<String, String>) {
             std::fs::write(&path, text).expect("write golden file");
             continue;
         }
-        let expected = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (FORGE_UPDATE_GOLDEN=1 creates it)", path.display()));
-        assert_eq!(text, &expected, "{case}/{name} differs from its golden file");
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (FORGE_UPDATE_GOLDEN=1 creates it)", path.display())
+        });
+        assert_eq!(
+            text, &expected,
+            "{case}/{name} differs from its golden file"
+        );
     }
     if !update {
         let golden_files = std::fs::read_dir(&dir)
@@ -93,7 +97,11 @@ fn assert_golden(case: &str, outputs: &BTreeMap<String, String>) {
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .filter(|n| n.ends_with(".tf"))
             .count();
-        assert_eq!(golden_files, outputs.len(), "{case}: output files differ from the golden set");
+        assert_eq!(
+            golden_files,
+            outputs.len(),
+            "{case}: output files differ from the golden set"
+        );
     }
 }
 
@@ -111,7 +119,10 @@ fn reference_project_renders_its_golden_root_module() -> Result<(), Error> {
     let manifest: Value = serde_json::from_str(host.manifest().expect("manifest"))?;
     let files: BTreeMap<String, String> = serde_json::from_value(manifest["files"].clone())?;
     for (name, text) in &outputs {
-        assert_eq!(files[name], blake3::hash(text.as_bytes()).to_hex().to_string());
+        assert_eq!(
+            files[name],
+            blake3::hash(text.as_bytes()).to_hex().to_string()
+        );
     }
     assert_eq!(manifest["env"], "dev");
     assert_eq!(manifest["root"], root_hash(&files));
@@ -149,7 +160,10 @@ fn same_input_gives_the_same_bytes_whatever_the_map_order() -> Result<(), Error>
                 format!("{{{}}}", entries.join(","))
             }
             Value::Array(items) => {
-                format!("[{}]", items.iter().map(reversed).collect::<Vec<_>>().join(","))
+                format!(
+                    "[{}]",
+                    items.iter().map(reversed).collect::<Vec<_>>().join(",")
+                )
             }
             other => other.to_string(),
         }
@@ -160,10 +174,8 @@ fn same_input_gives_the_same_bytes_whatever_the_map_order() -> Result<(), Error>
     assert_eq!(run(&mut reference_host(shuffled))?, first);
 
     // A different upstream digest changes main.tf, and only main.tf.
-    let mut host = reference_host(reference_config()).upstream(
-        "ecr-push:backend",
-        ecr_push("backend", OTHER_DIGEST),
-    );
+    let mut host = reference_host(reference_config())
+        .upstream("ecr-push:backend", ecr_push("backend", OTHER_DIGEST));
     let changed = run(&mut host)?;
     assert_ne!(changed["main.tf"], first["main.tf"]);
     assert_eq!(changed["versions.tf"], first["versions.tf"]);
@@ -223,21 +235,53 @@ fn render_err(inputs: Value, host: MockHost) -> Error {
 
 #[test]
 fn missing_upstream_or_key_is_an_error_naming_it() {
-    let err = render_err(json!({ "image": { "$ref": "service.backend.image" } }), MockHost::new());
-    assert!(err.message().contains("module `app` input `image`"), "{}", err.message());
-    assert!(err.message().contains("step `ecr-push:backend`"), "{}", err.message());
+    let err = render_err(
+        json!({ "image": { "$ref": "service.backend.image" } }),
+        MockHost::new(),
+    );
+    assert!(
+        err.message().contains("module `app` input `image`"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("step `ecr-push:backend`"),
+        "{}",
+        err.message()
+    );
 
     let host = MockHost::new().upstream("ecr-push:backend", json!({ "digest": BACKEND_DIGEST }));
-    let err = render_err(json!({ "image": { "$ref": "service.backend.image" } }), host);
-    assert!(err.message().contains("`ecr-push:backend` has no key `image`"), "{}", err.message());
+    let err = render_err(
+        json!({ "image": { "$ref": "service.backend.image" } }),
+        host,
+    );
+    assert!(
+        err.message()
+            .contains("`ecr-push:backend` has no key `image`"),
+        "{}",
+        err.message()
+    );
     assert_eq!(err.help(), Some("its output has: digest"));
 
     let host = MockHost::new().upstream("certs", json!({ "arn": "x" }));
     let err = render_err(json!({ "c": { "$ref": "step.certs.listener.port" } }), host);
-    assert!(err.message().contains("step `certs` has no key `listener.port`"), "{}", err.message());
+    assert!(
+        err.message()
+            .contains("step `certs` has no key `listener.port`"),
+        "{}",
+        err.message()
+    );
 
-    let err = render_err(json!({ "c": { "$ref": "step.certs.arn" } }), MockHost::new());
-    assert!(err.message().contains("step `certs`, which is not upstream"), "{}", err.message());
+    let err = render_err(
+        json!({ "c": { "$ref": "step.certs.arn" } }),
+        MockHost::new(),
+    );
+    assert!(
+        err.message()
+            .contains("step `certs`, which is not upstream"),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
@@ -254,12 +298,27 @@ fn bad_references_are_errors_naming_the_input() {
         ("nonsense", "cannot resolve reference"),
     ] {
         let err = render_err(json!({ "v": { "$ref": target } }), MockHost::new());
-        assert!(err.message().starts_with("module `app` input `v`: "), "{target}: {}", err.message());
-        assert!(err.message().contains(expect), "{target}: {}", err.message());
+        assert!(
+            err.message().starts_with("module `app` input `v`: "),
+            "{target}: {}",
+            err.message()
+        );
+        assert!(
+            err.message().contains(expect),
+            "{target}: {}",
+            err.message()
+        );
         assert!(err.help().is_some(), "{target}: no help");
     }
-    let err = render_err(json!({ "v": { "$ref": "module.alb.id", "extra": 1 } }), MockHost::new());
-    assert!(err.message().contains("exactly `{\"$ref\": \"TARGET\"}`"), "{}", err.message());
+    let err = render_err(
+        json!({ "v": { "$ref": "module.alb.id", "extra": 1 } }),
+        MockHost::new(),
+    );
+    assert!(
+        err.message().contains("exactly `{\"$ref\": \"TARGET\"}`"),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
@@ -269,32 +328,63 @@ fn unpinned_images_are_refused() {
             "ecr-push:web",
             json!({ "image": format!("{ECR}/web:latest"), "digest": "sha256:abc", "repository": "" }),
         );
-        let err = render_err(json!({ "v": { "$ref": format!("service.web.{attr}") } }), host);
-        assert!(err.message().contains("not a pinned image reference"), "{attr}: {}", err.message());
+        let err = render_err(
+            json!({ "v": { "$ref": format!("service.web.{attr}") } }),
+            host,
+        );
+        assert!(
+            err.message().contains("not a pinned image reference"),
+            "{attr}: {}",
+            err.message()
+        );
     }
 }
 
 #[test]
 fn invalid_names_and_sources_are_refused() {
     let err = render_err(json!({ "count": 3 }), MockHost::new());
-    assert!(err.message().contains("input `count` cannot be"), "{}", err.message());
+    assert!(
+        err.message().contains("input `count` cannot be"),
+        "{}",
+        err.message()
+    );
     let err = render_err(json!({ "bad name": 3 }), MockHost::new());
-    assert!(err.message().contains("input `bad name` cannot be"), "{}", err.message());
+    assert!(
+        err.message().contains("input `bad name` cannot be"),
+        "{}",
+        err.message()
+    );
 
-    for source in ["/abs/modules/vpc", "../outside", "modules/../../x", "git::https://x", ""] {
+    for source in [
+        "/abs/modules/vpc",
+        "../outside",
+        "modules/../../x",
+        "git::https://x",
+        "",
+    ] {
         let config = json!({
             "project": "demo", "region": "eu-west-1", "vars": {}, "state": null,
             "modules": { "m": { "source": source, "inputs": {} } },
         });
-        let err = MockHost::new().config(config).run::<TerraformRender>().err();
+        let err = MockHost::new()
+            .config(config)
+            .run::<TerraformRender>()
+            .err();
         let err = err.unwrap_or_else(|| panic!("source {source:?} accepted"));
-        assert!(err.message().contains("is not a path inside the project"), "{}", err.message());
+        assert!(
+            err.message().contains("is not a path inside the project"),
+            "{}",
+            err.message()
+        );
     }
     let config = json!({
         "project": "demo", "region": "eu-west-1",
         "modules": { "my.mod": { "source": "modules/m", "inputs": {} } },
     });
-    let err = MockHost::new().config(config).run::<TerraformRender>().err();
+    let err = MockHost::new()
+        .config(config)
+        .run::<TerraformRender>()
+        .err();
     assert!(err.is_some_and(|e| e.message().contains("not a Terraform identifier")));
 }
 
@@ -312,9 +402,18 @@ fn strings_and_keys_are_escaped_per_hcl() -> Result<(), Error> {
     });
     let outputs = run(&mut MockHost::new().config(small(inputs, Value::Null)))?;
     let main = &outputs["main.tf"];
-    assert!(main.contains(r#"  template = "$${not_interpolated} and %%{ if x }""#), "{main}");
-    assert!(main.contains(r#"  quotes   = "say \"hi\" \\ bye""#), "{main}");
-    assert!(main.contains(r#"  lines    = "one\ntwo\tthree\r\u0001""#), "{main}");
+    assert!(
+        main.contains(r#"  template = "$${not_interpolated} and %%{ if x }""#),
+        "{main}"
+    );
+    assert!(
+        main.contains(r#"  quotes   = "say \"hi\" \\ bye""#),
+        "{main}"
+    );
+    assert!(
+        main.contains(r#"  lines    = "one\ntwo\tthree\r\u0001""#),
+        "{main}"
+    );
     assert!(main.contains(r#"    "\u00FCn\u00EF" = 6"#), "{main}");
     assert!(main.contains(r#"    "$${x}"         = 7"#), "{main}");
     assert_golden("escaping", &outputs);
@@ -339,7 +438,10 @@ fn dynamodb_backend() -> Result<(), Error> {
         json!({}),
     )?;
     let versions = &outputs["versions.tf"];
-    assert!(versions.contains("    dynamodb_table = \"locks\"\n"), "{versions}");
+    assert!(
+        versions.contains("    dynamodb_table = \"locks\"\n"),
+        "{versions}"
+    );
     assert!(!versions.contains("use_lockfile"));
     assert!(!versions.contains("endpoints"));
     assert!(!outputs["providers.tf"].contains("endpoints"));
@@ -357,9 +459,18 @@ fn s3_lockfile_backend_with_a_local_endpoint() -> Result<(), Error> {
         json!({}),
     )?;
     let versions = &outputs["versions.tf"];
-    assert!(versions.contains("  required_version = \">= 1.10\"\n"), "{versions}");
-    assert!(versions.contains("    use_lockfile                = true\n"), "{versions}");
-    assert!(versions.contains("      s3       = \"http://127.0.0.1:5000\"\n"), "{versions}");
+    assert!(
+        versions.contains("  required_version = \">= 1.10\"\n"),
+        "{versions}"
+    );
+    assert!(
+        versions.contains("    use_lockfile                = true\n"),
+        "{versions}"
+    );
+    assert!(
+        versions.contains("      s3       = \"http://127.0.0.1:5000\"\n"),
+        "{versions}"
+    );
     assert!(!versions.contains("dynamodb_table"));
     assert!(outputs["providers.tf"].contains("    ecs      = \"http://127.0.0.1:5000\"\n"));
     assert_golden("lockfile-local", &outputs);
@@ -368,10 +479,16 @@ fn s3_lockfile_backend_with_a_local_endpoint() -> Result<(), Error> {
 
 #[test]
 fn no_state_means_no_backend_and_aws_endpoint_var_overrides_the_provider() -> Result<(), Error> {
-    let outputs = versions_and_providers(Value::Null, json!({ "aws_endpoint": "http://localhost:4566" }))?;
+    let outputs = versions_and_providers(
+        Value::Null,
+        json!({ "aws_endpoint": "http://localhost:4566" }),
+    )?;
     let versions = &outputs["versions.tf"];
     assert!(!versions.contains("backend"), "{versions}");
-    assert!(versions.contains("  required_version = \">= 1.5\"\n"), "{versions}");
+    assert!(
+        versions.contains("  required_version = \">= 1.5\"\n"),
+        "{versions}"
+    );
     assert!(outputs["providers.tf"].contains("    s3       = \"http://localhost:4566\"\n"));
     assert_golden("no-state", &outputs);
 
@@ -384,6 +501,9 @@ fn no_state_means_no_backend_and_aws_endpoint_var_overrides_the_provider() -> Re
 fn unknown_config_fields_are_refused() {
     let mut config = small(json!({}), Value::Null);
     config["modules"]["app"]["sorce"] = json!("x");
-    let err = MockHost::new().config(config).run::<TerraformRender>().err();
+    let err = MockHost::new()
+        .config(config)
+        .run::<TerraformRender>()
+        .err();
     assert!(err.is_some_and(|e| e.message().contains("unknown field `sorce`")));
 }
