@@ -18,7 +18,8 @@
 //! hash that changes exactly when the root module does.
 //!
 //! The config is what the engine's `render_config` builds:
-//! `{"project", "region", "modules": {NAME: {"source", "inputs": {VAR: value}}}, "vars",
+//! `{"project", "region", "modules": {NAME: {"source", "inputs": {VAR: value}, "depends_on"?:
+//! [NAME]}}, "vars",
 //! "state": null | {"bucket", "key", "region", "endpoint", "lock": {"kind": "s3-lockfile"} |
 //! {"kind": "dynamodb", "table"}}}`.
 
@@ -54,6 +55,10 @@ pub struct Module {
     pub source: String,
     #[serde(default)]
     pub inputs: BTreeMap<String, serde_json::Value>,
+    /// Modules this one must wait for although none of its inputs says so (the seed
+    /// article's NAT route before ECS services): rendered as `depends_on`, sorted.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

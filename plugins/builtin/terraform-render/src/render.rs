@@ -192,6 +192,25 @@ pub fn main_tf(ctx: &Context, config: &Config, env: &str) -> Result<String, Erro
         }
         let mut body = Body::new();
         body.attr("source", s(&module_source(name, &module.source)?));
+        let waits: BTreeSet<&str> = module.depends_on.iter().map(String::as_str).collect();
+        if !waits.is_empty() {
+            for wait in &waits {
+                if !names.contains(wait) || wait == name {
+                    return Err(Error::new(format!(
+                        "module `{name}` depends on `{wait}`, which is not another module of this project"
+                    ))
+                    .with_help(format!(
+                        "name one of: {}",
+                        names.iter().copied().filter(|n| n != name).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+            let list = waits
+                .iter()
+                .map(|w| Expr::Traversal(format!("module.{w}")))
+                .collect();
+            body.attr("depends_on", Expr::List(list)).blank();
+        }
         let mut inputs: Vec<(&String, &serde_json::Value)> = module.inputs.iter().collect();
         inputs.sort_by(|a, b| a.0.cmp(b.0));
         for (input, value) in inputs {

@@ -191,8 +191,10 @@ fn module_refs_become_expressions_and_step_refs_literals() -> Result<(), Error> 
         "nested": { "$ref": "step.certs.cert.arn" },
         "wired": { "upstream": { "$ref": "module.alb.dns_name" }, "list": [{ "$ref": "module.alb.zone_id" }, "x"] },
     });
+    let mut config = small(inputs, Value::Null);
+    config["modules"]["app"]["depends_on"] = json!(["alb", "alb"]);
     let mut host = MockHost::new()
-        .config(small(inputs, Value::Null))
+        .config(config)
         .upstream(
             "certs",
             json!({ "listener": { "port": 443, "$ref": "data, not a ref" }, "cert": { "arn": "arn:aws:acm:1" } }),
@@ -206,7 +208,9 @@ module "alb" {
 }
 
 module "app" {
-  source = "../../../modules/app"
+  source     = "../../../modules/app"
+  depends_on = [module.alb]
+
   first  = module.alb.ids[0][1]
   lb_arn = module.alb[0].arn
   listener = {
@@ -386,6 +390,25 @@ fn invalid_names_and_sources_are_refused() {
         .run::<TerraformRender>()
         .err();
     assert!(err.is_some_and(|e| e.message().contains("not a Terraform identifier")));
+}
+
+#[test]
+fn depends_on_must_name_another_module() {
+    for wait in ["nope", "app"] {
+        let mut config = small(json!({}), Value::Null);
+        config["modules"]["app"]["depends_on"] = json!([wait]);
+        let err = MockHost::new()
+            .config(config)
+            .run::<TerraformRender>()
+            .err();
+        let err = err.unwrap_or_else(|| panic!("depends_on {wait} accepted"));
+        assert!(
+            err.message().contains(&format!("depends on `{wait}`")),
+            "{}",
+            err.message()
+        );
+        assert_eq!(err.help(), Some("name one of: alb"));
+    }
 }
 
 #[test]

@@ -6,7 +6,9 @@ module "alb" {
 }
 
 module "app" {
-  source = "../../../modules/app"
+  source     = "../../../modules/app"
+  depends_on = [module.alb]
+
   first  = module.alb.ids[0][1]
   lb_arn = module.alb[0].arn
   listener = {
