@@ -220,7 +220,7 @@ pub fn main_tf(ctx: &Context, config: &Config, env: &str) -> Result<String, Erro
             };
             if !is_identifier(input) || META_ARGUMENTS.contains(&input.as_str()) {
                 return Err(Error::new(format!(
-                    "module `{name}` input `{input}` cannot be a Terraform module argument"
+                    "module `{name}` input `{input}` is not a Terraform variable name"
                 ))
                 .with_help(format!(
                     "input names are Terraform variable names: identifiers other than {}",

@@ -348,13 +348,15 @@ fn unpinned_images_are_refused() {
 fn invalid_names_and_sources_are_refused() {
     let err = render_err(json!({ "count": 3 }), MockHost::new());
     assert!(
-        err.message().contains("input `count` cannot be"),
+        err.message()
+            .contains("input `count` is not a Terraform variable name"),
         "{}",
         err.message()
     );
     let err = render_err(json!({ "bad name": 3 }), MockHost::new());
     assert!(
-        err.message().contains("input `bad name` cannot be"),
+        err.message()
+            .contains("input `bad name` is not a Terraform variable name"),
         "{}",
         err.message()
     );
