@@ -25,7 +25,10 @@ mod tests {
     fn a_pin_matches_its_bytes_in_either_case() {
         let pin = hash_bytes(b"component");
         assert!(pin.starts_with(HASH_PREFIX) && pin.len() == HASH_PREFIX.len() + 64);
-        assert!(matches(&pin, &pin.to_ascii_uppercase().replace("BLAKE3", "blake3")));
+        assert!(matches(
+            &pin,
+            &pin.to_ascii_uppercase().replace("BLAKE3", "blake3")
+        ));
         assert!(matches(&pin, &format!(" {pin}\n")));
         assert!(!matches(&pin, &hash_bytes(b"another component")));
     }

@@ -137,7 +137,7 @@ build:
 deploy (env dev):
   terraform-render       (terraform-render)  ← ecr-push:backend, ecr-push:frontend
   state-lock             (state-lock)  ← terraform-render
-  terraform-apply        (terraform-apply)  ← state-lock
+  terraform-apply        (terraform-apply)  ← terraform-render, state-lock
   ecs-rollout:backend    (ecs-rollout)  ← terraform-apply, ecr-push:backend
   ecs-rollout:frontend   (ecs-rollout)  ← terraform-apply, ecr-push:frontend, ecs-rollout:backend
   state-unlock           (state-unlock)  ← ecs-rollout:backend, ecs-rollout:frontend
@@ -287,6 +287,28 @@ async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
     // The test executor's output follows its inputs, so everything downstream reruns too.
     assert_eq!(calls.len(), 6, "{calls:?}");
+}
+
+/// The rendered root module names module sources by path only, so editing a module
+/// renders byte-identical files; `terraform-apply` must still rerun, because Terraform
+/// reads the module sources when it applies.
+#[tokio::test]
+async fn a_module_edit_reapplies_even_when_the_render_output_is_unchanged() {
+    let fx = Fixture::new();
+    let exec = Arc::new(TestExecutor::new());
+    exec.output_override(
+        "terraform-render",
+        serde_json::json!({"files": {"main.tf": "same"}}),
+    );
+    fx.run(&exec, Phase::Deploy, "dev").await;
+
+    fx.write(
+        "modules/net/main.tf",
+        "variable \"cidr\" { default = \"10.1.0.0/16\" }\n",
+    );
+    let calls = fx.run(&exec, Phase::Deploy, "dev").await;
+    assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
+    assert!(calls.contains(&"terraform-apply".to_string()), "{calls:?}");
 }
 
 /// A module input that reads a service's own setting (`(ref)"service.backend.cpu"`) or a

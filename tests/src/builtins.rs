@@ -127,7 +127,10 @@ pub fn write_manifest(root: &Path, toolchain: &str) -> io::Result<Value> {
 /// Every way the committed built-ins disagree with their sources, in words.
 pub fn stale(root: &Path) -> io::Result<Vec<String>> {
     let manifest = read_manifest(root)?;
-    let listed = manifest["builtins"].as_object().cloned().unwrap_or_default();
+    let listed = manifest["builtins"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let mut problems = Vec::new();
     let names = builtin_names(root)?;
     for name in &names {

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod builtins;
 mod cache;
 mod explain;
 mod generate;

@@ -123,13 +123,19 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             Origin::Project,
         );
         render.config = render_config(config);
-        for module in config.modules.values() {
-            render.inputs.push(InputSelection {
+        // The rendered root module names module sources by path only, so an edit inside
+        // a module leaves the render's output unchanged; `terraform-apply` reads the
+        // sources too, and declares them itself (below) so such an edit still reapplies.
+        let module_sources: Vec<InputSelection> = config
+            .modules
+            .values()
+            .map(|module| InputSelection {
                 base: rel_path(&module.source),
                 globs: vec!["**/*.tf".to_string()],
                 ignore_file: None,
-            });
-        }
+            })
+            .collect();
+        render.inputs.extend(module_sources.iter().cloned());
         for (name, svc) in &config.services {
             render.needs.push(format!("ecr-push:{name}"));
             render.need_spans.push(svc.span);
@@ -183,6 +189,13 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
                     .map_or(ConfigValue::Null, |st| state_config(st, &config.env)),
             ),
         ]);
+        apply.inputs = module_sources;
+        // The rendered files come from the render; the lock (when there is one) orders
+        // apply after it is held.
+        if upstream != "terraform-render" {
+            apply.needs.push("terraform-render".into());
+            apply.need_spans.push(project_span);
+        }
         apply.needs.push(upstream);
         apply.need_spans.push(project_span);
         steps.push(apply);

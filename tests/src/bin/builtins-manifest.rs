@@ -8,7 +8,12 @@ use forge_tests::builtins::{read_manifest, repo_root, stale, write_manifest};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = repo_root();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["write", toolchain] => write_manifest(&root, toolchain).map(|m| {
             println!("{}", m["builtins"]);
             Vec::new()
