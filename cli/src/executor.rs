@@ -11,7 +11,6 @@
 //! integration tests use this to exercise the engine end to end without plugins. It is
 //! deliberately absent from `--help`: it is not a user feature.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -84,18 +83,13 @@ impl LazyHost {
 }
 
 impl Executor for LazyHost {
-    fn run(
-        &self,
-        request: StepRequest,
-    ) -> impl Future<Output = Result<StepOutput, StepError>> + Send {
-        async move {
-            match self.executor() {
-                Ok(executor) => executor.run(request).await,
-                Err(message) => Err(StepError::Failed {
-                    message: format!("the plugin host could not start: {message}"),
-                    help: Some("check that the store directory is writable (`--cache-dir`)".into()),
-                }),
-            }
+    async fn run(&self, request: StepRequest) -> Result<StepOutput, StepError> {
+        match self.executor() {
+            Ok(executor) => executor.run(request).await,
+            Err(message) => Err(StepError::Failed {
+                message: format!("the plugin host could not start: {message}"),
+                help: Some("check that the store directory is writable (`--cache-dir`)".into()),
+            }),
         }
     }
 }
