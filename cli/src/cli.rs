@@ -169,6 +169,10 @@ Examples:
     )]
     Cache(CacheCommand),
 
+    /// Write, test, build and inspect WebAssembly step plugins
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -284,6 +288,83 @@ pub struct GcArgs {
     pub keep_runs: usize,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Create a plugin crate that builds and tests out of the box
+    #[command(after_help = "\
+Examples:
+  forge plugin new site-manifest
+  forge plugin new site-manifest --path plugins/site-manifest")]
+    New(PluginNewArgs),
+
+    /// Build a plugin crate into a WebAssembly component and print the line that pins it
+    #[command(after_help = "\
+Builds for wasm32-unknown-unknown with rustup's target (`rustup target add
+wasm32-unknown-unknown`) or, without it, Debian's rustc-web with -Zbuild-std
+(`apt-get install rustc-web cargo-web rust-web-src lld-22`). FORGE_WASM_RUSTC,
+FORGE_WASM_CARGO and FORGE_WASM_LINKER choose the tools explicitly. The same
+sources always give the same bytes, so the printed hash can be pinned.
+
+Examples:
+  forge plugin build
+  forge plugin build plugins/site-manifest --out plugins/site-manifest.wasm")]
+    Build(PluginBuildArgs),
+
+    /// Show a component's contract version, requested capabilities, exports and hash
+    #[command(after_help = "\
+Examples:
+  forge plugin inspect target/forge/site-manifest.wasm
+  forge plugin inspect plugins/site-manifest.wasm --json | jq .capabilities")]
+    Inspect(PluginInspectArgs),
+
+    /// Run a plugin crate's tests natively (against the SDK's MockHost)
+    #[command(after_help = "\
+Examples:
+  forge plugin test
+  forge plugin test plugins/site-manifest -- --nocapture")]
+    Test(PluginTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginNewArgs {
+    /// The plugin's name: lowercase letters, digits and `-` (also its crate name)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Directory to create [default: ./NAME]
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginBuildArgs {
+    /// The plugin crate's directory
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// Where to write the component [default: <target dir>/forge/<crate>.wasm]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginInspectArgs {
+    /// The component (`.wasm`) to inspect
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginTestArgs {
+    /// The plugin crate's directory
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// Arguments for the test binaries (after `--`), e.g. a test name filter
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// Shell to generate the script for
@@ -325,6 +406,17 @@ mod tests {
             panic!("expected deploy");
         };
         assert_eq!(args.timeout, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn plugin_test_passes_arguments_after_the_separator() {
+        let cli = Cli::try_parse_from(["forge", "plugin", "test", "p", "--", "--nocapture"])
+            .expect("valid command line");
+        let Command::Plugin(PluginCommand::Test(args)) = cli.command else {
+            panic!("expected plugin test");
+        };
+        assert_eq!(args.path, PathBuf::from("p"));
+        assert_eq!(args.args, ["--nocapture"]);
     }
 
     #[test]

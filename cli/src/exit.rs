@@ -105,6 +105,17 @@ pub enum CliError {
     )]
     TestExecutor(String),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plugin(#[from] forge_plugin_tools::Error),
+
+    #[error("the plugin's tests failed ({status})")]
+    #[diagnostic(
+        code(forge::plugin::tests_failed),
+        help("cargo's output above names the failing tests; forge exits with cargo's status")
+    )]
+    PluginTestsFailed { status: std::process::ExitStatus },
+
     #[error("cannot start the async runtime")]
     #[diagnostic(code(forge::cli::runtime))]
     Runtime(#[source] std::io::Error),
@@ -127,11 +138,20 @@ impl CliError {
         if detailed {
             return 1;
         }
+        if let CliError::PluginTestsFailed { status } = self {
+            // cargo's own status (101 for failed tests), so scripts see what cargo said.
+            return status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .filter(|&c| c != 0)
+                .unwrap_or(1);
+        }
         match self {
             CliError::NoProject { .. } | CliError::ChangeDir { .. } | CliError::TestExecutor(_) => {
                 2
             }
             CliError::Engine(err) if err.is_invalid_input() => 2,
+            CliError::Plugin(err) if err.is_invalid_input() => 2,
             _ => 1,
         }
     }

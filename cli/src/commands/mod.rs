@@ -6,6 +6,7 @@ mod explain;
 mod graph;
 mod man;
 mod plan;
+mod plugin;
 mod run;
 
 use forge_engine::model::Phase;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         Command::Graph(args) => graph::graph(&ctx, args),
         Command::Cache(command) => cache::cache(&ctx, command),
         Command::Explain(args) => explain::explain(&ctx, args),
+        Command::Plugin(command) => plugin::plugin(&ctx, command),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     }

@@ -64,6 +64,11 @@ fn man_out_writes_one_page_per_subcommand() {
             "forge-graph.1",
             "forge-man.1",
             "forge-plan.1",
+            "forge-plugin-build.1",
+            "forge-plugin-inspect.1",
+            "forge-plugin-new.1",
+            "forge-plugin-test.1",
+            "forge-plugin.1",
             "forge.1",
         ]
     );

@@ -9,6 +9,7 @@ mod explain;
 mod generate;
 mod graph;
 mod plan;
+mod plugin;
 mod run;
 mod service;
 mod usage;

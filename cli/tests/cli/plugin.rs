@@ -1,0 +1,362 @@
+//! `forge plugin new|build|inspect|test`. Components for `inspect` are made in the test
+//! without a wasm toolchain (`forge_plugin_tools::testing`); `plugin_e2e_*` builds a real
+//! plugin and needs a wasm toolchain: it fails, never skips, without one (CI installs one).
+//! Run it alone with `cargo test -p forge-cli --test cli plugin_e2e`.
+
+use std::path::Path;
+
+use forge_plugin_tools::testing::step_component;
+use snapbox::str;
+
+use crate::harness::Project;
+
+const NO_TOOLCHAIN: &str = "/nonexistent/forge-test/rustc";
+
+fn write(project: &Project, name: &str, bytes: &[u8]) {
+    std::fs::write(project.root().join(name), bytes).expect("write test file");
+}
+
+#[test]
+fn inspect_names_the_contract_and_capabilities() {
+    let project = Project::empty();
+    write(
+        &project,
+        "p.wasm",
+        &step_component("0.1.0", &["log", "files"], ""),
+    );
+    project
+        .forge("plugin inspect p.wasm")
+        .stdout(str![[r#"
+file          p.wasm
+kind          component
+world         forge:plugin/step
+contract      0.1.0 (this forge speaks 0.1.0)
+capabilities  files.read
+imports
+  forge:plugin/types@0.1.0  types only
+  forge:plugin/log@0.1.0    always granted
+  forge:plugin/files@0.1.0  capability files.read (needs grant "files.read")
+exports       describe, run
+size          [..] bytes
+hash          blake3:[..]
+
+"#]])
+        .run();
+}
+
+#[test]
+fn inspect_json_has_the_hash_of_the_file() {
+    let project = Project::empty();
+    let bytes = step_component("0.1.0", &["log", "secrets"], "");
+    write(&project, "p.wasm", &bytes);
+    let output = project.forge("plugin inspect p.wasm --json").run();
+    let lines = output.json_lines();
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(line["type"], "plugin-inspect");
+    assert_eq!(line["component"], true);
+    assert_eq!(line["version"], "0.1.0");
+    assert_eq!(line["capabilities"], serde_json::json!(["secrets"]));
+    assert_eq!(line["size"], bytes.len());
+    assert_eq!(line["hash"], forge_plugin_tools::hash_bytes(&bytes));
+}
+
+#[test]
+fn inspect_refuses_garbage_and_core_modules() {
+    let project = Project::empty();
+    write(&project, "garbage.wasm", b"#!/bin/sh\necho not wasm\n");
+    // The smallest valid core module: magic and version, no sections.
+    write(&project, "core.wasm", b"\0asm\x01\0\0\0");
+    project
+        .forge("plugin inspect garbage.wasm")
+        .code(2)
+        .stderr(str![[r#"
+forge::plugin::not_wasm
+
+  × garbage.wasm is not a WebAssembly file
+  help: inspect the `.wasm` that `forge plugin build` wrote (under target/
+        forge/)
+
+
+"#]])
+        .run();
+    project
+        .forge("plugin inspect core.wasm")
+        .code(2)
+        .stderr(str![[r#"
+forge::plugin::core_module
+
+  × core.wasm is a core module, not a component
+  help: this is a core module; run `forge plugin build` to make a component
+
+
+"#]])
+        .run();
+}
+
+#[test]
+fn inspect_names_both_contract_versions() {
+    let project = Project::empty();
+    write(&project, "new.wasm", &step_component("0.2.0", &["log"], ""));
+    project
+        .forge("plugin inspect new.wasm")
+        .code(1)
+        .stderr(str![[r#"
+forge::plugin::contract_version
+
+  × new.wasm speaks forge:plugin@0.2.0, but this forge speaks
+  │ forge:plugin@0.1.0
+  help: rebuild the plugin against a forge-plugin-sdk for contract 0.1.0, or
+        use a forge release that speaks 0.2.0
+
+
+"#]])
+        .run();
+}
+
+#[test]
+fn inspect_shows_then_refuses_unknown_imports() {
+    let project = Project::empty();
+    let extra = "interface docker { build: func(tag: string); }\n";
+    write(
+        &project,
+        "d.wasm",
+        &step_component("0.1.0", &["log", "docker"], extra),
+    );
+    let output = project.forge("plugin inspect d.wasm").code(1).run();
+    assert!(
+        output
+            .stdout
+            .contains("unknown import forge:plugin/docker@0.1.0: this forge cannot run it"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stderr.contains("forge::plugin::unknown_import"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn new_scaffolds_a_crate_and_refuses_to_overwrite() {
+    let project = Project::empty();
+    project
+        .forge("plugin new site-manifest")
+        .env("FORGE_PLUGIN_SDK", &sdk_dir())
+        .stdout(str![[r#"
+Created plugin `site-manifest` in site-manifest
+  Cargo.toml
+  src/lib.rs
+  README.md
+  .gitignore
+
+Next:
+  cd site-manifest
+  forge plugin test      # its tests, natively
+  forge plugin build     # the component, and the line for project.kdl
+
+"#]])
+        .run();
+    let dir = project.root().join("site-manifest");
+    for file in ["Cargo.toml", "src/lib.rs", "README.md", ".gitignore"] {
+        assert!(dir.join(file).is_file(), "{file} was not created");
+    }
+    let toml = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        toml.contains(r#"crate-type = ["cdylib", "rlib"]"#),
+        "{toml}"
+    );
+    assert!(toml.contains("[workspace]"), "{toml}");
+    assert!(toml.contains("forge-plugin-sdk = { path = "), "{toml}");
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).expect("lib.rs");
+    assert!(lib.contains("export_plugin!(SiteManifest);"), "{lib}");
+
+    std::fs::write(dir.join("src/lib.rs"), "// mine\n").expect("edit");
+    project
+        .forge("plugin new site-manifest")
+        .code(2)
+        .stderr(str![[r#"
+forge::plugin::exists
+
+  × site-manifest already exists
+  help: choose another name or `--path`; forge never overwrites an existing
+        directory
+
+
+"#]])
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("src/lib.rs")).expect("lib.rs"),
+        "// mine\n",
+        "the existing crate is untouched"
+    );
+    project.forge("plugin new Bad_Name").code(2).run();
+}
+
+#[test]
+fn build_says_what_is_missing_without_a_toolchain() {
+    let project = Project::empty();
+    project
+        .forge("plugin new hello")
+        .env("FORGE_PLUGIN_SDK", &sdk_dir())
+        .run();
+    project
+        .forge("plugin build hello")
+        .env("FORGE_WASM_RUSTC", NO_TOOLCHAIN)
+        .code(1)
+        .stderr(str![[r#"
+forge::plugin::no_wasm_toolchain
+
+  × no toolchain here can build wasm32-unknown-unknown:
+  │   - FORGE_WASM_RUSTC: /nonexistent/forge-test/rustc not found
+  help: either `rustup target add wasm32-unknown-unknown` (with rustup), or
+        `apt-get install rustc-web cargo-web rust-web-src lld-22` (Debian: std
+        is then built from source); FORGE_WASM_RUSTC, FORGE_WASM_CARGO and
+        FORGE_WASM_LINKER point forge at tools installed elsewhere
+
+
+"#]])
+        .run();
+}
+
+#[test]
+fn build_and_test_need_a_crate() {
+    let project = Project::empty();
+    for command in ["plugin build", "plugin test"] {
+        let output = project.forge(command).arg("nowhere").code(2).run();
+        assert!(
+            output
+                .stderr
+                .contains("nowhere is not a Rust crate: it has no Cargo.toml"),
+            "{command}: {}",
+            output.stderr
+        );
+    }
+}
+
+/// `forge plugin test` is `cargo test` (natively, against MockHost): its output streams
+/// through and a failing test gives cargo's exit status.
+#[test]
+fn plugin_test_passes_cargo_status_through() {
+    let project = Project::empty();
+    project
+        .forge("plugin new hello")
+        .env("FORGE_PLUGIN_SDK", &sdk_dir())
+        .run();
+    let lib = project.root().join("hello/src/lib.rs");
+    let source = std::fs::read_to_string(&lib).expect("lib.rs");
+    let broken = source.replace(
+        r#"format!("hello, {}!", config.name)"#,
+        r#"format!("bye, {}!", config.name)"#,
+    );
+    assert_ne!(source, broken, "the template changed: update this test");
+    std::fs::write(&lib, broken).expect("break the plugin");
+    let output = project
+        .forge("-j1 plugin test hello")
+        .env("CARGO_TARGET_DIR", &shared_target())
+        .code(101)
+        .run();
+    assert!(
+        output
+            .stdout
+            .contains("greets_and_writes_the_file ... FAILED"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stderr.contains("forge::plugin::tests_failed"),
+        "{}",
+        output.stderr
+    );
+}
+
+/// `forge plugin new` → `test` → `build` → `inspect`, then a rebuild that must give the
+/// same bytes. Needs a wasm toolchain (see the module docs).
+#[test]
+fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
+    if let Err(err) = forge_plugin_tools::toolchain::detect() {
+        panic!(
+            "this test builds a real plugin and needs a wasm toolchain; CI installs one.\n{:?}",
+            miette::Report::new(err)
+        );
+    }
+    let project = Project::empty();
+    project
+        .forge("plugin new hello")
+        .env("FORGE_PLUGIN_SDK", &sdk_dir())
+        .run();
+    let target = shared_target();
+    let target = target.as_str();
+
+    project
+        .forge("-j1 plugin test hello")
+        .env("CARGO_TARGET_DIR", target)
+        .run();
+
+    let first = project
+        .forge("-j1 plugin build hello --out hello.wasm --json")
+        .env("CARGO_TARGET_DIR", target)
+        .run();
+    let built = &first.json_lines()[0];
+    assert_eq!(built["type"], "plugin-build");
+    let wasm = project.root().join("hello.wasm");
+    let hash = forge_plugin_tools::hash_file(&wasm).expect("hash the component");
+    assert_eq!(built["hash"], hash.as_str());
+    assert_eq!(
+        built["kdl"],
+        format!("plugin \"hello\" path=\"hello.wasm\" hash=\"{hash}\"").as_str()
+    );
+    assert_eq!(built["capabilities"], serde_json::json!([]));
+
+    let inspected = project.forge("plugin inspect hello.wasm --json").run();
+    let inspected = &inspected.json_lines()[0];
+    assert_eq!(inspected["world"], "forge:plugin/step");
+    assert_eq!(inspected["version"], "0.1.0");
+    assert_eq!(inspected["exports"], serde_json::json!(["describe", "run"]));
+    assert_eq!(inspected["hash"], hash.as_str());
+
+    // Forget cargo's fingerprint of the plugin so that it compiles and links it again.
+    let fingerprints = Path::new(target).join("wasm32-unknown-unknown/release/.fingerprint");
+    let mut forgotten = 0;
+    for entry in std::fs::read_dir(&fingerprints).expect("cargo's fingerprints") {
+        let entry = entry.expect("fingerprint entry");
+        if entry.file_name().to_string_lossy().starts_with("hello-") {
+            std::fs::remove_dir_all(entry.path()).expect("remove a fingerprint");
+            forgotten += 1;
+        }
+    }
+    assert!(
+        forgotten > 0,
+        "no fingerprint of hello in {}",
+        fingerprints.display()
+    );
+    let second = project
+        .forge("-j1 plugin build hello --out again.wasm --json")
+        .env("CARGO_TARGET_DIR", target)
+        .run();
+    assert!(
+        second.stderr.contains("Compiling hello"),
+        "the second build must really rebuild: {}",
+        second.stderr
+    );
+    assert_eq!(second.json_lines()[0]["hash"], hash.as_str());
+    assert_eq!(
+        std::fs::read(&wasm).expect("first"),
+        std::fs::read(project.root().join("again.wasm")).expect("second"),
+        "two builds of the same plugin differ"
+    );
+}
+
+/// One target dir for every run of the tests that compile plugins: std (with
+/// -Zbuild-std) and the dependencies are built once, the plugin itself every time.
+fn shared_target() -> String {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-e2e");
+    target.to_str().expect("utf-8 target dir").to_owned()
+}
+
+fn sdk_dir() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk");
+    let dir = std::fs::canonicalize(&dir).expect("the repo's plugin-sdk");
+    dir.to_str().expect("utf-8 path").to_owned()
+}
