@@ -254,7 +254,7 @@ fn plugin_test_passes_cargo_status_through() {
     std::fs::write(&lib, broken).expect("break the plugin");
     let output = project
         .forge("-j1 plugin test hello")
-        .env("CARGO_TARGET_DIR", &shared_target())
+        .env("CARGO_TARGET_DIR", &shared_target("plugin-broken"))
         .code(101)
         .run();
     assert!(
@@ -286,7 +286,7 @@ fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
         .forge("plugin new hello")
         .env("FORGE_PLUGIN_SDK", &sdk_dir())
         .run();
-    let target = shared_target();
+    let target = shared_target("plugin-e2e");
     let target = target.as_str();
 
     project
@@ -348,10 +348,12 @@ fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
     );
 }
 
-/// One target dir for every run of the tests that compile plugins: std (with
-/// -Zbuild-std) and the dependencies are built once, the plugin itself every time.
-fn shared_target() -> String {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-e2e");
+/// A target dir kept across runs of one test that compiles a plugin: std (with
+/// -Zbuild-std) and the dependencies are built once, the plugin itself every time. One per
+/// test: every scaffold is a crate `hello` in its own workspace, so two of them in one
+/// target dir would overwrite each other's binaries while both tests run.
+fn shared_target(test: &str) -> String {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
     target.to_str().expect("utf-8 target dir").to_owned()
 }
 
