@@ -35,6 +35,12 @@ fn kept_target(test: &str) -> String {
     target.to_str().expect("utf-8 target dir").to_owned()
 }
 
+/// The SDK a scaffold depends on: this checkout's, by path.
+fn sdk_dir() -> String {
+    let dir = repo().join("plugin-sdk");
+    dir.to_str().expect("utf-8 path").to_owned()
+}
+
 fn repo() -> PathBuf {
     std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .expect("the repository root")
@@ -47,12 +53,17 @@ fn build_plugin(project: &Project, dir: &Path, out: &str, target: &str) -> Value
         .arg(out)
         .arg(dir.to_str().expect("utf-8 plugin dir"))
         .env("CARGO_TARGET_DIR", target)
-        .env("FORGE_PLUGIN_SDK", repo().join("plugin-sdk").to_str().expect("utf-8"))
+        .env("FORGE_PLUGIN_SDK", &sdk_dir())
         .run();
     let line = output.json_lines().remove(0);
     assert_eq!(line["type"], "plugin-build", "{line}");
-    let hash = forge_plugin_tools::hash_file(&project.root().join(out)).expect("hash the component");
-    assert_eq!(line["hash"], hash.as_str(), "the reported hash is the file's");
+    let hash =
+        forge_plugin_tools::hash_file(&project.root().join(out)).expect("hash the component");
+    assert_eq!(
+        line["hash"],
+        hash.as_str(),
+        "the reported hash is the file's"
+    );
     line
 }
 
@@ -118,7 +129,7 @@ fn plugin_e2e_new_build_pin_build_twice_edit_rerun_explain() {
         .file("other/b.txt", "two\n");
     project
         .forge("plugin new greet")
-        .env("FORGE_PLUGIN_SDK", repo().join("plugin-sdk").to_str().expect("utf-8"))
+        .env("FORGE_PLUGIN_SDK", &sdk_dir())
         .run();
     let target = kept_target("plugin-e2e-project");
     let built = build_plugin(
@@ -179,11 +190,7 @@ fn plugin_e2e_new_build_pin_build_twice_edit_rerun_explain() {
             r#"plugin "greet" path="plugins/greet.wasm" hash="{wrong}""#
         )),
     );
-    let refused = project
-        .forge("build")
-        .without_test_executor()
-        .code(2)
-        .run();
+    let refused = project.forge("build").without_test_executor().code(2).run();
     assert!(refused.stderr.contains(&wrong), "{}", refused.stderr);
     assert!(refused.stderr.contains(&hash), "{}", refused.stderr);
     assert!(!refused.stdout.contains("ran "), "{}", refused.stdout);
