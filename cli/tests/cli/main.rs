@@ -11,6 +11,7 @@ mod generate;
 mod graph;
 mod plan;
 mod plugin;
+mod plugin_e2e;
 mod run;
 mod service;
 mod usage;
