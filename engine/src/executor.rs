@@ -23,7 +23,8 @@ pub struct StepRequest {
     pub fingerprint: Arc<Fingerprint>,
     /// Project root; input paths in the fingerprint are relative to it.
     pub root: PathBuf,
-    /// The forge env being run.
+    /// The forge env being run, for env-scoped (deploy) steps; empty for build-phase
+    /// steps, whose results every env shares.
     pub env: String,
     /// Output manifests of the steps this one needs, by step id.
     pub upstream: BTreeMap<String, serde_json::Value>,

@@ -62,7 +62,8 @@ pub struct Fingerprint {
     /// The plugin that runs the step and its identity: `builtin:docker-build@<hash>` or the
     /// `blake3:` hash of a third-party component.
     pub plugin: String,
-    /// The step's config, flattened: dotted path → canonical JSON of the leaf value.
+    /// The step's config, flattened: path (`build.args.PROFILE`, `tags[0]`,
+    /// `templates["app.conf"]`) → canonical JSON of the leaf value.
     pub config: BTreeMap<String, String>,
     /// Declared input files: path relative to the project root (`/`-separated) → blake3 hex.
     pub files: BTreeMap<String, String>,
@@ -384,29 +385,46 @@ pub fn flatten_config(value: &ConfigValue) -> BTreeMap<String, String> {
 }
 
 fn flatten_into(value: &ConfigValue, prefix: &mut String, out: &mut BTreeMap<String, String>) {
-    let mut descend = |key: &str, child: &ConfigValue, prefix: &mut String| {
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push('.');
-        }
-        prefix.push_str(key);
-        flatten_into(child, prefix, out);
-        prefix.truncate(len);
-    };
     match value {
         ConfigValue::Map(map) if !map.is_empty() => {
-            for (k, v) in map {
-                descend(k, v, prefix);
+            for (key, child) in map {
+                let len = prefix.len();
+                push_key(prefix, key);
+                flatten_into(child, prefix, out);
+                prefix.truncate(len);
             }
         }
         ConfigValue::List(items) if !items.is_empty() => {
-            for (i, v) in items.iter().enumerate() {
-                descend(&i.to_string(), v, prefix);
+            for (i, child) in items.iter().enumerate() {
+                let len = prefix.len();
+                prefix.push_str(&format!("[{i}]"));
+                flatten_into(child, prefix, out);
+                prefix.truncate(len);
             }
         }
         leaf => {
             out.insert(prefix.clone(), leaf.canonical_json());
         }
+    }
+}
+
+/// Appends a map key to a config path: `.name` for plain names, `["app.conf"]` (JSON
+/// quoted) for anything else, so no two different configs flatten to the same paths
+/// (`{"app.conf": 1}` vs `{"app": {"conf": 1}}`, `{"0": 1}` vs `[1]`).
+fn push_key(prefix: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        if !prefix.is_empty() {
+            prefix.push('.');
+        }
+        prefix.push_str(key);
+    } else {
+        prefix.push('[');
+        prefix.push_str(&serde_json::to_string(key).unwrap_or_default());
+        prefix.push(']');
     }
 }
 
@@ -533,14 +551,32 @@ mod tests {
         let expected: BTreeMap<String, String> = [
             ("build.args.PROFILE", "\"debug\""),
             ("build.empty", "{}"),
-            ("build.tags.0", "\"a\""),
-            ("build.tags.1", "\"b\""),
+            ("build.tags[0]", "\"a\""),
+            ("build.tags[1]", "\"b\""),
             ("port", "8080"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert_eq!(flat, expected);
+    }
+
+    /// Keys are not split on dots: a file name as a key must not collide with nested maps,
+    /// and a map keyed "0" must not collide with a list.
+    #[test]
+    fn flattening_is_unambiguous() {
+        let flat = |json: &str| {
+            flatten_config(&serde_json::from_str::<ConfigValue>(json).expect("valid json"))
+        };
+        let dotted = flat(r#"{"templates":{"app.conf":"x"}}"#);
+        let nested = flat(r#"{"templates":{"app":{"conf":"x"}}}"#);
+        assert_ne!(dotted, nested);
+        assert!(
+            dotted.contains_key(r#"templates["app.conf"]"#),
+            "{dotted:?}"
+        );
+        assert_ne!(flat(r#"{"a":{"0":1}}"#), flat(r#"{"a":[1]}"#));
+        assert_ne!(flat(r#"{"a":{"":1}}"#), flat(r#"{"a":1}"#));
     }
 
     #[test]

@@ -311,6 +311,94 @@ async fn a_module_edit_reapplies_even_when_the_render_output_is_unchanged() {
     assert!(calls.contains(&"terraform-apply".to_string()), "{calls:?}");
 }
 
+/// Records the env each step was handed.
+#[derive(Default)]
+struct EnvRecorder(std::sync::Mutex<Vec<(String, String)>>);
+
+impl forge_engine::executor::Executor for EnvRecorder {
+    async fn run(
+        &self,
+        request: forge_engine::executor::StepRequest,
+    ) -> Result<forge_engine::executor::StepOutput, forge_engine::executor::StepError> {
+        let env = request.env.clone();
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .push((request.step.id.clone(), env.clone()));
+        Ok(forge_engine::executor::StepOutput {
+            manifest: serde_json::json!({ "step": request.step.id, "env": env }),
+        })
+    }
+}
+
+/// A build-phase result is shared by every env (its fingerprint has no env), so its plugin
+/// is not told the env: a result that said "dev" must never be reused for prod. Deploy
+/// steps are env-scoped and see it.
+#[tokio::test]
+async fn only_env_scoped_steps_are_told_the_env() {
+    let fx = Fixture::new();
+    let exec = Arc::new(EnvRecorder::default());
+    fx.session("dev")
+        .run(
+            exec.clone(),
+            RunOptions::new(Phase::Deploy),
+            EventSink::null(),
+        )
+        .await
+        .expect("run");
+    let seen = exec.0.lock().expect("not poisoned").clone();
+    for (step, env) in &seen {
+        let deploy = !(step.starts_with("docker-build:") || step.starts_with("ecr-push:"));
+        let expected = if deploy { "dev" } else { "" };
+        assert_eq!(env, expected, "{step} was told env {env:?}");
+    }
+    assert_eq!(seen.len(), 10, "{seen:?}");
+}
+
+/// Fails every step with a message and a help line, as the plugin host does.
+struct FailsWithHelp;
+
+impl forge_engine::executor::Executor for FailsWithHelp {
+    async fn run(
+        &self,
+        _: forge_engine::executor::StepRequest,
+    ) -> Result<forge_engine::executor::StepOutput, forge_engine::executor::StepError> {
+        Err(forge_engine::executor::StepError::Failed {
+            message: "plugin `x` imports `secrets`, which its step is not granted".into(),
+            help: Some("add the line `grant \"secrets\"` inside `plugin \"x\" { ... }`".into()),
+        })
+    }
+}
+
+/// A failure's help line (how to fix it) reaches the step's reported reason.
+#[tokio::test]
+async fn a_failed_steps_help_is_part_of_its_reason() {
+    let fx = Fixture::new();
+    let (sink, mut events) = EventSink::channel();
+    fx.session("dev")
+        .run(Arc::new(FailsWithHelp), RunOptions::new(Phase::Build), sink)
+        .await
+        .expect("run");
+    let mut reasons = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let forge_engine::events::Event::StepFinished {
+            status: forge_engine::events::StepStatus::Failed,
+            reason: Some(reason),
+            ..
+        } = event
+        {
+            reasons.push(reason);
+        }
+    }
+    assert!(!reasons.is_empty());
+    for reason in reasons {
+        assert!(
+            reason.contains("help: add the line `grant \"secrets\"`"),
+            "{reason}"
+        );
+    }
+}
+
 /// A module input that reads a service's own setting (`(ref)"service.backend.cpu"`) or a
 /// var is resolved into the render step's config, so changing the setting re-renders the
 /// Terraform instead of reusing the render made for the old value.

@@ -109,7 +109,9 @@ impl Context {
         &self.data.step
     }
 
-    /// The forge env being run (`dev`, `prod`).
+    /// The forge env being run (`dev`, `prod`) for deploy-phase steps. Empty for
+    /// build-phase steps: their results are shared by every env, so they must not depend
+    /// on one (put per-env values in the step's config, inside an `env` block).
     pub fn env(&self) -> &str {
         &self.data.env
     }

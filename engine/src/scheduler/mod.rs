@@ -364,7 +364,13 @@ impl StepTask {
             step: step.clone(),
             fingerprint: fingerprint.clone(),
             root: self.ctx.inputs.root().to_path_buf(),
-            env: self.ctx.env.clone(),
+            // A build-phase result is shared by every env (its fingerprint has no env), so
+            // its plugin must not see one either: it could not have been cached otherwise.
+            env: if step.env_scoped {
+                self.ctx.env.clone()
+            } else {
+                String::new()
+            },
             upstream: self
                 .upstream
                 .iter()
@@ -415,7 +421,13 @@ impl StepTask {
                 )
             }
             Err(StepError::Cancelled) => skipped("cancelled while running".to_string()),
-            Err(StepError::Failed { message, .. }) => failed(message, Some(key)),
+            Err(StepError::Failed { message, help }) => {
+                let reason = match help {
+                    Some(help) => format!("{message}\n  help: {help}"),
+                    None => message,
+                };
+                failed(reason, Some(key))
+            }
         }
     }
 }
