@@ -259,16 +259,18 @@ fn test(ctx: &Context<'_>, args: &PluginTestArgs) -> Result<Outcome, CliError> {
     }
 }
 
-/// `path` as `project.kdl` should name it: relative to the project (the closest
-/// `project.kdl` above the current directory) when inside it, else relative to the current
-/// directory, else as is.
+/// `path` as `project.kdl` should name it: relative to the project that holds it (the
+/// closest `project.kdl` above the file itself, which is where the plugin will be pinned),
+/// else relative to the current directory, else as is.
 fn for_project_kdl(path: &Path) -> PathBuf {
     let Ok(cwd) = std::env::current_dir() else {
         return path.to_path_buf();
     };
     let absolute = cwd.join(path);
     let absolute = std::fs::canonicalize(&absolute).unwrap_or(absolute);
-    let base = forge_engine::model::find_project_file(&cwd)
+    let base = absolute
+        .parent()
+        .and_then(forge_engine::model::find_project_file)
         .and_then(|file| file.parent().map(Path::to_path_buf))
         .unwrap_or(cwd);
     let base = std::fs::canonicalize(&base).unwrap_or(base);
