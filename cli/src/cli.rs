@@ -170,7 +170,17 @@ Examples:
     Cache(CacheCommand),
 
     /// Write, test, build and inspect WebAssembly step plugins
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  forge plugin new greet             scaffold a plugin crate in ./greet
+  forge plugin test greet            its tests, natively, against the SDK's MockHost
+  forge plugin build greet           the component, and the line that pins it in project.kdl
+  forge plugin inspect greet.wasm    contract version, capabilities, hash
+
+docs/plugin-guide.md walks through all of it."
+    )]
     Plugin(PluginCommand),
 
     /// Print a shell completion script

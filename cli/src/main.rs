@@ -17,6 +17,10 @@ use crate::cli::{Cli, ColorChoice, Command};
 use crate::report::OutputMode;
 
 fn main() -> ExitCode {
+    // `forge plugin build` runs cargo with forge itself as the rustc wrapper.
+    if let Some(code) = forge_plugin_tools::wrapper::run_as_rustc_wrapper() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(101));
+    }
     let cli = Cli::parse();
     install_error_hook(cli.global.color);
     let detailed = matches!(&cli.command, Command::Plan(plan) if plan.detailed_exitcode);

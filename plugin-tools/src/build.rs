@@ -30,6 +30,9 @@ pub struct BuildOptions {
     pub out: Option<PathBuf>,
     /// cargo's `-j`.
     pub jobs: Option<u16>,
+    /// A forge binary to run as cargo's `RUSTC_WRAPPER` (see [`crate::wrapper`]), which
+    /// makes the bytes independent of the directories the crates sit in.
+    pub rustc_wrapper: Option<PathBuf>,
 }
 
 /// A built plugin.
@@ -77,6 +80,18 @@ pub fn build(options: &BuildOptions, toolchain: &Toolchain) -> Result<BuildOutpu
         .stdin(Stdio::null());
     if let Some(jobs) = options.jobs {
         command.arg(format!("-j{jobs}"));
+    }
+    if let Some(wrapper) = &options.rustc_wrapper {
+        let crates: Vec<String> = meta
+            .path_packages
+            .iter()
+            .map(|(name, _)| name.replace('-', "_"))
+            .collect();
+        command
+            .env("RUSTC_WRAPPER", wrapper)
+            .env(crate::wrapper::PATH_CRATES_ENV, crates.join(","));
+    } else {
+        command.env_remove("RUSTC_WRAPPER");
     }
     if toolchain.kind == ToolchainKind::BuildStd {
         command

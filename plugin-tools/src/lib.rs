@@ -20,6 +20,7 @@ pub mod scaffold;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod toolchain;
+pub mod wrapper;
 
 pub use error::Error;
 pub use pin::{PinError, hash_bytes, hash_file, verify_pin, verify_pin_bytes};

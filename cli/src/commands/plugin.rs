@@ -99,6 +99,7 @@ fn build(ctx: &Context<'_>, args: &PluginBuildArgs) -> Result<Outcome, CliError>
         dir: args.path.clone(),
         out: args.out.clone(),
         jobs: ctx.global.jobs,
+        rustc_wrapper: std::env::current_exe().ok(),
     };
     let built: BuildOutput = forge_plugin_tools::build::build(&options, &toolchain)?;
     let shown = for_project_kdl(&built.path);

@@ -15,7 +15,7 @@ build:
 deploy (env dev):
   terraform-render  (terraform-render)  ← ecr-push:web
   state-lock        (state-lock)  ← terraform-render
-  terraform-apply   (terraform-apply)  ← state-lock
+  terraform-apply   (terraform-apply)  ← terraform-render, state-lock
   ecs-rollout:web   (ecs-rollout)  ← terraform-apply, ecr-push:web
   state-unlock      (state-unlock)  ← ecs-rollout:web
 
@@ -45,7 +45,7 @@ fn build_edit_plan_explain_deploy() {
   run    ecr-push:web      after docker-build:web runs
   run    terraform-render  after ecr-push:web runs
   run    state-lock        after terraform-render runs
-  run    terraform-apply   after state-lock runs
+  run    terraform-apply   after terraform-render and state-lock run
   run    ecs-rollout:web   after terraform-apply and ecr-push:web run
   run    state-unlock      after ecs-rollout:web runs
 
