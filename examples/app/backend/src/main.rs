@@ -12,7 +12,6 @@
 //! Modules: `http` parses requests and writes responses, `server` runs the accept loop
 //! and owns the socket limits; this file holds the routes.
 
-
 use std::env;
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -64,37 +63,7 @@ options:
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let port = match app_http::server::port_from_env(env::var("PORT").ok().as_deref()) {
-        Ok(port) => port,
-        Err(e) => {
-            eprintln!("backend: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => run(port),
-        ["--healthcheck"] => match app_http::server::healthcheck(port) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("backend: unhealthy: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        ["--help" | "-h"] => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        _ => {
-            eprint!("backend: unexpected arguments {args:?}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    app_http::server::main("backend", USAGE, run)
 }
 
 fn run(port: u16) -> ExitCode {

@@ -22,8 +22,8 @@ use std::env;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use client::{BackendUrl, Timeouts};
 use app_http::http::{Request, Response};
+use client::{BackendUrl, Timeouts};
 use page::Problem;
 
 const USAGE: &str = "usage: frontend [--healthcheck]
@@ -40,37 +40,7 @@ options:
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let port = match app_http::server::port_from_env(env::var("PORT").ok().as_deref()) {
-        Ok(port) => port,
-        Err(e) => {
-            eprintln!("frontend: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => run(port),
-        ["--healthcheck"] => match app_http::server::healthcheck(port) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("frontend: unhealthy: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        ["--help" | "-h"] => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        _ => {
-            eprint!("frontend: unexpected arguments {args:?}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    app_http::server::main("frontend", USAGE, run)
 }
 
 fn run(port: u16) -> ExitCode {

@@ -5,12 +5,50 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::http::{Request, Response, read_request};
+
+/// A service's `main`: reads `$PORT`, then runs `run(port)` (no arguments),
+/// `--healthcheck` (the probe a `FROM scratch` image uses, having no curl), or `--help`.
+/// `name` prefixes every message; `usage` is printed for `--help` and bad arguments.
+pub fn main(name: &str, usage: &str, run: impl FnOnce(u16) -> ExitCode) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let port = match port_from_env(std::env::var("PORT").ok().as_deref()) {
+        Ok(port) => port,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => run(port),
+        ["--healthcheck"] => match healthcheck(port) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: unhealthy: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        ["--help" | "-h"] => {
+            print!("{usage}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprint!("{name}: unexpected arguments {args:?}\n\n{usage}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// Port used when `$PORT` is not set.
 pub const DEFAULT_PORT: u16 = 8080;
