@@ -84,6 +84,14 @@ impl LazyHost {
 
 impl Executor for LazyHost {
     async fn run(&self, request: StepRequest) -> Result<StepOutput, StepError> {
+        // A `command` step is a process, not a plugin: no need to start wasmtime for it.
+        if forge_host::command::is_command(&request.step) {
+            let store = Store::open(&self.store_dir).map_err(|e| StepError::Failed {
+                message: e.to_string(),
+                help: Some("check that the store directory is writable (`--cache-dir`)".into()),
+            })?;
+            return forge_host::command::run(request, store).await;
+        }
         match self.executor() {
             Ok(executor) => executor.run(request).await,
             Err(message) => Err(StepError::Failed {

@@ -28,9 +28,20 @@ pub struct StepRequest {
     pub env: String,
     /// Output manifests of the steps this one needs, by step id.
     pub upstream: BTreeMap<String, serde_json::Value>,
+    /// The commit being built and its time, for steps that declare the commit SHA or
+    /// stamp it ([`Step::stamp_commit`]); read only when such a step runs.
+    pub stamp: Option<Stamp>,
     /// Cancelled on Ctrl-C, `--timeout`, or when the run is aborted.
     pub cancel: CancellationToken,
     pub events: EventSink,
+}
+
+/// The commit a run builds: what images are labelled and timestamped with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub commit: String,
+    /// Committer time, seconds since the Unix epoch (`SOURCE_DATE_EPOCH` when set).
+    pub time: u64,
 }
 
 /// What a step produced: a JSON manifest (image digest, rendered directory hash, ...).

@@ -39,6 +39,34 @@ pub fn commit_sha_with_env(root: &Path, env: impl Fn(&str) -> Option<String>) ->
     resolve(&git_dir, &common_dir, head.trim(), 0)
 }
 
+/// The time of `commit` in seconds since the Unix epoch, for stamping images:
+/// `SOURCE_DATE_EPOCH` when set (the reproducible-builds convention), else the commit's
+/// committer time from `git show` (a process, but only when a stamping step runs, never on
+/// the no-op path), else `None` (no git, or the commit is not in the repository).
+pub fn commit_time_with_env(
+    root: &Path,
+    commit: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<u64> {
+    if let Some(epoch) = env("SOURCE_DATE_EPOCH") {
+        return epoch.trim().parse().ok();
+    }
+    if !is_sha(commit) {
+        return None;
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["show", "-s", "--format=%ct", commit])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
 /// The git dir of the repository containing `start`: `.git` itself, or where a `.git` file's
 /// `gitdir:` line points.
 pub fn find_git_dir(start: &Path) -> Option<PathBuf> {

@@ -401,9 +401,20 @@ fn the_reference_project_parses_and_every_env_resolves() {
         Ok(p) => p,
         Err(errors) => panic!("the reference project.kdl is invalid:\n{}", render(&errors)),
     };
-    assert_eq!(project.envs.keys().collect::<Vec<_>>(), ["dev", "prod"]);
-    assert_eq!(project.default_env.value, "dev");
-    for env in ["dev", "prod"] {
+    assert_eq!(
+        project.envs.keys().collect::<Vec<_>>(),
+        ["dev", "local", "prod"]
+    );
+    assert_eq!(project.default_env.value, "local");
+    let local = project.resolve(None).expect("the default env resolves");
+    assert_eq!(local.registries["ecr"].url.value, "127.0.0.1:5000");
+    assert_eq!(
+        local.services["backend"].build.artifacts["dist/backend"]
+            .value
+            .refs(),
+        ["step.backend-bin.backend"]
+    );
+    for env in ["dev", "local", "prod"] {
         let config = project.resolve(Some(env)).expect("env resolves");
         let frontend = &config.services["frontend"];
         let backend = &config.services["backend"];

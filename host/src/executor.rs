@@ -226,7 +226,12 @@ impl Executor for HostExecutor {
         let this = self.clone();
         // Cancellation reaches a running plugin through the epoch callback, which sees
         // `request.cancel` within one tick.
-        async move { this.run_step(request).await.map_err(to_step_error) }
+        async move {
+            if crate::command::is_command(&request.step) {
+                return crate::command::run(request, this.store.clone()).await;
+            }
+            this.run_step(request).await.map_err(to_step_error)
+        }
     }
 }
 

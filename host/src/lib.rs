@@ -19,6 +19,7 @@
 mod bindings;
 pub mod builtins;
 pub mod cache;
+pub mod command;
 mod error;
 pub mod executor;
 pub mod grants;

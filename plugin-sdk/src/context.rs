@@ -10,6 +10,10 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
+use crate::caps::{
+    AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, RegistryError, Repository,
+    UpstreamBlob,
+};
 use crate::{Error, FileError};
 
 /// Severity of a log line (`types.level` in the WIT).
@@ -76,7 +80,88 @@ pub trait Host {
     fn write_output(&self, name: &str, contents: &[u8]) -> Result<String, String>;
     /// `secrets.get` (capability `secrets`).
     fn secret(&self, name: &str) -> Result<Secret, String>;
+    /// `files.read-upstream` (capability `files.read`).
+    fn read_upstream(&self, step: &str, name: &str) -> Result<Vec<u8>, FileError> {
+        Err(FileError::NotDeclared(format!("{step}/{name}")))
+    }
+    /// `docker.build` (capability `docker`).
+    fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
+        let _ = request;
+        Err(DockerError::Other(UNAVAILABLE.into()))
+    }
+    /// `registry.resolve` (capability `registry`).
+    fn registry_resolve(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<Option<String>, RegistryError> {
+        let _ = (registry, repository, reference, credentials);
+        Err(RegistryError::Other(UNAVAILABLE.into()))
+    }
+    /// `registry.has-blob` (capability `registry`).
+    fn registry_has_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<bool, RegistryError> {
+        let _ = (registry, repository, digest, credentials);
+        Err(RegistryError::Other(UNAVAILABLE.into()))
+    }
+    /// `registry.push-blob` (capability `registry`): bytes sent.
+    fn registry_push_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        blob: &UpstreamBlob,
+        credentials: Option<&Credentials>,
+    ) -> Result<u64, RegistryError> {
+        let _ = (registry, repository, blob, credentials);
+        Err(RegistryError::Other(UNAVAILABLE.into()))
+    }
+    /// `registry.put-manifest` (capability `registry`): the digest the registry reports.
+    fn registry_put_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        manifest: &[u8],
+        credentials: Option<&Credentials>,
+    ) -> Result<String, RegistryError> {
+        let _ = (registry, repository, reference, media_type, manifest, credentials);
+        Err(RegistryError::Other(UNAVAILABLE.into()))
+    }
+    /// `aws.ecr-login` (capability `aws`).
+    fn ecr_login(&self, target: &AwsTarget, registry: Option<&str>) -> Result<Credentials, AwsError> {
+        let _ = (target, registry);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `aws.ecr-describe-repository` (capability `aws`).
+    fn ecr_describe_repository(
+        &self,
+        target: &AwsTarget,
+        name: &str,
+    ) -> Result<Option<Repository>, AwsError> {
+        let _ = (target, name);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `aws.ecr-create-repository` (capability `aws`).
+    fn ecr_create_repository(
+        &self,
+        target: &AwsTarget,
+        name: &str,
+        immutable_tags: bool,
+    ) -> Result<Repository, AwsError> {
+        let _ = (target, name, immutable_tags);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
 }
+
+const UNAVAILABLE: &str = "this host does not provide the capability";
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) type HostImpl = crate::guest::WitHost;
@@ -91,6 +176,7 @@ pub(crate) struct StepData {
     pub(crate) upstream: BTreeMap<String, String>,
     pub(crate) files: Vec<String>,
     pub(crate) commit: Option<String>,
+    pub(crate) commit_time: Option<u64>,
 }
 
 /// What a running step sees: its identity, its declared inputs, and the host's imports.
@@ -120,6 +206,108 @@ impl Context {
     /// commit feeds its fingerprint).
     pub fn commit(&self) -> Option<&str> {
         self.data.commit.as_deref()
+    }
+
+    /// The commit's time (seconds since the Unix epoch; `SOURCE_DATE_EPOCH` when set),
+    /// alongside [`commit`](Self::commit).
+    pub fn commit_time(&self) -> Option<u64> {
+        self.data.commit_time
+    }
+
+    /// Builds an image through the Docker Engine (capability `docker`).
+    pub fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
+        self.host.docker_build(request)
+    }
+
+    /// The digest `reference` (a tag) names in `repository`, if any (capability `registry`).
+    pub fn registry_resolve(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<Option<String>, RegistryError> {
+        self.host
+            .registry_resolve(registry, repository, reference, credentials)
+    }
+
+    /// Whether the registry has the blob (capability `registry`).
+    pub fn registry_has_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<bool, RegistryError> {
+        self.host
+            .registry_has_blob(registry, repository, digest, credentials)
+    }
+
+    /// Uploads an upstream output file as a blob; returns the bytes sent (capability
+    /// `registry`).
+    pub fn registry_push_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        blob: &UpstreamBlob,
+        credentials: Option<&Credentials>,
+    ) -> Result<u64, RegistryError> {
+        self.host
+            .registry_push_blob(registry, repository, blob, credentials)
+    }
+
+    /// Puts a manifest under a tag; returns the registry's digest for it (capability
+    /// `registry`).
+    pub fn registry_put_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        manifest: &[u8],
+        credentials: Option<&Credentials>,
+    ) -> Result<String, RegistryError> {
+        self.host.registry_put_manifest(
+            registry,
+            repository,
+            reference,
+            media_type,
+            manifest,
+            credentials,
+        )
+    }
+
+    /// ECR credentials for `registry` (capability `aws`).
+    pub fn ecr_login(
+        &self,
+        target: &AwsTarget,
+        registry: Option<&str>,
+    ) -> Result<Credentials, AwsError> {
+        self.host.ecr_login(target, registry)
+    }
+
+    /// An ECR repository by name, if it exists (capability `aws`).
+    pub fn ecr_describe_repository(
+        &self,
+        target: &AwsTarget,
+        name: &str,
+    ) -> Result<Option<Repository>, AwsError> {
+        self.host.ecr_describe_repository(target, name)
+    }
+
+    /// Creates an ECR repository (capability `aws`).
+    pub fn ecr_create_repository(
+        &self,
+        target: &AwsTarget,
+        name: &str,
+        immutable_tags: bool,
+    ) -> Result<Repository, AwsError> {
+        self.host.ecr_create_repository(target, name, immutable_tags)
+    }
+
+    /// An output file of upstream step `step` (capability `files.read`).
+    pub fn read_upstream(&self, step: &str, name: &str) -> Result<Vec<u8>, Error> {
+        self.host.read_upstream(step, name).map_err(Error::from)
     }
 
     /// The step's declared input files: project-relative, `/`-separated, sorted. These,

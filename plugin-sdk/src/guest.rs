@@ -19,7 +19,69 @@ pub mod bindings {
     });
 }
 
-use bindings::forge::plugin::{files, log, outputs, secrets, types};
+use bindings::forge::plugin::{aws, docker, files, log, outputs, registry, secrets, types};
+
+use crate::caps::{
+    AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, RegistryError,
+    Repository, UpstreamBlob,
+};
+
+fn file_error(e: files::FileError) -> FileError {
+    match e {
+        files::FileError::NotDeclared(s) => FileError::NotDeclared(s),
+        files::FileError::NotFound(s) => FileError::NotFound(s),
+        files::FileError::TooLarge(s) => FileError::TooLarge(s),
+        files::FileError::Io(s) => FileError::Io(s),
+    }
+}
+
+fn registry_error(e: registry::RegistryError) -> RegistryError {
+    match e {
+        registry::RegistryError::Unreachable(m) => RegistryError::Unreachable(m),
+        registry::RegistryError::Unauthorized(m) => RegistryError::Unauthorized(m),
+        registry::RegistryError::Other(m) => RegistryError::Other(m),
+    }
+}
+
+fn aws_error(e: aws::AwsError) -> AwsError {
+    match e {
+        aws::AwsError::Credentials(m) => AwsError::Credentials(m),
+        aws::AwsError::Unreachable(m) => AwsError::Unreachable(m),
+        aws::AwsError::Service((code, message)) => AwsError::Service { code, message },
+    }
+}
+
+fn aws_target(t: &AwsTarget) -> aws::Target {
+    aws::Target {
+        region: t.region.clone(),
+        endpoint: t.endpoint.clone(),
+    }
+}
+
+fn repository(r: aws::Repository) -> Repository {
+    Repository {
+        name: r.name,
+        uri: r.uri,
+        arn: r.arn,
+        immutable_tags: r.immutable_tags,
+    }
+}
+
+fn blob(b: docker::Blob) -> Blob {
+    Blob {
+        digest: b.digest,
+        size: b.size,
+        media_type: b.media_type,
+        output: b.output,
+    }
+}
+
+fn credentials(handle: registry::Credentials) -> Credentials {
+    Credentials {
+        registry: handle.registry(),
+        handle,
+    }
+}
 
 /// The real host: every method is a direct call to a WIT import.
 pub struct WitHost;
@@ -41,12 +103,110 @@ impl Host for WitHost {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, FileError> {
-        files::read(path).map_err(|e| match e {
-            files::FileError::NotDeclared(s) => FileError::NotDeclared(s),
-            files::FileError::NotFound(s) => FileError::NotFound(s),
-            files::FileError::TooLarge(s) => FileError::TooLarge(s),
-            files::FileError::Io(s) => FileError::Io(s),
-        })
+        files::read(path).map_err(file_error)
+    }
+
+    fn read_upstream(&self, step: &str, name: &str) -> Result<Vec<u8>, FileError> {
+        files::read_upstream(step, name).map_err(file_error)
+    }
+
+    fn docker_build(&self, r: &BuildRequest) -> Result<Image, DockerError> {
+        let request = docker::BuildRequest {
+            context: r.context.clone(),
+            dockerfile: r.dockerfile.clone(),
+            build_args: r.build_args.clone(),
+            target: r.target.clone(),
+            labels: r.labels.clone(),
+            source_date_epoch: r.source_date_epoch,
+            tags: r.tags.clone(),
+        };
+        match docker::build(&request) {
+            Ok(i) => Ok(Image {
+                id: i.id,
+                manifest: i.manifest,
+                digest: i.digest,
+                config: blob(i.config),
+                layers: i.layers.into_iter().map(blob).collect(),
+            }),
+            Err(docker::DockerError::Unreachable(m)) => Err(DockerError::Unreachable(m)),
+            Err(docker::DockerError::BuildFailed(m)) => Err(DockerError::BuildFailed(m)),
+            Err(docker::DockerError::Other(m)) => Err(DockerError::Other(m)),
+        }
+    }
+
+    fn registry_resolve(
+        &self,
+        reg: &str,
+        repo: &str,
+        reference: &str,
+        creds: Option<&Credentials>,
+    ) -> Result<Option<String>, RegistryError> {
+        registry::resolve(reg, repo, reference, creds.map(|c| &c.handle)).map_err(registry_error)
+    }
+
+    fn registry_has_blob(
+        &self,
+        reg: &str,
+        repo: &str,
+        digest: &str,
+        creds: Option<&Credentials>,
+    ) -> Result<bool, RegistryError> {
+        registry::has_blob(reg, repo, digest, creds.map(|c| &c.handle)).map_err(registry_error)
+    }
+
+    fn registry_push_blob(
+        &self,
+        reg: &str,
+        repo: &str,
+        b: &UpstreamBlob,
+        creds: Option<&Credentials>,
+    ) -> Result<u64, RegistryError> {
+        let b = registry::UpstreamBlob {
+            step: b.step.clone(),
+            output: b.output.clone(),
+            digest: b.digest.clone(),
+        };
+        registry::push_blob(reg, repo, &b, creds.map(|c| &c.handle)).map_err(registry_error)
+    }
+
+    fn registry_put_manifest(
+        &self,
+        reg: &str,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        manifest: &[u8],
+        creds: Option<&Credentials>,
+    ) -> Result<String, RegistryError> {
+        registry::put_manifest(reg, repo, reference, media_type, manifest, creds.map(|c| &c.handle))
+            .map_err(registry_error)
+    }
+
+    fn ecr_login(&self, target: &AwsTarget, reg: Option<&str>) -> Result<Credentials, AwsError> {
+        aws::ecr_login(&aws_target(target), reg)
+            .map(credentials)
+            .map_err(aws_error)
+    }
+
+    fn ecr_describe_repository(
+        &self,
+        target: &AwsTarget,
+        name: &str,
+    ) -> Result<Option<Repository>, AwsError> {
+        aws::ecr_describe_repository(&aws_target(target), name)
+            .map(|r| r.map(repository))
+            .map_err(aws_error)
+    }
+
+    fn ecr_create_repository(
+        &self,
+        target: &AwsTarget,
+        name: &str,
+        immutable_tags: bool,
+    ) -> Result<Repository, AwsError> {
+        aws::ecr_create_repository(&aws_target(target), name, immutable_tags)
+            .map(repository)
+            .map_err(aws_error)
     }
 
     fn write_output(&self, name: &str, contents: &[u8]) -> Result<String, String> {
@@ -95,6 +255,7 @@ pub fn run<P: Plugin>(input: types::StepInput) -> Result<types::StepOutput, type
         upstream: input.upstream.into_iter().collect(),
         files: input.files,
         commit: input.commit,
+        commit_time: input.commit_time,
     };
     match crate::runtime::execute::<P>(data, WitHost) {
         Ok((_, manifest)) => Ok(types::StepOutput { manifest }),

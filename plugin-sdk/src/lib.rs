@@ -142,6 +142,7 @@
 //! forge caches a step's output under a hash of its inputs, so `run` must be a function of
 //! its [`Context`] and config: iterate `BTreeMap`s, not `HashMap`s; don't embed timestamps.
 
+mod caps;
 mod context;
 mod error;
 mod plugin;
@@ -152,10 +153,14 @@ mod guest;
 #[cfg(not(target_arch = "wasm32"))]
 mod mock;
 
+pub use caps::{
+    AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, RegistryError,
+    Repository, UpstreamBlob,
+};
 pub use context::{Context, Host, Level, Secret};
 pub use error::{Error, FileError, ResultExt};
 #[cfg(not(target_arch = "wasm32"))]
-pub use mock::{LogRecord, MockHost};
+pub use mock::{LogRecord, MockHost, MockRegistry, sha256};
 pub use plugin::{Info, NoConfig, Plugin, capability};
 
 /// Used by [`export_plugin!`]'s expansion; not part of the API.

@@ -7,6 +7,10 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
+use crate::caps::{
+    AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, RegistryError, Repository,
+    UpstreamBlob,
+};
 use crate::context::{Host, Level, Secret, StepData};
 use crate::plugin::capability;
 use crate::{Error, FileError, Info, Plugin};
@@ -28,6 +32,30 @@ struct State {
     logs: Vec<LogRecord>,
     progress: Vec<(u64, u64)>,
     outputs: BTreeMap<String, Vec<u8>>,
+    upstream_outputs: BTreeMap<(String, String), Vec<u8>>,
+    docker: Option<DockerFake>,
+    docker_requests: Vec<BuildRequest>,
+    registry: MockRegistry,
+    ecr: BTreeMap<String, Repository>,
+    aws_down: Option<AwsError>,
+}
+
+type DockerFake = Box<dyn Fn(&BuildRequest) -> Result<Image, DockerError>>;
+
+/// The fake registry behind a [`MockHost`]: blobs and tags per repository, like a real
+/// one, and a count of what was uploaded.
+#[derive(Debug, Clone, Default)]
+pub struct MockRegistry {
+    /// (repository, digest) of every blob it holds.
+    pub blobs: BTreeSet<(String, String)>,
+    /// (repository, tag) → manifest digest.
+    pub tags: BTreeMap<(String, String), String>,
+    /// Blobs uploaded since the host was made.
+    pub uploads: usize,
+    /// Bytes uploaded since the host was made.
+    pub bytes: u64,
+    /// When set, every call fails as unreachable.
+    pub down: bool,
 }
 
 /// A fake forge host for unit tests of a plugin.
@@ -73,6 +101,7 @@ pub struct MockHost {
     step: String,
     env: String,
     commit: Option<String>,
+    commit_time: Option<u64>,
     config: serde_json::Value,
     upstream: BTreeMap<String, String>,
     manifest: Option<String>,
@@ -93,6 +122,7 @@ impl MockHost {
             step: "test".to_owned(),
             env: "dev".to_owned(),
             commit: None,
+            commit_time: None,
             config: serde_json::Value::Object(serde_json::Map::new()),
             upstream: BTreeMap::new(),
             manifest: None,
@@ -153,6 +183,68 @@ impl MockHost {
         self
     }
 
+    /// Sets the commit's time (seconds since the Unix epoch).
+    #[must_use]
+    pub fn commit_time(mut self, time: u64) -> Self {
+        self.commit_time = Some(time);
+        self
+    }
+
+    /// Gives an upstream step an output file (what `files.read-upstream` and registry
+    /// pushes read).
+    #[must_use]
+    pub fn upstream_output(
+        self,
+        step: impl Into<String>,
+        name: impl Into<String>,
+        contents: impl AsRef<[u8]>,
+    ) -> Self {
+        self.state
+            .borrow_mut()
+            .upstream_outputs
+            .insert((step.into(), name.into()), contents.as_ref().to_vec());
+        self
+    }
+
+    /// Answers `docker.build` with `f` (every request is also recorded, see
+    /// [`docker_requests`](Self::docker_requests)).
+    #[must_use]
+    pub fn docker(self, f: impl Fn(&BuildRequest) -> Result<Image, DockerError> + 'static) -> Self {
+        self.state.borrow_mut().docker = Some(Box::new(f));
+        self
+    }
+
+    /// An existing ECR repository.
+    #[must_use]
+    pub fn ecr_repository(self, name: impl Into<String>, immutable_tags: bool) -> Self {
+        let name = name.into();
+        let repo = mock_repository(&name, immutable_tags);
+        self.state.borrow_mut().ecr.insert(name, repo);
+        self
+    }
+
+    /// Makes every AWS call fail with `error`.
+    #[must_use]
+    pub fn aws_error(self, error: AwsError) -> Self {
+        self.state.borrow_mut().aws_down = Some(error);
+        self
+    }
+
+    /// The registry's state, to set up or inspect.
+    pub fn registry(&self) -> std::cell::RefMut<'_, MockRegistry> {
+        std::cell::RefMut::map(self.state.borrow_mut(), |s| &mut s.registry)
+    }
+
+    /// The `docker.build` requests of every run so far.
+    pub fn docker_requests(&self) -> Vec<BuildRequest> {
+        self.state.borrow().docker_requests.clone()
+    }
+
+    /// The ECR repositories, after the runs so far.
+    pub fn ecr_repositories(&self) -> BTreeMap<String, Repository> {
+        self.state.borrow().ecr.clone()
+    }
+
     /// Sets the step id (default `test`).
     #[must_use]
     pub fn step(mut self, id: impl Into<String>) -> Self {
@@ -205,6 +297,7 @@ impl MockHost {
             upstream: self.upstream.clone(),
             files,
             commit: self.commit.clone(),
+            commit_time: self.commit_time,
         };
         let backend = MockBackend {
             state: Rc::clone(&self.state),
@@ -303,4 +396,184 @@ impl Host for MockBackend {
             ))
         }
     }
+
+    fn read_upstream(&self, step: &str, name: &str) -> Result<Vec<u8>, FileError> {
+        self.require(capability::FILES_READ).map_err(FileError::Io)?;
+        self.state
+            .borrow()
+            .upstream_outputs
+            .get(&(step.to_owned(), name.to_owned()))
+            .cloned()
+            .ok_or_else(|| FileError::NotDeclared(format!("{step}/{name}")))
+    }
+
+    fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
+        self.require(capability::DOCKER).map_err(DockerError::Other)?;
+        let mut state = self.state.borrow_mut();
+        state.docker_requests.push(request.clone());
+        match &state.docker {
+            Some(f) => f(request),
+            None => Err(DockerError::Unreachable(
+                "MockHost has no Docker Engine (use `MockHost::docker`)".into(),
+            )),
+        }
+    }
+
+    fn registry_resolve(
+        &self,
+        _registry: &str,
+        repository: &str,
+        reference: &str,
+        _credentials: Option<&Credentials>,
+    ) -> Result<Option<String>, RegistryError> {
+        let reg = self.registry()?;
+        Ok(reg
+            .tags
+            .get(&(repository.to_owned(), reference.to_owned()))
+            .cloned())
+    }
+
+    fn registry_has_blob(
+        &self,
+        _registry: &str,
+        repository: &str,
+        digest: &str,
+        _credentials: Option<&Credentials>,
+    ) -> Result<bool, RegistryError> {
+        let reg = self.registry()?;
+        Ok(reg
+            .blobs
+            .contains(&(repository.to_owned(), digest.to_owned())))
+    }
+
+    fn registry_push_blob(
+        &self,
+        _registry: &str,
+        repository: &str,
+        blob: &UpstreamBlob,
+        _credentials: Option<&Credentials>,
+    ) -> Result<u64, RegistryError> {
+        drop(self.registry()?);
+        let bytes = self
+            .state
+            .borrow()
+            .upstream_outputs
+            .get(&(blob.step.clone(), blob.output.clone()))
+            .cloned()
+            .ok_or_else(|| {
+                RegistryError::Other(format!(
+                    "`{}` has no output `{}`",
+                    blob.step, blob.output
+                ))
+            })?;
+        if sha256(&bytes) != blob.digest {
+            return Err(RegistryError::Other(format!(
+                "output `{}` is not blob {}",
+                blob.output, blob.digest
+            )));
+        }
+        let mut state = self.state.borrow_mut();
+        state.registry.uploads += 1;
+        state.registry.bytes += bytes.len() as u64;
+        state
+            .registry
+            .blobs
+            .insert((repository.to_owned(), blob.digest.clone()));
+        Ok(bytes.len() as u64)
+    }
+
+    fn registry_put_manifest(
+        &self,
+        _registry: &str,
+        repository: &str,
+        reference: &str,
+        _media_type: &str,
+        manifest: &[u8],
+        _credentials: Option<&Credentials>,
+    ) -> Result<String, RegistryError> {
+        drop(self.registry()?);
+        let digest = sha256(manifest);
+        self.state.borrow_mut().registry.tags.insert(
+            (repository.to_owned(), reference.to_owned()),
+            digest.clone(),
+        );
+        Ok(digest)
+    }
+
+    fn ecr_login(&self, _target: &AwsTarget, registry: Option<&str>) -> Result<Credentials, AwsError> {
+        self.aws()?;
+        Ok(Credentials::mock(
+            registry.unwrap_or("123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+        ))
+    }
+
+    fn ecr_describe_repository(
+        &self,
+        _target: &AwsTarget,
+        name: &str,
+    ) -> Result<Option<Repository>, AwsError> {
+        self.aws()?;
+        Ok(self.state.borrow().ecr.get(name).cloned())
+    }
+
+    fn ecr_create_repository(
+        &self,
+        _target: &AwsTarget,
+        name: &str,
+        immutable_tags: bool,
+    ) -> Result<Repository, AwsError> {
+        self.aws()?;
+        let mut state = self.state.borrow_mut();
+        if state.ecr.contains_key(name) {
+            return Err(AwsError::Service {
+                code: "RepositoryAlreadyExistsException".into(),
+                message: format!("repository `{name}` already exists"),
+            });
+        }
+        let repo = mock_repository(name, immutable_tags);
+        state.ecr.insert(name.to_owned(), repo.clone());
+        Ok(repo)
+    }
+}
+
+impl MockBackend {
+    fn registry(&self) -> Result<std::cell::Ref<'_, MockRegistry>, RegistryError> {
+        self.require(capability::REGISTRY)
+            .map_err(RegistryError::Other)?;
+        let reg = std::cell::Ref::map(self.state.borrow(), |s| &s.registry);
+        if reg.down {
+            return Err(RegistryError::Unreachable(
+                "cannot reach the registry (MockRegistry::down)".into(),
+            ));
+        }
+        Ok(reg)
+    }
+
+    fn aws(&self) -> Result<(), AwsError> {
+        self.require(capability::AWS).map_err(AwsError::Credentials)?;
+        match &self.state.borrow().aws_down {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn mock_repository(name: &str, immutable_tags: bool) -> Repository {
+    Repository {
+        name: name.to_owned(),
+        uri: format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}"),
+        arn: format!("arn:aws:ecr:us-east-1:123456789012:repository/{name}"),
+        immutable_tags,
+    }
+}
+
+/// `sha256:<hex>` of `bytes`, as registries name blobs and manifests.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(bytes);
+    let mut out = String::from("sha256:");
+    for b in hash {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }

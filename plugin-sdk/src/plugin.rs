@@ -13,6 +13,12 @@ pub mod capability {
     pub const FILES_READ: &str = "files.read";
     /// Get secrets as opaque handles (`forge:plugin/secrets`).
     pub const SECRETS: &str = "secrets";
+    /// The Docker Engine (`docker` in the WIT).
+    pub const DOCKER: &str = "docker";
+    /// Image registries (`registry`).
+    pub const REGISTRY: &str = "registry";
+    /// AWS APIs (`aws`).
+    pub const AWS: &str = "aws";
 }
 
 /// A forge step plugin.

@@ -42,7 +42,13 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
                 decl.source.clone(),
                 decl.grants.iter().map(|g| g.value.clone()).collect(),
             ),
-            None => (PluginSource::Builtin, Vec::new()),
+            None => (
+                PluginSource::Builtin,
+                crate::model::builtin_grants(name)
+                    .iter()
+                    .map(|g| g.to_string())
+                    .collect(),
+            ),
         }
     };
     let builtin = |id: String, name: &str, phase: Phase, span, origin: Origin| {
@@ -58,6 +64,7 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             need_spans: Vec::new(),
             env_vars: Vec::new(),
             commit_sha: false,
+            stamp_commit: false,
             env_scoped: phase == Phase::Deploy,
             grants,
             origin,
@@ -75,6 +82,22 @@ pub(super) fn expand(config: &Config, source: &SourceFile) -> Result<Vec<Step>, 
             origin.clone(),
         );
         build.config = docker_build_config(svc);
+        if let (ConfigValue::Map(m), Some(url)) = (&mut build.config, &config.source) {
+            m.insert("source".into(), s(&url.value));
+        }
+        build.stamp_commit = true;
+        // An artifact is another step's output: that step runs first, and its output
+        // (not a file left on disk) feeds this build's fingerprint and its context.
+        for artifact in svc.build.artifacts.values() {
+            for target in artifact.value.refs() {
+                if let Some(need) = producer_of(target, None)
+                    && !build.needs.contains(&need)
+                {
+                    build.needs.push(need);
+                    build.need_spans.push(artifact.span);
+                }
+            }
+        }
         let context = rel_path(&svc.build.context);
         build.inputs.push(InputSelection {
             base: context.clone(),
@@ -335,6 +358,15 @@ fn docker_build_config(svc: &Service) -> ConfigValue {
             b.target.as_ref().map_or(ConfigValue::Null, |t| s(&t.value)),
         ),
         ("repository", s(&svc.repository.value)),
+        (
+            "artifacts",
+            ConfigValue::Map(
+                b.artifacts
+                    .iter()
+                    .map(|(path, r)| (path.clone(), r.value.clone()))
+                    .collect(),
+            ),
+        ),
     ])
 }
 

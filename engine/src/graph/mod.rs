@@ -73,6 +73,11 @@ pub struct Step {
     pub env_vars: Vec<String>,
     /// Whether the commit SHA feeds the fingerprint.
     pub commit_sha: bool,
+    /// Whether the plugin is told the commit SHA and its time *without* them feeding the
+    /// fingerprint (stamping, like Bazel's volatile status): `docker-build` writes them into
+    /// image labels and timestamps, and a cached image keeps the stamp of the commit that
+    /// first built it. A new commit that changes none of its inputs reuses the image.
+    pub stamp_commit: bool,
     /// Whether the forge env name feeds the fingerprint (deploy steps).
     pub env_scoped: bool,
     /// Capabilities granted to the plugin for this step.

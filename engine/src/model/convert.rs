@@ -55,6 +55,7 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
         env: env.to_string(),
         project: placeholder(String::new(), none),
         region: placeholder(String::new(), none),
+        source: None,
         services: BTreeMap::new(),
         registries: BTreeMap::new(),
         modules: BTreeMap::new(),
@@ -80,6 +81,10 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
                         "default-env" => {
                             header.default_env =
                                 cx.leaf_string(child, "the env used without `--env`")
+                        }
+                        "source" => {
+                            config.source =
+                                cx.leaf_string(child, "the URL of the project's source repository")
                         }
                         _ => cx.unknown_node_in(child, Ctx::Project),
                     }

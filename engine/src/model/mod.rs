@@ -190,6 +190,8 @@ pub struct Config {
     pub env: String,
     pub project: Spanned<String>,
     pub region: Spanned<String>,
+    /// Where the sources live (`project { source "URL" }`): images' OCI source label.
+    pub source: Option<Spanned<String>>,
     pub services: BTreeMap<String, Service>,
     pub registries: BTreeMap<String, Registry>,
     pub modules: BTreeMap<String, Module>,
@@ -231,6 +233,10 @@ pub struct BuildSpec {
     pub target: Option<Spanned<String>>,
     /// Extra input globs beyond the context (relative to the project root).
     pub inputs: Vec<Spanned<String>>,
+    /// Files placed into the build context from other steps' outputs: path inside the
+    /// context → `(ref)"step.NAME.OUTPUT"`. How a binary built by a `command` step reaches
+    /// the image through the step graph rather than through a file left on disk.
+    pub artifacts: BTreeMap<String, Spanned<ConfigValue>>,
 }
 
 #[derive(Debug, Clone)]
@@ -347,7 +353,19 @@ pub const BUILTIN_PLUGINS: &[&str] = &[
     "terraform-apply",
     "ecs-rollout",
     "state-unlock",
+    "command",
 ];
+
+/// The capabilities a built-in plugin is granted when the project declares no `plugin` node
+/// for it: what its job needs, nothing more. `command` is not a wasm plugin at all: forge
+/// runs its process directly (see docs/project-kdl.md).
+pub fn builtin_grants(plugin: &str) -> &'static [&'static str] {
+    match plugin {
+        "docker-build" => &["files.read", "docker"],
+        "ecr-push" => &["registry", "aws"],
+        _ => &[],
+    }
+}
 
 /// A generic `step` block: anything the service sugar does not cover.
 #[derive(Debug, Clone)]

@@ -109,7 +109,7 @@ const ENV: &[NodeSpec] = &[
     keyed("step", Ctx::Step),
 ];
 
-const PROJECT: &[NodeSpec] = &[single("region"), single("default-env")];
+const PROJECT: &[NodeSpec] = &[single("region"), single("default-env"), single("source")];
 
 const REGISTRY: &[NodeSpec] = &[
     single("kind"),
@@ -151,6 +151,7 @@ const BUILD: &[NodeSpec] = &[
     keyed("arg", Ctx::Leaf),
     single("target"),
     list("input"),
+    keyed("artifact", Ctx::Leaf),
 ];
 
 const MODULE: &[NodeSpec] = &[single("source"), keyed("input", Ctx::Free)];

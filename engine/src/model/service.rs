@@ -10,7 +10,7 @@ use kdl::KdlNode;
 use super::convert::{defaults, placeholder, u32_of};
 use super::read::Cx;
 use super::schema::{Ctx, did_you_mean};
-use super::{BuildSpec, HealthCheck, LoadBalancer, SecretRef, Service, Spanned};
+use super::{BuildSpec, ConfigValue, HealthCheck, LoadBalancer, SecretRef, Service, Spanned};
 
 /// Fargate's task sizes: each CPU value with the memory (MiB) range and step it allows.
 const FARGATE: &[(u32, u32, u32, u32)] = &[
@@ -41,6 +41,7 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
             args: BTreeMap::new(),
             target: None,
             inputs: Vec::new(),
+            artifacts: BTreeMap::new(),
         },
         registry: None,
         repository: placeholder(String::new(), head),
@@ -248,6 +249,7 @@ fn read_build(node: &KdlNode, build: &mut BuildSpec, cx: &mut Cx) {
             "input" => build
                 .inputs
                 .extend(cx.strings(child, "a glob relative to the project root")),
+            "artifact" => read_artifact(child, build, cx),
             _ => cx.unknown_node_in(child, Ctx::Build),
         }
     }
@@ -257,6 +259,39 @@ fn read_build(node: &KdlNode, build: &mut BuildSpec, cx: &mut Cx) {
             "a `context`",
             "add `context \"path/to/app\"`: the directory the image is built from".into(),
         );
+    }
+}
+
+/// `artifact "dist/backend" (ref)"step.backend-bin.backend"`: a file of the build context
+/// that comes from another step's output.
+fn read_artifact(node: &KdlNode, build: &mut BuildSpec, cx: &mut Cx) {
+    cx.shape(node, 2, &[], Ctx::Leaf);
+    let help = "`artifact \"PATH-IN-CONTEXT\" (ref)\"step.NAME.OUTPUT\"`";
+    let path = cx.arg(node, 0).and_then(|e| cx.string(node, e, help));
+    let Some(path) = path else {
+        if cx.arg(node, 0).is_none() {
+            cx.missing(node, "a path inside the build context", help.into());
+        }
+        return;
+    };
+    if !super::validate::inside_root(cx, &path.value, path.span, "artifact") {
+        return;
+    }
+    match cx.arg(node, 1).and_then(|e| cx.config_entry(e)) {
+        Some(value) if matches!(&value.value, ConfigValue::Ref(r) if r.target.starts_with("step.")) => {
+            build.artifacts.insert(path.value, value);
+        }
+        Some(value) => cx.invalid(
+            value.span,
+            "an artifact comes from a step's output".into(),
+            "not a step output reference",
+            format!("write it as {help}, naming a `step` and one of its output files"),
+        ),
+        None => {
+            if cx.arg(node, 1).is_none() {
+                cx.missing(node, "the step output it comes from", help.into());
+            }
+        }
     }
 }
 

@@ -357,6 +357,9 @@ pub(crate) fn check_config(config: &Config, cx: &mut Cx) {
             }
         }
         let build = &service.build;
+        for artifact in build.artifacts.values() {
+            check_refs(config, artifact, cx);
+        }
         let context = build.context.value.to_string_lossy().into_owned();
         // An empty context is the placeholder for a missing one, already reported.
         if !context.is_empty() && inside_root(cx, &context, build.context.span, "build context") {

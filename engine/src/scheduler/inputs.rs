@@ -27,6 +27,7 @@ pub(crate) struct Inputs {
     /// parallel, so steps taking turns here lose little.
     index: Mutex<FileIndex>,
     commit: OnceLock<Option<String>>,
+    stamp: OnceLock<Option<crate::executor::Stamp>>,
     vars: EnvVars,
     builtins: BuiltinIdentities,
 }
@@ -70,9 +71,30 @@ impl Inputs {
             env: env.to_string(),
             index: Mutex::new(index),
             commit: OnceLock::new(),
+            stamp: OnceLock::new(),
             vars,
             builtins,
         })
+    }
+
+    fn commit(&self) -> Option<String> {
+        self.commit
+            .get_or_init(|| crate::git::commit_sha_with_env(&self.root, |n| self.vars.get(n)))
+            .clone()
+    }
+
+    /// The commit and its time, for a step that runs and declares or stamps the commit.
+    pub fn stamp(&self) -> Option<crate::executor::Stamp> {
+        self.stamp
+            .get_or_init(|| {
+                let commit = self.commit()?;
+                let time = crate::git::commit_time_with_env(&self.root, &commit, |n| {
+                    self.vars.get(n)
+                })
+                .unwrap_or(0);
+                Some(crate::executor::Stamp { commit, time })
+            })
+            .clone()
     }
 
     pub fn root(&self) -> &Path {
@@ -160,10 +182,7 @@ impl Inputs {
             .collect();
         fp.env = step.env_scoped.then(|| self.env.clone());
         if step.commit_sha {
-            fp.commit = self
-                .commit
-                .get_or_init(|| crate::git::commit_sha_with_env(&self.root, |n| self.vars.get(n)))
-                .clone();
+            fp.commit = self.commit();
         }
         Ok(fp)
     }

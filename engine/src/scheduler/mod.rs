@@ -376,6 +376,9 @@ impl StepTask {
                 .iter()
                 .map(|(k, (_, m))| (k.clone(), m.clone()))
                 .collect(),
+            stamp: (step.commit_sha || step.stamp_commit)
+                .then(|| self.ctx.inputs.stamp())
+                .flatten(),
             cancel: self.cancel.clone(),
             events: self.events.clone(),
         };
