@@ -215,6 +215,13 @@ impl Forge<'_> {
         self
     }
 
+    /// Runs forge without `key` in its environment.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.unset.push(key.into());
+        self
+    }
+
     /// The test executor's controls, e.g. `fail:compile=boom` (see `engine::testing`).
     pub fn test_executor(self, spec: &str) -> Self {
         self.env("FORGE_TEST_EXECUTOR", spec)

@@ -8,6 +8,7 @@ mod builtins;
 mod cache;
 mod explain;
 mod generate;
+mod images;
 mod graph;
 mod plan;
 mod plugin;
