@@ -321,13 +321,13 @@ fn credentials_aws_refuses_are_a_clear_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         listener.local_addr().expect("addr").port()
     };
-    let mut moto = std::process::Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let mut moto = std::process::Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
         .env("INITIAL_NO_AUTH_ACTION_COUNT", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("moto_server on PATH (scripts/local-stack up installs it)");
+        .expect("python3 with moto[server] (scripts/local-stack up installs it)");
     struct Kill<'a>(&'a mut std::process::Child);
     impl Drop for Kill<'_> {
         fn drop(&mut self) {
@@ -341,7 +341,7 @@ fn credentials_aws_refuses_are_a_clear_error() {
         std::thread::sleep(Duration::from_millis(100));
         tcp(&addr).is_some()
     });
-    assert!(up, "moto_server with auth did not start on {addr}");
+    assert!(up, "moto server with auth did not start on {addr}");
 
     let prefix = unique("forge-test");
     let project = images_project(&prefix);
