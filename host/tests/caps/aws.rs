@@ -148,7 +148,10 @@ async fn refused_credentials_are_a_credentials_error() {
     };
     match aws.ecr_describe_repository(&target, "anything").await {
         Err(AwsError::Credentials(m)) => {
-            assert!(m.contains("AWS refused the credentials: InvalidClientTokenId"), "{m}");
+            assert!(
+                m.contains("AWS refused the credentials: InvalidClientTokenId"),
+                "{m}"
+            );
             assert!(m.contains("AWS_ACCESS_KEY_ID"), "{m}");
             assert!(!m.contains("not-the-secret-123"), "{m}");
         }
