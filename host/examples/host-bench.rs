@@ -75,6 +75,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             upstream: vec![],
             files: Default::default(),
             commit: None,
+            commit_time: None,
+            store: None,
             secrets: Default::default(),
             grants: GrantSet::from_grants(&["files.read"]),
             limits: None,

@@ -11,6 +11,16 @@ wasmtime::component::bindgen!({
         // Writing past the output cap stops the plugin at once rather than trusting it to
         // honour an error value.
         "forge:plugin/outputs.write": async | trappable,
+        // Calls that wait on the network trap when the run is cancelled or out of time
+        // (no wasm runs meanwhile, so the epoch callback cannot stop them).
+        "forge:plugin/docker.build": async | trappable,
+        "forge:plugin/registry.resolve": async | trappable,
+        "forge:plugin/registry.has-blob": async | trappable,
+        "forge:plugin/registry.push-blob": async | trappable,
+        "forge:plugin/registry.put-manifest": async | trappable,
+        "forge:plugin/aws.ecr-login": async | trappable,
+        "forge:plugin/aws.ecr-describe-repository": async | trappable,
+        "forge:plugin/aws.ecr-create-repository": async | trappable,
         default: async,
     },
     exports: {
@@ -18,5 +28,6 @@ wasmtime::component::bindgen!({
     },
     with: {
         "forge:plugin/secrets.secret": crate::state::SecretHandle,
+        "forge:plugin/registry.credentials": crate::caps::registry::Credentials,
     },
 });

@@ -114,6 +114,8 @@ impl HostExecutor {
                 .map(|rel| (rel.clone(), under_root(&request.root, rel)))
                 .collect(),
             commit: request.fingerprint.commit.clone(),
+            commit_time: None,
+            store: Some(self.store.clone()),
             secrets: BTreeSet::new(),
             grants,
             limits: Some(limits),

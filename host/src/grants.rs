@@ -13,12 +13,19 @@
 //! | `forge:plugin/outputs@0.1.0`   | —            | always                 |
 //! | `forge:plugin/files@0.1.0`     | `files.read` | iff granted            |
 //! | `forge:plugin/secrets@0.1.0`   | `secrets`    | iff granted            |
+//! | `forge:plugin/docker@0.1.0`    | `docker`     | iff granted            |
+//! | `forge:plugin/registry@0.1.0`  | `registry`   | iff granted            |
+//! | `forge:plugin/aws@0.1.0`       | `aws`        | iff granted            |
+//!
+//! `docker`, `registry` and `aws` reach the network, so their results are not a function
+//! of the step's inputs; a step granted one is trusted to make its manifest describe what
+//! it did (the image digest, the pushed digest) rather than when.
 
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use crate::bindings::forge::plugin::{files, log, outputs, secrets, types};
+use crate::bindings::forge::plugin::{aws, docker, files, log, outputs, registry, secrets, types};
 use crate::error::HostError;
 use crate::state::HostState;
 
@@ -30,6 +37,12 @@ pub const WIT_VERSION: &str = "0.1.0";
 pub const FILES_READ: &str = "files.read";
 /// The capability that links `secrets`.
 pub const SECRETS: &str = "secrets";
+/// The capability that links `docker`.
+pub const DOCKER: &str = "docker";
+/// The capability that links `registry`.
+pub const REGISTRY: &str = "registry";
+/// The capability that links `aws`.
+pub const AWS: &str = "aws";
 
 /// One interface of the `step` world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,15 +52,21 @@ pub enum Interface {
     Outputs,
     Files,
     Secrets,
+    Docker,
+    Registry,
+    Aws,
 }
 
 impl Interface {
-    pub const ALL: [Interface; 5] = [
+    pub const ALL: [Interface; 8] = [
         Interface::Types,
         Interface::Log,
         Interface::Outputs,
         Interface::Files,
         Interface::Secrets,
+        Interface::Docker,
+        Interface::Registry,
+        Interface::Aws,
     ];
 
     /// The interface's name inside the package (`files`).
@@ -58,6 +77,9 @@ impl Interface {
             Interface::Outputs => "outputs",
             Interface::Files => "files",
             Interface::Secrets => "secrets",
+            Interface::Docker => "docker",
+            Interface::Registry => "registry",
+            Interface::Aws => "aws",
         }
     }
 
@@ -67,6 +89,9 @@ impl Interface {
             Interface::Types | Interface::Log | Interface::Outputs => None,
             Interface::Files => Some(FILES_READ),
             Interface::Secrets => Some(SECRETS),
+            Interface::Docker => Some(DOCKER),
+            Interface::Registry => Some(REGISTRY),
+            Interface::Aws => Some(AWS),
         }
     }
 
@@ -81,12 +106,15 @@ impl Interface {
 }
 
 /// The capabilities one step is granted, as far as this host understands them. Grants of
-/// capabilities this host does not know yet (`docker`, `aws`) are ignored here: they
-/// can only ever *add* interfaces, and a plugin importing one fails as an unknown import.
+/// capabilities this host does not know are ignored here: they can only ever *add*
+/// interfaces, and a plugin importing one fails as an unknown import.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GrantSet {
     pub files_read: bool,
     pub secrets: bool,
+    pub docker: bool,
+    pub registry: bool,
+    pub aws: bool,
 }
 
 impl GrantSet {
@@ -97,6 +125,9 @@ impl GrantSet {
         GrantSet {
             files_read: has(FILES_READ),
             secrets: has(SECRETS),
+            docker: has(DOCKER),
+            registry: has(REGISTRY),
+            aws: has(AWS),
         }
     }
 
@@ -106,6 +137,9 @@ impl GrantSet {
             Interface::Types | Interface::Log | Interface::Outputs => true,
             Interface::Files => self.files_read,
             Interface::Secrets => self.secrets,
+            Interface::Docker => self.docker,
+            Interface::Registry => self.registry,
+            Interface::Aws => self.aws,
         }
     }
 
@@ -196,6 +230,15 @@ pub(crate) fn linker(engine: &Engine, grants: GrantSet) -> wasmtime::Result<Link
     if grants.allows(Interface::Secrets) {
         secrets::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
     }
+    if grants.allows(Interface::Docker) {
+        docker::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    }
+    if grants.allows(Interface::Registry) {
+        registry::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    }
+    if grants.allows(Interface::Aws) {
+        aws::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    }
     Ok(linker)
 }
 
@@ -210,6 +253,11 @@ mod tests {
         assert!(!none.allows(Interface::Files) && !none.allows(Interface::Secrets));
         let files = GrantSet::from_grants(&["files.read", "docker"]);
         assert!(files.allows(Interface::Files) && !files.allows(Interface::Secrets));
+        assert!(files.allows(Interface::Docker) && !files.allows(Interface::Registry));
+        assert!(!files.allows(Interface::Aws) && files.has_capability("docker"));
+        let push = GrantSet::from_grants(&["registry", "aws"]);
+        assert!(push.allows(Interface::Registry) && push.allows(Interface::Aws));
+        assert!(!push.allows(Interface::Docker) && !none.allows(Interface::Docker));
         let all = GrantSet::from_grants(&["secrets".to_string(), "files.read".to_string()]);
         assert!(all.allows(Interface::Secrets) && all.has_capability("files.read"));
         assert!(!GrantSet::from_grants(&["files.readx"]).files_read);
@@ -227,10 +275,22 @@ mod tests {
         );
         assert_eq!(classify_import("forge:plugin/log@0.2.0"), Some(Err(())));
         assert_eq!(classify_import("forge:plugin/log"), Some(Err(())));
+        assert_eq!(
+            classify_import("forge:plugin/docker@0.1.0"),
+            Some(Ok(Interface::Docker))
+        );
+        assert_eq!(
+            classify_import("forge:plugin/registry@0.1.0"),
+            Some(Ok(Interface::Registry))
+        );
+        assert_eq!(
+            classify_import("forge:plugin/aws@0.1.0"),
+            Some(Ok(Interface::Aws))
+        );
         for unknown in [
             "wasi:cli/environment@0.2.0",
             "wasi:filesystem/types@0.2.0",
-            "forge:plugin/docker@0.1.0",
+            "forge:plugin/kubernetes@0.1.0",
             "forge:other/log@0.1.0",
             "log",
         ] {

@@ -18,10 +18,11 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 use crate::bindings::{PluginInfo, StepInput, StepPre};
 use crate::cache::ComponentCache;
+use crate::caps::Clients;
 use crate::error::HostError;
 use crate::grants::{self, GrantSet};
 use crate::limits::{EpochTicker, Limits};
-use crate::state::{HostState, Interrupt};
+use crate::state::{HostState, Interrupt, Reach};
 
 /// How to build a [`Host`].
 #[derive(Debug, Clone, Default)]
@@ -68,6 +69,11 @@ pub struct RunSpec {
     /// Declared inputs: project-relative `/`-separated path → absolute path.
     pub files: BTreeMap<String, PathBuf>,
     pub commit: Option<String>,
+    /// The commit's committer time, seconds since the Unix epoch (`step-input.commit-time`).
+    pub commit_time: Option<u64>,
+    /// The store upstream steps' output files are read from (`files.read-upstream`,
+    /// `registry.push-blob`); `None` makes those calls fail with an I/O error.
+    pub store: Option<forge_engine::store::Store>,
     /// Names of the secrets the step may ask handles for.
     pub secrets: BTreeSet<String>,
     pub grants: GrantSet,
@@ -148,6 +154,7 @@ pub struct Host {
     components: Mutex<HashMap<String, Component>>,
     linkers: Mutex<HashMap<GrantSet, Linker<HostState>>>,
     pres: Mutex<HashMap<(String, GrantSet), StepPre<HostState>>>,
+    clients: Arc<Clients>,
     _ticker: EpochTicker,
 }
 
@@ -177,6 +184,7 @@ impl Host {
             components: Mutex::default(),
             linkers: Mutex::default(),
             pres: Mutex::default(),
+            clients: Arc::default(),
             _ticker: ticker,
         })
     }
@@ -272,6 +280,12 @@ impl Host {
             spec.files.clone(),
             spec.secrets.clone(),
             spec.events.clone(),
+            Reach {
+                clients: Arc::clone(&self.clients),
+                upstream: spec.upstream.iter().cloned().collect(),
+                store: spec.store.clone(),
+                cancel: spec.cancel.clone(),
+            },
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -303,6 +317,7 @@ impl Host {
                 upstream: spec.upstream.clone(),
                 files: spec.files.keys().cloned().collect(),
                 commit: spec.commit.clone(),
+                commit_time: spec.commit_time,
             };
             let result = instance.call_run(&mut store, &input).await?;
             Ok::<_, wasmtime::Error>((info, result))

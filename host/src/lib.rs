@@ -7,6 +7,8 @@
 //! - `state` and `bindings`: the imports, generated from `plugin-sdk/wit` and implemented
 //!   on [`HostState`]: declared files only, capped logs and outputs, secrets as opaque
 //!   handles.
+//! - [`caps`]: the capabilities that reach past the sandbox (`docker`, `registry`, `aws`),
+//!   as plain async functions and as imports.
 //! - [`limits`]: memory cap, CPU deadline by epoch interruption (also Ctrl-C), output and
 //!   log caps.
 //! - [`cache`]: compiled components on disk, verified before they are mapped.
@@ -19,6 +21,7 @@
 mod bindings;
 pub mod builtins;
 pub mod cache;
+pub mod caps;
 pub mod command;
 mod error;
 pub mod executor;

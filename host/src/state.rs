@@ -9,13 +9,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forge_engine::events::{Event, EventSink};
+use forge_engine::store::Store;
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Resource, ResourceTable};
 
 use crate::bindings::forge::plugin::{files, log, outputs, secrets, types};
+use crate::caps::{Clients, Stop};
 use crate::error::bytes;
+use crate::executor::OUTPUTS_KEY;
 use crate::limits::{Limiter, Limits};
 
 /// A secret handle's payload: only the name. Values never enter the host state, let alone
@@ -75,6 +80,18 @@ pub struct HostState {
     pub(crate) limiter: Limiter,
     pub(crate) interrupt: Option<Interrupt>,
     started: Instant,
+    reach: Reach,
+}
+
+/// What a run's networked capabilities and `files.read-upstream` act on.
+#[derive(Debug, Clone)]
+pub(crate) struct Reach {
+    pub(crate) clients: Arc<Clients>,
+    /// Upstream step id → its output manifest (JSON text).
+    pub(crate) upstream: BTreeMap<String, String>,
+    /// Where upstream output files are; `None` when the caller runs without a store.
+    pub(crate) store: Option<Store>,
+    pub(crate) cancel: CancellationToken,
 }
 
 impl HostState {
@@ -84,6 +101,7 @@ impl HostState {
         files: BTreeMap<String, PathBuf>,
         secret_names: BTreeSet<String>,
         events: EventSink,
+        reach: Reach,
     ) -> HostState {
         HostState {
             step,
@@ -101,14 +119,133 @@ impl HostState {
             table: ResourceTable::new(),
             interrupt: None,
             started: Instant::now(),
+            reach,
         }
+    }
+
+    /// When a host call must give up: the run's cancellation and its deadline.
+    pub(crate) fn stop(&self) -> Stop {
+        let left = self.limits.timeout.saturating_sub(self.started.elapsed());
+        Stop {
+            cancel: self.reach.cancel.clone(),
+            deadline: tokio::time::Instant::now() + left,
+        }
+    }
+
+    /// Records why a host call stopped the run and returns the trap that ends it, the
+    /// same one the epoch callback would have raised.
+    pub(crate) fn interrupted(&mut self, interrupt: Interrupt) -> wasmtime::Error {
+        self.interrupt = Some(interrupt);
+        wasmtime::Error::new(interrupt)
+    }
+
+    pub(crate) fn clients(&self) -> Arc<Clients> {
+        Arc::clone(&self.reach.clients)
+    }
+
+    pub(crate) fn table(&self) -> &ResourceTable {
+        &self.table
+    }
+
+    pub(crate) fn table_mut(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// An output file of an upstream step, from the store. `cap` bounds what may be handed
+    /// to the plugin; `None` when the bytes stay in the host.
+    pub(crate) fn upstream_output(
+        &self,
+        step: &str,
+        name: &str,
+        cap: Option<u64>,
+    ) -> impl Future<Output = Result<Vec<u8>, files::FileError>> + Send + 'static {
+        let label = format!("{step}: {name}");
+        let hash = self
+            .reach
+            .upstream
+            .get(step)
+            .and_then(|manifest| serde_json::from_str::<serde_json::Value>(manifest).ok())
+            .and_then(|m| m.get(OUTPUTS_KEY)?.get(name)?.as_str().map(str::to_owned));
+        let store = self.reach.store.clone();
+        async move {
+            let Some(hash) = hash else {
+                return Err(files::FileError::NotDeclared(label));
+            };
+            let Some(store) = store else {
+                return Err(files::FileError::Io(format!(
+                    "{label}: this run has no store to read upstream outputs from"
+                )));
+            };
+            // Reading a blob is disk I/O: off the runtime thread, which other steps share.
+            let read = move || store.get_blob(&hash);
+            let outcome = match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime
+                    .spawn_blocking(read)
+                    .await
+                    .map_err(|e| files::FileError::Io(format!("{label}: the read failed: {e}")))?,
+                Err(_) => read(),
+            };
+            let bytes = match outcome {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return Err(files::FileError::NotFound(label)),
+                Err(e) => return Err(files::FileError::Io(format!("{label}: {e}"))),
+            };
+            match cap {
+                Some(cap) if bytes.len() as u64 > cap => Err(files::FileError::TooLarge(format!(
+                    "{label}: {} (cap {})",
+                    crate::error::bytes(bytes.len() as u64),
+                    crate::error::bytes(cap)
+                ))),
+                _ => Ok(bytes),
+            }
+        }
+    }
+
+    /// Adds an output file, counting it against the output cap. `Ok(Err)` is a refusal the
+    /// plugin sees; `Err` is the trap for running past the cap, which a plugin cannot
+    /// shrug off.
+    pub(crate) fn write_output(
+        &mut self,
+        name: String,
+        contents: Vec<u8>,
+    ) -> wasmtime::Result<Result<String, String>> {
+        if plain_relative(&name).is_none() {
+            return Ok(Err(format!(
+                "output name `{name}` must be a relative `/`-separated path without `.` or `..`"
+            )));
+        }
+        let replaced = self.outputs.get(&name).map_or(0, |o| o.bytes.len() as u64);
+        let total = self.output_bytes - replaced + contents.len() as u64;
+        if total > self.limits.output_files {
+            let overflow = OutputOverflow {
+                size: total,
+                limit: self.limits.output_files,
+            };
+            self.output_overflow = Some(overflow);
+            return Err(wasmtime::Error::msg(format!(
+                "output files total {} past the cap of {}",
+                bytes(overflow.size),
+                bytes(overflow.limit)
+            )));
+        }
+        let hash = blake3::hash(&contents).to_hex().to_string();
+        self.output_bytes = total;
+        self.outputs.insert(
+            name,
+            OutputFile {
+                hash: hash.clone(),
+                bytes: contents,
+            },
+        );
+        Ok(Ok(hash))
     }
 
     pub(crate) fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 
-    fn emit(&mut self, line: String) {
+    /// Sends one line to the step's log, unless the log cap is reached.
+    pub(crate) fn emit(&mut self, line: String) {
         if self.log_truncated {
             return;
         }
@@ -209,6 +346,27 @@ impl files::Host for HostState {
             ReadError::Io(e) => files::FileError::Io(format!("{path}: {e}")),
         })
     }
+
+    async fn read_upstream(
+        &mut self,
+        step: String,
+        name: String,
+    ) -> Result<Vec<u8>, files::FileError> {
+        let cap = self.limits.read;
+        self.upstream_output(&step, &name, Some(cap)).await
+    }
+}
+
+/// A file error as one sentence, for errors of other interfaces.
+pub(crate) fn describe_file_error(e: &files::FileError) -> String {
+    match e {
+        files::FileError::NotDeclared(what) => {
+            format!("{what} is not an output of an upstream step")
+        }
+        files::FileError::NotFound(what) => format!("{what} is missing from the store"),
+        files::FileError::TooLarge(what) => format!("{what} is too large"),
+        files::FileError::Io(what) => what.clone(),
+    }
 }
 
 enum ReadError {
@@ -236,36 +394,7 @@ impl outputs::Host for HostState {
         name: String,
         contents: Vec<u8>,
     ) -> wasmtime::Result<Result<String, String>> {
-        if plain_relative(&name).is_none() {
-            return Ok(Err(format!(
-                "output name `{name}` must be a relative `/`-separated path without `.` or `..`"
-            )));
-        }
-        let replaced = self.outputs.get(&name).map_or(0, |o| o.bytes.len() as u64);
-        let total = self.output_bytes - replaced + contents.len() as u64;
-        if total > self.limits.output_files {
-            let overflow = OutputOverflow {
-                size: total,
-                limit: self.limits.output_files,
-            };
-            self.output_overflow = Some(overflow);
-            // A trap, not an error value: the plugin cannot shrug the cap off.
-            return Err(wasmtime::Error::msg(format!(
-                "output files total {} past the cap of {}",
-                bytes(overflow.size),
-                bytes(overflow.limit)
-            )));
-        }
-        let hash = blake3::hash(&contents).to_hex().to_string();
-        self.output_bytes = total;
-        self.outputs.insert(
-            name,
-            OutputFile {
-                hash: hash.clone(),
-                bytes: contents,
-            },
-        );
-        Ok(Ok(hash))
+        self.write_output(name, contents)
     }
 }
 

@@ -98,6 +98,8 @@ impl Project {
                 .map(|f| ((*f).to_owned(), self.root().join(f)))
                 .collect(),
             commit: None,
+            commit_time: None,
+            store: None,
             secrets: Default::default(),
             grants: GrantSet::from_grants(grants),
             limits: None,

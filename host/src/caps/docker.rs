@@ -1,0 +1,329 @@
+//! Capability `docker`: builds an image with the engine, then makes it reproducible.
+//!
+//! [`build`] sends the context to the engine's legacy builder (BuildKit needs a session
+//! protocol the Debian engines forge supports do not all speak), exports the result,
+//! normalizes it ([`super::oci`]) and loads the normalized image back under the requested
+//! tags. The engine then holds exactly the image whose blobs the step outputs, under an ID
+//! that is its config digest, so a later `docker push` or `docker run` uses the same bytes
+//! that the step's manifest names.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{BuildImageOptions, ImportImageOptions, RemoveImageOptions};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use super::oci::{self, Blob, NormalizedImage};
+use super::{connect_reason, innermost, until_stopped};
+use crate::bindings::forge::plugin::docker as wit;
+use crate::state::HostState;
+
+/// Where `DOCKER_HOST` points when it is unset, as the Docker CLI assumes.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+/// How long one engine request may take. Builds can run long; a stuck one is ended by the
+/// step's deadline or cancellation, which race every call, not by this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(6 * 60 * 60);
+/// How long connecting and negotiating the API version may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to build. Mirrors the WIT `build-request`, plus what tests need.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// The build context, a tar archive.
+    pub context: Vec<u8>,
+    pub dockerfile: String,
+    pub build_args: Vec<(String, String)>,
+    pub target: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub source_date_epoch: u64,
+    pub tags: Vec<String>,
+    /// Ignore the engine's build cache (`--no-cache`). Plugins cannot ask for it: the
+    /// result is normalized either way, so it only costs time. Tests use it to show that.
+    pub no_cache: bool,
+}
+
+/// Why a build failed, worded for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerError {
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    BuildFailed(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<DockerError> for wit::DockerError {
+    fn from(e: DockerError) -> Self {
+        match e {
+            DockerError::Unreachable(m) => wit::DockerError::Unreachable(m),
+            DockerError::BuildFailed(m) => wit::DockerError::BuildFailed(m),
+            DockerError::Other(m) => wit::DockerError::Other(m),
+        }
+    }
+}
+
+/// Connects to the engine at `host` (else `DOCKER_HOST`, else the default socket) and
+/// negotiates the API version, so that an engine older than this client (Debian's 20.10
+/// speaks API 1.41) is spoken to in its own version.
+pub async fn connect(host: Option<&str>) -> Result<Docker, DockerError> {
+    let host = match host {
+        Some(h) => h.to_owned(),
+        None => std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned()),
+    };
+    let unreachable = |reason: String| {
+        DockerError::Unreachable(format!(
+            "cannot reach the Docker engine at {host}: {reason} (is it running? DOCKER_HOST selects another one)"
+        ))
+    };
+    let docker = Docker::connect_with_host(&host)
+        .map_err(|e| match e {
+            bollard::errors::Error::SocketNotFoundError(_) => unreachable("no such socket".into()),
+            e => unreachable(e.to_string()),
+        })?
+        .with_timeout(CONNECT_TIMEOUT);
+    let docker = docker
+        .negotiate_version()
+        .await
+        .map_err(|e| unreachable(engine_reason(&e)))?;
+    Ok(docker.with_timeout(REQUEST_TIMEOUT))
+}
+
+fn engine_reason(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::RequestTimeoutError => "timed out".to_owned(),
+        e => connect_reason(e).unwrap_or_else(|| innermost(e)),
+    }
+}
+
+/// An engine error during a call that is not the build itself.
+fn engine_error(what: &str, e: &bollard::errors::Error) -> DockerError {
+    match e {
+        bollard::errors::Error::HyperLegacyError { err } if err.is_connect() => {
+            DockerError::Unreachable(format!(
+                "lost the Docker engine while {what}: {}",
+                engine_reason(e)
+            ))
+        }
+        bollard::errors::Error::DockerResponseServerError { message, .. }
+        | bollard::errors::Error::DockerStreamError { error: message } => {
+            DockerError::Other(format!("{what} failed: {message}"))
+        }
+        e => DockerError::Other(format!("{what} failed: {}", engine_reason(e))),
+    }
+}
+
+/// A built, normalized image, loaded into the engine.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub image: NormalizedImage,
+    /// The ID the builder gave the image before normalization (removed from the engine
+    /// unless it happens to be the same).
+    pub raw_id: String,
+}
+
+/// Builds `request` with `docker`, passing each line the builder prints to `log`.
+pub async fn build(
+    docker: &Docker,
+    request: &BuildRequest,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Result<BuiltImage, DockerError> {
+    let raw_id = run_build(docker, request, log).await?;
+
+    let mut export = Vec::new();
+    let mut chunks = docker.export_image(&raw_id);
+    while let Some(chunk) = chunks.next().await {
+        export
+            .extend_from_slice(&chunk.map_err(|e| engine_error("exporting the built image", &e))?);
+    }
+    let saved = oci::read_docker_save(&export)
+        .map_err(|e| DockerError::Other(format!("reading the engine's image export: {e}")))?;
+    drop(export);
+    let image = oci::normalize_image(&saved, request.source_date_epoch)
+        .map_err(|e| DockerError::Other(format!("normalizing the built image: {e}")))?;
+
+    let archive = oci::docker_load_archive(&image, &request.tags)
+        .map_err(|e| DockerError::Other(format!("packing the normalized image: {e}")))?;
+    let mut loading = docker.import_image(
+        ImportImageOptions {
+            quiet: true,
+            ..Default::default()
+        },
+        bollard::body_full(Bytes::from(archive)),
+        None,
+    );
+    while let Some(item) = loading.next().await {
+        item.map_err(|e| engine_error("loading the normalized image", &e))?;
+    }
+    let loaded = docker
+        .inspect_image(image.id())
+        .await
+        .map_err(|e| engine_error("looking up the loaded image", &e))?;
+    if loaded.id.as_deref() != Some(image.id()) {
+        return Err(DockerError::Other(format!(
+            "the engine named the loaded image {} instead of {}",
+            loaded.id.as_deref().unwrap_or("nothing"),
+            image.id()
+        )));
+    }
+    if raw_id != image.id() {
+        // The builder's own image is not what the step produced; keep its parents (the
+        // build cache) but not it. It may be in use by a container: that is fine.
+        let _ = docker
+            .remove_image(
+                &raw_id,
+                Some(RemoveImageOptions {
+                    noprune: true,
+                    ..Default::default()
+                }),
+                None,
+            )
+            .await;
+    }
+    log(format!("image {} ({})", image.digest, image.id()));
+    Ok(BuiltImage { image, raw_id })
+}
+
+/// Runs the builder and returns the ID of the image it built.
+async fn run_build(
+    docker: &Docker,
+    request: &BuildRequest,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Result<String, DockerError> {
+    let pairs = |list: &[(String, String)]| -> Option<HashMap<String, String>> {
+        (!list.is_empty()).then(|| list.iter().cloned().collect())
+    };
+    let options = BuildImageOptions {
+        dockerfile: request.dockerfile.clone(),
+        buildargs: pairs(&request.build_args),
+        labels: pairs(&request.labels),
+        target: request.target.clone().unwrap_or_default(),
+        rm: true,
+        forcerm: true,
+        nocache: request.no_cache,
+        pull: None,
+        ..Default::default()
+    };
+    let mut stream = docker.build_image(
+        options,
+        None,
+        Some(bollard::body_full(Bytes::from(request.context.clone()))),
+    );
+    let mut pending = String::new();
+    let mut id = None;
+    let flush = |pending: &mut String, log: &mut (dyn FnMut(String) + Send), all: bool| {
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            let line = line.trim_end();
+            if !line.is_empty() {
+                log(line.to_owned());
+            }
+        }
+        if all && !pending.trim().is_empty() {
+            log(std::mem::take(pending).trim_end().to_owned());
+        }
+    };
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(e) => {
+                flush(&mut pending, log, true);
+                return Err(build_error(&e));
+            }
+        };
+        if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
+            pending.push_str(text);
+            if info.status.is_some() && !text.ends_with('\n') {
+                pending.push('\n');
+            }
+            flush(&mut pending, log, false);
+        }
+        if let Some(aux) = info.aux.and_then(|a| a.id) {
+            id = Some(aux);
+        }
+    }
+    flush(&mut pending, log, true);
+    id.ok_or_else(|| {
+        DockerError::BuildFailed(
+            "the engine finished the build without naming the image it built".to_owned(),
+        )
+    })
+}
+
+fn build_error(e: &bollard::errors::Error) -> DockerError {
+    match e {
+        // A failing step (`COPY failed: ...`) arrives in the stream; a Dockerfile the engine
+        // cannot parse or find is refused up front with an error status. Both are the
+        // engine's verdict on the build.
+        bollard::errors::Error::DockerStreamError { error } => {
+            DockerError::BuildFailed(error.trim_end().to_owned())
+        }
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            DockerError::BuildFailed(message.trim_end().to_owned())
+        }
+        e => engine_error("building", e),
+    }
+}
+
+impl From<&Blob> for wit::Blob {
+    fn from(b: &Blob) -> Self {
+        wit::Blob {
+            digest: b.digest.clone(),
+            size: b.size,
+            media_type: b.media_type.clone(),
+            output: b.output.clone(),
+        }
+    }
+}
+
+impl wit::Host for HostState {
+    async fn build(
+        &mut self,
+        request: wit::BuildRequest,
+    ) -> wasmtime::Result<Result<wit::Image, wit::DockerError>> {
+        let request = BuildRequest {
+            context: request.context,
+            dockerfile: request.dockerfile,
+            build_args: request.build_args,
+            target: request.target,
+            labels: request.labels,
+            source_date_epoch: request.source_date_epoch,
+            tags: request.tags,
+            no_cache: false,
+        };
+        let stop = self.stop();
+        let clients = self.clients();
+        let outcome = {
+            let mut log = |line: String| self.emit(line);
+            until_stopped(&stop, async {
+                let docker = clients.docker().await?;
+                build(&docker, &request, &mut log).await
+            })
+            .await
+        };
+        let built = match outcome {
+            Err(interrupt) => return Err(self.interrupted(interrupt)),
+            Ok(Err(e)) => return Ok(Err(e.into())),
+            Ok(Ok(built)) => built,
+        };
+        let image = built.image;
+        for (name, bytes) in image.files() {
+            if let Err(message) = self.write_output(name, bytes)? {
+                return Ok(Err(wit::DockerError::Other(message)));
+            }
+        }
+        Ok(Ok(wit::Image {
+            id: image.id().to_owned(),
+            digest: image.digest.clone(),
+            config: (&image.config).into(),
+            layers: image.layers.iter().map(Into::into).collect(),
+            manifest: image.manifest,
+        }))
+    }
+}

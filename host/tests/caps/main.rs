@@ -1,0 +1,9 @@
+//! The `docker`, `registry` and `aws` capabilities against the real local components that
+//! `scripts/local-stack up` starts (dockerd, a distribution registry, moto). A missing
+//! component fails these tests loudly: a capability that was never exercised is not known
+//! to work.
+
+mod aws;
+mod docker;
+mod registry;
+mod stack;
