@@ -17,6 +17,8 @@ pub mod aws;
 pub mod docker;
 pub mod oci;
 pub mod registry;
+#[cfg(test)]
+mod state_tests;
 
 use std::error::Error as StdError;
 use std::future::Future;
