@@ -1,11 +1,13 @@
 //! What a plugin's imports act on: the per-run host state, one per wasmtime `Store`.
 //!
-//! Every import is implemented here, on [`HostState`], whether or not a given step is
-//! granted it; what a step can *reach* is decided by which interfaces
-//! [`crate::grants`] links. Nothing here touches the world beyond the step's declared
-//! input files (read-only) and its event sink: output files are kept in memory and only
+//! Every import is implemented on [`HostState`], whether or not a given step is granted
+//! it; what a step can *reach* is decided by which interfaces [`crate::grants`] links.
+//! The ones here touch nothing beyond the step's declared input files and its upstream
+//! steps' output files (read-only) and its event sink; the networked ones (`docker`,
+//! `registry`, `aws`) live in [`crate::caps`]. Output files are kept in memory and only
 //! committed to the store by the executor after the step succeeded, so a failed or
-//! cancelled step leaves nothing behind.
+//! cancelled step leaves nothing behind in forge's store (an image a `docker` step built
+//! stays in the engine, like any build cache).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

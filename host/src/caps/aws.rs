@@ -13,6 +13,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_sdk_ecr::config::SharedCredentialsProvider;
 use aws_sdk_ecr::config::http::HttpResponse;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::ImageTagMutability;
@@ -109,7 +110,7 @@ struct Ecr {
 
 /// AWS access for one host: the chain (or fixed credentials) and the clients built so far.
 pub struct Aws {
-    credentials: Option<aws_sdk_ecr::config::Credentials>,
+    credentials: Option<SharedCredentialsProvider>,
     clients: tokio::sync::Mutex<HashMap<Target, Ecr>>,
 }
 
@@ -141,12 +142,14 @@ impl Aws {
     /// the chain unless a [`Target`] overrides them).
     pub fn with_credentials(access_key_id: &str, secret_access_key: &str) -> Aws {
         Aws {
-            credentials: Some(aws_sdk_ecr::config::Credentials::new(
-                access_key_id,
-                secret_access_key,
-                None,
-                None,
-                "forge",
+            credentials: Some(SharedCredentialsProvider::new(
+                aws_sdk_ecr::config::Credentials::new(
+                    access_key_id,
+                    secret_access_key,
+                    None,
+                    None,
+                    "forge",
+                ),
             )),
             clients: tokio::sync::Mutex::default(),
         }
@@ -468,5 +471,46 @@ impl wit::Host for HostState {
             |_, repository| Ok(repository.into()),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError, future};
+
+    /// A chain that finds nothing, as on a machine without any AWS setup.
+    #[derive(Debug)]
+    struct Nothing;
+
+    impl ProvideCredentials for Nothing {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            future::ProvideCredentials::ready(Err(CredentialsError::not_loaded("no provider")))
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_say_how_to_provide_them() {
+        let aws = Aws {
+            credentials: Some(SharedCredentialsProvider::new(Nothing)),
+            clients: tokio::sync::Mutex::default(),
+        };
+        let target = Target {
+            region: Some("us-east-1".into()),
+            endpoint: Some("http://127.0.0.1:1".into()),
+        };
+        match aws.ecr_describe_repository(&target, "x").await {
+            Err(AwsError::Credentials(m)) => {
+                assert!(m.starts_with("no AWS credentials"), "{m}");
+                assert!(
+                    m.contains("AWS_ACCESS_KEY_ID") && m.contains("AWS_PROFILE"),
+                    "{m}"
+                );
+            }
+            other => panic!("expected a credentials error, got {other:?}"),
+        }
     }
 }

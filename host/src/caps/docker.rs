@@ -139,8 +139,17 @@ pub async fn build(
     let mut export = Vec::new();
     let mut chunks = docker.export_image(&raw_id);
     while let Some(chunk) = chunks.next().await {
-        export
-            .extend_from_slice(&chunk.map_err(|e| engine_error("exporting the built image", &e))?);
+        let chunk = chunk.map_err(|e| match &e {
+            bollard::errors::Error::DockerResponseServerError { message, .. }
+                if message.contains("empty export") =>
+            {
+                DockerError::Other(
+                    "the engine cannot export an image without any filesystem layer (a Dockerfile that only sets metadata on `scratch`), and forge normalizes images from their export; add a layer, e.g. COPY a file".to_owned(),
+                )
+            }
+            e => engine_error("exporting the built image", e),
+        })?;
+        export.extend_from_slice(&chunk);
     }
     let saved = oci::read_docker_save(&export)
         .map_err(|e| DockerError::Other(format!("reading the engine's image export: {e}")))?;

@@ -10,13 +10,15 @@
 //!
 //! Stopping matters here more than anywhere: epoch interruption only fires while wasm
 //! runs, and during one of these calls no wasm runs, maybe for minutes. So every call
-//! races the run's cancellation token and deadline ([`until_stopped`]) and traps with the
-//! same [`Interrupt`] the epoch callback would have used.
+//! races the run's cancellation token and deadline (`until_stopped`) and traps with the
+//! same interrupt the epoch callback would have used.
 
 pub mod aws;
 pub mod docker;
 pub mod oci;
 pub mod registry;
+#[cfg(test)]
+mod state_tests;
 
 use std::error::Error as StdError;
 use std::future::Future;

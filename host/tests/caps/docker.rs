@@ -57,6 +57,35 @@ async fn build_normalizes_and_loads_the_image() {
     remove(&engine, &tag).await;
 }
 
+/// Docker 20.10 cannot export an image without layers, so it cannot be normalized; the
+/// error must say so rather than leak the engine's "not implemented".
+#[tokio::test]
+async fn an_image_of_metadata_only_is_refused_with_a_reason() {
+    let engine = stack::engine().await;
+    let tag = format!("forge-test/{}:t", stack::unique("empty"));
+    let request = BuildRequest {
+        context: stack::context(&[(
+            "Dockerfile",
+            format!("FROM scratch\nLABEL forge.test={tag}\n").as_bytes(),
+        )]),
+        dockerfile: "Dockerfile".into(),
+        source_date_epoch: EPOCH,
+        tags: vec![tag.clone()],
+        ..Default::default()
+    };
+    match stack::build(&engine, &request).await.0 {
+        Ok(built) => {
+            // A newer engine exports it: then it must load like any other.
+            assert!(built.image.layers.is_empty());
+            let inspected = engine.inspect_image(&tag).await.expect("loaded");
+            assert_eq!(inspected.id.as_deref(), Some(built.image.id()));
+            remove(&engine, &tag).await;
+        }
+        Err(DockerError::Other(m)) => assert!(m.contains("without any filesystem layer"), "{m}"),
+        Err(e) => panic!("unexpected error: {e:?}"),
+    }
+}
+
 #[tokio::test]
 async fn the_same_context_builds_to_the_same_digest() {
     let engine = stack::engine().await;
