@@ -166,7 +166,10 @@ async fn unchanged_inputs_are_served_from_the_store() {
     let calls = exec.calls();
     let at = |id: &str| calls.iter().position(|c| c == id).expect("step ran");
     assert_eq!(calls.len(), 4, "{calls:?}");
-    assert!(at("gen") < at("compile") && at("compile") < at("package"), "{calls:?}");
+    assert!(
+        at("gen") < at("compile") && at("compile") < at("package"),
+        "{calls:?}"
+    );
     at("docs");
 
     exec.reset_log();

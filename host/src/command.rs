@@ -115,7 +115,9 @@ fn parse_config(request: &StepRequest) -> Result<(Vec<String>, Config), StepErro
 fn plain_relative(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
-        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Runs the step's process and stores its declared outputs.
@@ -231,9 +233,12 @@ fn store_outputs(
                  `outputs` against where the command puts it",
             )
         })?;
-        let hash = store
-            .put_blob(&bytes)
-            .map_err(|e| failed(format!("storing output `{name}`: {e}"), "see `forge cache verify`"))?;
+        let hash = store.put_blob(&bytes).map_err(|e| {
+            failed(
+                format!("storing output `{name}`: {e}"),
+                "see `forge cache verify`",
+            )
+        })?;
         listed.insert(name.clone(), serde_json::Value::String(hash));
     }
     let mut manifest = serde_json::Map::new();

@@ -113,8 +113,14 @@ impl HostExecutor {
                 .keys()
                 .map(|rel| (rel.clone(), under_root(&request.root, rel)))
                 .collect(),
-            commit: request.fingerprint.commit.clone(),
-            commit_time: None,
+            // A declared commit is fingerprinted; a stamped one (docker-build) is not, but
+            // the plugin sees both the same way.
+            commit: request
+                .fingerprint
+                .commit
+                .clone()
+                .or_else(|| request.stamp.as_ref().map(|s| s.commit.clone())),
+            commit_time: request.stamp.as_ref().map(|s| s.time),
             store: Some(self.store.clone()),
             secrets: BTreeSet::new(),
             grants,

@@ -81,7 +81,9 @@ impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RegistryError::Unreachable(m) | RegistryError::Other(m) => f.write_str(m),
-            RegistryError::Unauthorized(m) => write!(f, "the registry refused the credentials: {m}"),
+            RegistryError::Unauthorized(m) => {
+                write!(f, "the registry refused the credentials: {m}")
+            }
         }
     }
 }
@@ -163,7 +165,9 @@ impl From<DockerError> for crate::Error {
             DockerError::Unreachable(_) => {
                 "start the Docker Engine, or point DOCKER_HOST at it (locally: `scripts/local-stack up`)"
             }
-            DockerError::BuildFailed(_) => "fix the Dockerfile or the build context; the build's log is above",
+            DockerError::BuildFailed(_) => {
+                "fix the Dockerfile or the build context; the build's log is above"
+            }
             DockerError::Other(_) => "see the Docker Engine's log",
         };
         crate::Error::new(e.to_string()).with_help(help)
@@ -173,8 +177,12 @@ impl From<DockerError> for crate::Error {
 impl From<RegistryError> for crate::Error {
     fn from(e: RegistryError) -> Self {
         let help = match &e {
-            RegistryError::Unreachable(_) => "check the registry's `url` in project.kdl and that it is running",
-            RegistryError::Unauthorized(_) => "check the AWS credentials forge runs with, and that they may push to this repository",
+            RegistryError::Unreachable(_) => {
+                "check the registry's `url` in project.kdl and that it is running"
+            }
+            RegistryError::Unauthorized(_) => {
+                "check the AWS credentials forge runs with, and that they may push to this repository"
+            }
             RegistryError::Other(_) => "see the registry's message",
         };
         crate::Error::new(e.to_string()).with_help(help)

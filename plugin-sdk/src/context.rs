@@ -132,11 +132,22 @@ pub trait Host {
         manifest: &[u8],
         credentials: Option<&Credentials>,
     ) -> Result<String, RegistryError> {
-        let _ = (registry, repository, reference, media_type, manifest, credentials);
+        let _ = (
+            registry,
+            repository,
+            reference,
+            media_type,
+            manifest,
+            credentials,
+        );
         Err(RegistryError::Other(UNAVAILABLE.into()))
     }
     /// `aws.ecr-login` (capability `aws`).
-    fn ecr_login(&self, target: &AwsTarget, registry: Option<&str>) -> Result<Credentials, AwsError> {
+    fn ecr_login(
+        &self,
+        target: &AwsTarget,
+        registry: Option<&str>,
+    ) -> Result<Credentials, AwsError> {
         let _ = (target, registry);
         Err(AwsError::Credentials(UNAVAILABLE.into()))
     }
@@ -302,7 +313,8 @@ impl Context {
         name: &str,
         immutable_tags: bool,
     ) -> Result<Repository, AwsError> {
-        self.host.ecr_create_repository(target, name, immutable_tags)
+        self.host
+            .ecr_create_repository(target, name, immutable_tags)
     }
 
     /// An output file of upstream step `step` (capability `files.read`).

@@ -178,8 +178,15 @@ impl Host for WitHost {
         manifest: &[u8],
         creds: Option<&Credentials>,
     ) -> Result<String, RegistryError> {
-        registry::put_manifest(reg, repo, reference, media_type, manifest, creds.map(|c| &c.handle))
-            .map_err(registry_error)
+        registry::put_manifest(
+            reg,
+            repo,
+            reference,
+            media_type,
+            manifest,
+            creds.map(|c| &c.handle),
+        )
+        .map_err(registry_error)
     }
 
     fn ecr_login(&self, target: &AwsTarget, reg: Option<&str>) -> Result<Credentials, AwsError> {

@@ -398,7 +398,8 @@ impl Host for MockBackend {
     }
 
     fn read_upstream(&self, step: &str, name: &str) -> Result<Vec<u8>, FileError> {
-        self.require(capability::FILES_READ).map_err(FileError::Io)?;
+        self.require(capability::FILES_READ)
+            .map_err(FileError::Io)?;
         self.state
             .borrow()
             .upstream_outputs
@@ -408,7 +409,8 @@ impl Host for MockBackend {
     }
 
     fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
-        self.require(capability::DOCKER).map_err(DockerError::Other)?;
+        self.require(capability::DOCKER)
+            .map_err(DockerError::Other)?;
         let mut state = self.state.borrow_mut();
         state.docker_requests.push(request.clone());
         match &state.docker {
@@ -461,10 +463,7 @@ impl Host for MockBackend {
             .get(&(blob.step.clone(), blob.output.clone()))
             .cloned()
             .ok_or_else(|| {
-                RegistryError::Other(format!(
-                    "`{}` has no output `{}`",
-                    blob.step, blob.output
-                ))
+                RegistryError::Other(format!("`{}` has no output `{}`", blob.step, blob.output))
             })?;
         if sha256(&bytes) != blob.digest {
             return Err(RegistryError::Other(format!(
@@ -500,7 +499,11 @@ impl Host for MockBackend {
         Ok(digest)
     }
 
-    fn ecr_login(&self, _target: &AwsTarget, registry: Option<&str>) -> Result<Credentials, AwsError> {
+    fn ecr_login(
+        &self,
+        _target: &AwsTarget,
+        registry: Option<&str>,
+    ) -> Result<Credentials, AwsError> {
         self.aws()?;
         Ok(Credentials::mock(
             registry.unwrap_or("123456789012.dkr.ecr.us-east-1.amazonaws.com"),
@@ -550,7 +553,8 @@ impl MockBackend {
     }
 
     fn aws(&self) -> Result<(), AwsError> {
-        self.require(capability::AWS).map_err(AwsError::Credentials)?;
+        self.require(capability::AWS)
+            .map_err(AwsError::Credentials)?;
         match &self.state.borrow().aws_down {
             Some(e) => Err(e.clone()),
             None => Ok(()),

@@ -28,9 +28,10 @@ fn http(mut stream: impl Read + Write, request: &str) -> String {
 }
 
 fn tcp(addr: &str) -> Option<TcpStream> {
-    let stream =
-        TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let stream = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     Some(stream)
 }
 
@@ -122,7 +123,10 @@ fn images_project(prefix: &str) -> Project {
         .file("api/hello.txt", "hello from api\n")
         .file("api/notes.md", "not part of the image\n")
         .file("api/.dockerignore", "notes.md\n")
-        .file("web/Dockerfile", "FROM scratch\nCOPY index.html /srv/index.html\n")
+        .file(
+            "web/Dockerfile",
+            "FROM scratch\nCOPY index.html /srv/index.html\n",
+        )
         .file("web/index.html", "<h1>web</h1>\n")
 }
 
@@ -180,7 +184,12 @@ fn build_push_cache_rebuild_and_retag() {
     let (first, _) = build(&project, &sha(1), 0);
     assert_eq!(
         ran(&first),
-        ["docker-build:api", "docker-build:web", "ecr-push:api", "ecr-push:web"]
+        [
+            "docker-build:api",
+            "docker-build:web",
+            "ecr-push:api",
+            "ecr-push:web"
+        ]
     );
     let api = registry_digest(&format!("{prefix}/api"), &sha(1)).expect("api pushed");
     assert!(api.starts_with("sha256:"), "{api}");
@@ -322,7 +331,14 @@ fn credentials_aws_refuses_are_a_clear_error() {
         listener.local_addr().expect("addr").port()
     };
     let mut moto = std::process::Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .env("INITIAL_NO_AUTH_ACTION_COUNT", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -345,11 +361,17 @@ fn credentials_aws_refuses_are_a_clear_error() {
 
     let prefix = unique("forge-test");
     let project = images_project(&prefix);
-    project.write("project.kdl", &project_kdl(&prefix, &format!("http://{addr}"), true));
+    project.write(
+        "project.kdl",
+        &project_kdl(&prefix, &format!("http://{addr}"), true),
+    );
     let (lines, _) = build(&project, &sha(7), 1);
     let reason = failure(&lines, "ecr-push:api");
     assert!(reason.to_lowercase().contains("credentials"), "{reason}");
-    assert!(!reason.contains("testing"), "no secret in the error: {reason}");
+    assert!(
+        !reason.contains("testing"),
+        "no secret in the error: {reason}"
+    );
 }
 
 /// Copies the parts of this repository the reference project needs into `dest`.
@@ -387,7 +409,10 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
     let project = Project::with_kdl("");
     std::fs::copy(repo.join("project.kdl"), project.root().join("project.kdl")).expect("kdl");
     copy_tree(&repo.join("modules"), &project.root().join("modules"));
-    copy_tree(&repo.join("examples/app"), &project.root().join("examples/app"));
+    copy_tree(
+        &repo.join("examples/app"),
+        &project.root().join("examples/app"),
+    );
     git(project.root(), &["init", "-q"]);
     git(project.root(), &["add", "-A"]);
     git(project.root(), &["commit", "-q", "-m", "reference project"]);
@@ -421,10 +446,26 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
     );
     assert!(ran(&forge(0)).is_empty(), "a second build runs nothing");
 
-    // One backend source file: its binary, image and push; the frontend is untouched.
+    // A comment: the binary is rebuilt, comes out byte-identical, and nothing after it
+    // runs (early cutoff); a new SHA tag is still pushed for both images.
     let main_rs = project.root().join("examples/app/backend/src/main.rs");
     let text = std::fs::read_to_string(&main_rs).expect("read main.rs");
-    std::fs::write(&main_rs, format!("{text}\n// an edit\n")).expect("edit main.rs");
+    std::fs::write(&main_rs, format!("{text}\n// a comment\n")).expect("edit main.rs");
+    git(project.root(), &["commit", "-q", "-am", "backend comment"]);
+    assert_eq!(
+        ran(&forge(0)),
+        ["backend-bin", "ecr-push:backend", "ecr-push:frontend"]
+    );
+
+    // One backend source file changes what the binary does: its binary, image and push;
+    // the frontend's binary and image are untouched.
+    let text = std::fs::read_to_string(&main_rs).expect("read main.rs");
+    assert!(
+        text.contains("\"Anvil\""),
+        "the sample backend sells an Anvil"
+    );
+    std::fs::write(&main_rs, text.replacen("\"Anvil\"", "\"Anvil (heavy)\"", 1))
+        .expect("edit main.rs");
     git(project.root(), &["commit", "-q", "-am", "backend edit"]);
     assert_eq!(
         ran(&forge(0)),

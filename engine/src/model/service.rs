@@ -278,7 +278,8 @@ fn read_artifact(node: &KdlNode, build: &mut BuildSpec, cx: &mut Cx) {
         return;
     }
     match cx.arg(node, 1).and_then(|e| cx.config_entry(e)) {
-        Some(value) if matches!(&value.value, ConfigValue::Ref(r) if r.target.starts_with("step.")) => {
+        Some(value) if matches!(&value.value, ConfigValue::Ref(r) if r.target.starts_with("step.")) =>
+        {
             build.artifacts.insert(path.value, value);
         }
         Some(value) => cx.invalid(

@@ -88,10 +88,9 @@ impl Inputs {
         self.stamp
             .get_or_init(|| {
                 let commit = self.commit()?;
-                let time = crate::git::commit_time_with_env(&self.root, &commit, |n| {
-                    self.vars.get(n)
-                })
-                .unwrap_or(0);
+                let time =
+                    crate::git::commit_time_with_env(&self.root, &commit, |n| self.vars.get(n))
+                        .unwrap_or(0);
                 Some(crate::executor::Stamp { commit, time })
             })
             .clone()
