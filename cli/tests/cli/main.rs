@@ -6,6 +6,7 @@ mod harness;
 
 mod builtins;
 mod cache;
+mod command;
 mod explain;
 mod generate;
 mod graph;

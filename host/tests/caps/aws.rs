@@ -105,14 +105,23 @@ impl StrictMoto {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .env("INITIAL_NO_AUTH_ACTION_COUNT", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}); install it with `scripts/local-stack up`")
+                panic!(
+                    "cannot start the moto server ({e}); install it with `scripts/local-stack up`"
+                )
             });
         let moto = StrictMoto {
             child,
@@ -123,7 +132,7 @@ impl StrictMoto {
         while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "moto_server did not start on {addr}"
+                "the moto server did not start on {addr}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }

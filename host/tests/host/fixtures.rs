@@ -134,6 +134,7 @@ impl Project {
             need_spans: vec![],
             env_vars: vec![],
             commit_sha: false,
+            stamp_commit: false,
             env_scoped: false,
             grants: grants.iter().map(|g| (*g).to_owned()).collect(),
             origin: Origin::Step("render".into()),
@@ -145,6 +146,7 @@ impl Project {
             root: self.root(),
             env: "dev".into(),
             upstream: BTreeMap::from([("up".to_owned(), serde_json::json!({"digest": "d"}))]),
+            stamp: None,
             cancel: CancellationToken::new(),
             events,
         };
