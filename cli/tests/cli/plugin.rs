@@ -117,17 +117,17 @@ forge::plugin::contract_version
 #[test]
 fn inspect_shows_then_refuses_unknown_imports() {
     let project = Project::empty();
-    let extra = "interface docker { build: func(tag: string); }\n";
+    let extra = "interface kubernetes { apply: func(manifest: string); }\n";
     write(
         &project,
         "d.wasm",
-        &step_component("0.1.0", &["log", "docker"], extra),
+        &step_component("0.1.0", &["log", "kubernetes"], extra),
     );
     let output = project.forge("plugin inspect d.wasm").code(1).run();
     assert!(
         output
             .stdout
-            .contains("unknown import forge:plugin/docker@0.1.0: this forge cannot run it"),
+            .contains("unknown import forge:plugin/kubernetes@0.1.0: this forge cannot run it"),
         "{}",
         output.stdout
     );

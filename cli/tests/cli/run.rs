@@ -98,14 +98,16 @@ fn failing_step_exits_1_and_skips_its_dependents() {
 
 #[test]
 fn a_step_whose_builtin_plugin_is_not_embedded_fails_naming_it() {
-    let out = Project::new()
-        .forge("build")
-        .without_test_executor()
-        .code(1)
-        .run();
+    let out = Project::with_kdl(
+        "version 1\nproject \"p\" { region \"us-east-1\"; }\nstep \"lock\" { plugin \"state-lock\"; phase \"build\"; }\n",
+    )
+    .forge("build")
+    .without_test_executor()
+    .code(1)
+    .run();
     assert!(
         out.stdout
-            .contains("`docker-build` is not a built-in plugin of this forge build"),
+            .contains("`state-lock` is not a built-in plugin of this forge build"),
         "{}",
         out.stdout
     );
