@@ -276,10 +276,10 @@ mod tests {
 
     #[test]
     fn unknown_imports_are_marked() {
-        let extra = "interface docker { build: func(tag: string); }\n";
-        let bytes = crate::testing::step_component("0.1.0", &["log", "docker"], extra);
+        let extra = "interface kubernetes { apply: func(manifest: string); }\n";
+        let bytes = crate::testing::step_component("0.1.0", &["log", "kubernetes"], extra);
         let found = inspect_bytes(Path::new("p.wasm"), &bytes).expect("still inspectable");
-        assert_eq!(found.unknown_imports(), ["forge:plugin/docker@0.1.0"]);
+        assert_eq!(found.unknown_imports(), ["forge:plugin/kubernetes@0.1.0"]);
     }
 
     #[test]
