@@ -24,42 +24,33 @@ fn summary(lines: &[serde_json::Value]) -> (u64, u64, u64) {
     )
 }
 
-#[test]
-fn a_command_runs_stores_its_output_and_is_cached() {
-    let project = Project::with_kdl(KDL).file("src/in.txt", "hello\n");
-    let first = project
+/// `forge --json build` with real executors: (ran, cached, failed) and the event lines.
+fn build(project: &Project) -> ((u64, u64, u64), Vec<serde_json::Value>) {
+    let lines = project
         .forge("--json build")
         .without_test_executor()
         .run()
         .json_lines();
-    assert_eq!(summary(&first), (1, 0, 0), "{first:?}");
+    (summary(&lines), lines)
+}
+
+#[test]
+fn a_command_runs_stores_its_output_and_is_cached() {
+    let project = Project::with_kdl(KDL).file("src/in.txt", "hello\n");
+    let (counts, first) = build(&project);
+    assert_eq!(counts, (1, 0, 0), "{first:?}");
     assert!(
         first
             .iter()
             .any(|l| l["type"] == "step-log" && l["line"] == "generated"),
         "stdout streams to the step's log: {first:?}"
     );
-    let second = project
-        .forge("--json build")
-        .without_test_executor()
-        .run()
-        .json_lines();
-    assert_eq!(summary(&second), (0, 1, 0));
+    assert_eq!(build(&project).0, (0, 1, 0));
     // A file the step does not declare is not an input.
     project.write("README.md", "not an input\n");
-    let third = project
-        .forge("--json build")
-        .without_test_executor()
-        .run()
-        .json_lines();
-    assert_eq!(summary(&third), (0, 1, 0));
+    assert_eq!(build(&project).0, (0, 1, 0));
     project.write("src/in.txt", "changed\n");
-    let fourth = project
-        .forge("--json build")
-        .without_test_executor()
-        .run()
-        .json_lines();
-    assert_eq!(summary(&fourth), (1, 0, 0));
+    assert_eq!(build(&project).0, (1, 0, 0));
 }
 
 #[test]

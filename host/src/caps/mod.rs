@@ -2,8 +2,8 @@
 //! registries (`registry`) and AWS (`aws`).
 //!
 //! Each module does its work in plain async functions that know nothing of wasm, so the
-//! integration tests in `host/tests` drive them against real local components, and the
-//! lead's code can call them too. The `impl <interface>::Host for HostState` next to them
+//! integration tests in `host/tests` drive them against real local components, and other
+//! crates (benchmarks, tools) can call them too. The `impl <interface>::Host for HostState` next to them
 //! is a thin layer adding what only a run has: its log, its output files, its upstream
 //! steps' files, its credentials table, and stopping when the run is cancelled or out of
 //! time.
