@@ -83,6 +83,15 @@ impl Reporter for TtyReporter {
             Event::StepLog { step, line } if verbose => {
                 self.println(&self.style.dim(&format!("{step}| {line}")))
             }
+            // Without -v, a running step's spinner shows its latest line (a Docker build's
+            // current instruction, a compiler's current crate).
+            Event::StepLog { step, line } => {
+                if let Some(bar) = self.running.get(step) {
+                    let line: String = line.chars().take(100).collect();
+                    bar.set_message(format!("{step}  {}", self.style.dim(line.trim_end())));
+                }
+                Ok(())
+            }
             Event::StepFinished {
                 step,
                 status,
