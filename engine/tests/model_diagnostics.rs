@@ -189,6 +189,16 @@ case!(
     )
 );
 case!(
+    bad_artifacts,
+    format!(
+        "{HEAD}{}",
+        API.replace(
+            "build { context \"app\" }",
+            "build {\n        context \"app\"\n        artifact \"dist/api\" (ref)\"step.bin.api\"\n        artifact \"dist/x\" \"not-a-ref\"\n        artifact \"../up\" (ref)\"module.vpc.id\"\n    }"
+        )
+    )
+);
+case!(
     missing_build_context,
     format!("{HEAD}{}", API.replace("context \"app\"", "context \"ap\""))
 );

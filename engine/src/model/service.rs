@@ -274,7 +274,13 @@ fn read_artifact(node: &KdlNode, build: &mut BuildSpec, cx: &mut Cx) {
         }
         return;
     };
-    if !super::validate::inside_root(cx, &path.value, path.span, "artifact") {
+    if super::validate::escapes_root(&path.value) {
+        cx.invalid(
+            path.span,
+            format!("artifact path `{}` leaves the build context", path.value),
+            "outside the build context",
+            "an artifact's path is inside the build context, e.g. `dist/app`".into(),
+        );
         return;
     }
     match cx.arg(node, 1).and_then(|e| cx.config_entry(e)) {

@@ -97,6 +97,18 @@ fn a_context_file_that_shadows_an_artifact_is_refused() {
 }
 
 #[test]
+fn an_artifact_naming_an_output_its_step_lacks_lists_what_it_has() {
+    let mut h = host().upstream("backend-bin", json!({"$outputs": {"server": "b3"}}));
+    let err = h.run::<DockerBuild>().unwrap_err();
+    assert!(
+        err.message()
+            .contains("step `backend-bin` has no output `backend` (it has: server)"),
+        "{}",
+        err.message()
+    );
+}
+
+#[test]
 fn the_engine_error_reaches_the_step_error() {
     let mut h = host().docker(|_| {
         Err(DockerError::BuildFailed(
