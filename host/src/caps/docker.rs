@@ -134,7 +134,9 @@ pub async fn build(
     request: &BuildRequest,
     log: &mut (dyn FnMut(String) + Send),
 ) -> Result<BuiltImage, DockerError> {
+    let started = std::time::Instant::now();
     let raw_id = run_build(docker, request, log).await?;
+    let built = started.elapsed();
 
     let mut export = Vec::new();
     let mut chunks = docker.export_image(&raw_id);
@@ -196,6 +198,13 @@ pub async fn build(
             .await;
     }
     log(format!("image {} ({})", image.digest, image.id()));
+    // Where the step's time went: the engine's build, then forge's export, normalization
+    // and reload (see docs/performance.md).
+    log(format!(
+        "[forge] engine build {:.2}s, export + normalize + load {:.2}s",
+        built.as_secs_f64(),
+        (started.elapsed() - built).as_secs_f64()
+    ));
     Ok(BuiltImage { image, raw_id })
 }
 
