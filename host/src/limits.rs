@@ -31,6 +31,11 @@ pub struct Limits {
     pub manifest: u64,
     /// Total size of the files written through `outputs.write`, bytes. Default 64 MiB.
     pub output_files: u64,
+    /// Total size of the image blobs `docker.build` stores as the step's outputs. They are
+    /// written by the host, not the plugin, so they have a cap of their own, sized for
+    /// real images; the engine's export of the image is held in memory while it is
+    /// normalized. Default 4 GiB.
+    pub image_blobs: u64,
     /// Log volume; past it lines are dropped and one note says so. Default 1 MiB.
     pub log: u64,
     /// Size of one `files.read`; larger files answer `too-large`. Default 128 MiB.
@@ -44,6 +49,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(10 * 60),
             manifest: 4 * MIB,
             output_files: 64 * MIB,
+            image_blobs: 4096 * MIB,
             log: MIB,
             read: 128 * MIB,
         }

@@ -75,6 +75,7 @@ pub struct HostState {
     log_truncated: bool,
     pub(crate) outputs: BTreeMap<String, OutputFile>,
     output_bytes: u64,
+    image_bytes: u64,
     pub(crate) output_overflow: Option<OutputOverflow>,
     pub(crate) panic_message: Option<String>,
     secret_names: BTreeSet<String>,
@@ -115,6 +116,7 @@ impl HostState {
             log_truncated: false,
             outputs: BTreeMap::new(),
             output_bytes: 0,
+            image_bytes: 0,
             output_overflow: None,
             panic_message: None,
             secret_names,
@@ -240,6 +242,34 @@ impl HostState {
             },
         );
         Ok(Ok(hash))
+    }
+
+    /// Adds an image blob `docker.build` produced as an output file, counting it against
+    /// [`Limits::image_blobs`] (not the plugin's output cap). Past the cap the build is an
+    /// error the plugin reports, not a trap: the plugin did nothing wrong.
+    pub(crate) fn write_image_blob(
+        &mut self,
+        name: String,
+        contents: Vec<u8>,
+    ) -> Result<String, String> {
+        let total = self.image_bytes + contents.len() as u64;
+        if total > self.limits.image_blobs {
+            return Err(format!(
+                "the image is {} or more, past forge's cap of {} for one image",
+                bytes(total),
+                bytes(self.limits.image_blobs)
+            ));
+        }
+        self.image_bytes = total;
+        let hash = blake3::hash(&contents).to_hex().to_string();
+        self.outputs.insert(
+            name,
+            OutputFile {
+                hash: hash.clone(),
+                bytes: contents,
+            },
+        );
+        Ok(hash)
     }
 
     pub(crate) fn elapsed(&self) -> Duration {

@@ -332,7 +332,7 @@ impl wit::Host for HostState {
         };
         let image = built.image;
         for (name, bytes) in image.files() {
-            if let Err(message) = self.write_output(name, bytes)? {
+            if let Err(message) = self.write_image_blob(name, bytes) {
                 return Ok(Err(wit::DockerError::Other(message)));
             }
         }

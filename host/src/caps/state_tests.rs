@@ -257,16 +257,32 @@ mod with_components {
     }
 
     #[tokio::test]
-    async fn a_build_past_the_output_cap_traps() {
+    async fn a_build_past_the_image_cap_is_an_error_and_ignores_the_plugins_cap() {
+        // The plugin's own output cap does not apply to the blobs the host writes.
         let tag = format!("forge-test/state-{}:t", unique());
         let limits = Limits {
             output_files: 100,
             ..Limits::default()
         };
         let mut r = run(limits, &[], None, clients().await);
-        let trap = wit_docker::Host::build(&mut r.state, request(&tag)).await;
-        assert!(trap.is_err(), "a trap, not an error value");
-        assert!(r.state.output_overflow.is_some());
+        let built = wit_docker::Host::build(&mut r.state, request(&tag)).await;
+        assert!(matches!(built, Ok(Ok(_))), "{built:?}");
+        remove(&r.state, &tag).await;
+
+        let tag = format!("forge-test/state-{}:t", unique());
+        let limits = Limits {
+            image_blobs: 100,
+            ..Limits::default()
+        };
+        let mut r = run(limits, &[], None, clients().await);
+        let built = wit_docker::Host::build(&mut r.state, request(&tag)).await;
+        match built {
+            Ok(Err(wit_docker::DockerError::Other(m))) => {
+                assert!(m.contains("past forge's cap of 100 B"), "{m}")
+            }
+            other => panic!("expected an error value, got {other:?}"),
+        }
+        assert!(r.state.output_overflow.is_none(), "not a trap");
         remove(&r.state, &tag).await;
     }
 
