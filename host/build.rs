@@ -36,7 +36,7 @@ fn main() {
             let path = path.canonicalize().expect("the component exists");
             writeln!(
                 table,
-                "    ({name:?}, include_bytes!({:?})),",
+                "    ({name:?}, include_bytes!({:?}), {actual:?}),",
                 path.display().to_string()
             )
             .expect("writing to a String");
@@ -46,7 +46,7 @@ fn main() {
 
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("embedded.rs");
     let code = format!(
-        "/// Components this build embeds: (plugin name, component bytes).\nconst EMBEDDED: &[(&str, &[u8])] = {table};\n"
+        "/// Components this build embeds: (plugin name, component bytes, `blake3:<hex>` checked\n/// by build.rs).\nconst EMBEDDED: &[(&str, &[u8], &str)] = {table};\n"
     );
     std::fs::write(&out, code).expect("OUT_DIR is writable");
 }

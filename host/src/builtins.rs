@@ -1,8 +1,10 @@
 //! Built-in plugins: components embedded in the forge binary, by name.
 //!
 //! [`Builtins::embedded`] is the set compiled into this build: the components committed in
-//! `plugins/dist/` (see `scripts/build-builtins`), embedded by `build.rs`. Hashes are computed on first use, so building
-//! the registry costs nothing on the no-op path where no plugin runs.
+//! `plugins/dist/` (see `scripts/build-builtins`), embedded by `build.rs`, which also checks
+//! and embeds their hashes: a run's fingerprints name every built-in by hash, and hashing
+//! ~900 KiB of components on every command would be pure cost on the no-op path. Other
+//! registries hash on first use.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -16,6 +18,8 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 #[derive(Debug)]
 struct Entry {
     bytes: Cow<'static, [u8]>,
+    /// `blake3:<hex>` known at build time (embedded built-ins).
+    known_hash: Option<&'static str>,
     code: OnceLock<PluginCode>,
 }
 
@@ -28,7 +32,21 @@ pub struct Builtins {
 impl Builtins {
     /// The built-ins embedded in this forge binary.
     pub fn embedded() -> Builtins {
-        Builtins::from_static(EMBEDDED)
+        Builtins {
+            entries: Arc::new(
+                EMBEDDED
+                    .iter()
+                    .map(|(name, bytes, hash)| {
+                        let entry = Entry {
+                            bytes: Cow::Borrowed(*bytes),
+                            known_hash: Some(*hash),
+                            code: OnceLock::new(),
+                        };
+                        ((*name).to_owned(), entry)
+                    })
+                    .collect(),
+            ),
+        }
     }
 
     /// A registry over `'static` component bytes (what `include_bytes!` gives).
@@ -54,6 +72,7 @@ impl Builtins {
                             name,
                             Entry {
                                 bytes,
+                                known_hash: None,
                                 code: OnceLock::new(),
                             },
                         )
@@ -81,7 +100,10 @@ impl Builtins {
 
     /// `blake3:<hex>` of built-in `name`: its identity in fingerprints.
     pub fn hash(&self, name: &str) -> Option<String> {
-        self.get(name).map(|c| format!("blake3:{}", c.hash))
+        match self.entries.get(name)?.known_hash {
+            Some(known) => Some(known.to_owned()),
+            None => self.get(name).map(|c| format!("blake3:{}", c.hash)),
+        }
     }
 }
 
@@ -99,5 +121,15 @@ mod tests {
         assert!(b.get("y").is_none());
         let s = Builtins::from_static(&[("y", b"abc")]);
         assert_eq!(s.get("y").map(|c| c.hash), b.get("x").map(|c| c.hash));
+    }
+
+    #[test]
+    fn embedded_hashes_are_the_components_hashes() {
+        let embedded = Builtins::embedded();
+        assert!(embedded.names().count() >= 3);
+        for name in embedded.names() {
+            let computed = embedded.get(name).map(|c| format!("blake3:{}", c.hash));
+            assert_eq!(embedded.hash(name), computed, "{name}");
+        }
     }
 }
