@@ -217,10 +217,16 @@ async fn run_build(
     let pairs = |list: &[(String, String)]| -> Option<HashMap<String, String>> {
         (!list.is_empty()).then(|| list.iter().cloned().collect())
     };
+    // The image's creation label is a timestamp like the others: the epoch, unless the
+    // plugin set one itself.
+    let mut labels: HashMap<String, String> = request.labels.iter().cloned().collect();
+    labels
+        .entry(oci::CREATED_LABEL.to_owned())
+        .or_insert_with(|| oci::rfc3339(request.source_date_epoch));
     let options = BuildImageOptions {
         dockerfile: request.dockerfile.clone(),
         buildargs: pairs(&request.build_args),
-        labels: pairs(&request.labels),
+        labels: Some(labels),
         target: request.target.clone().unwrap_or_default(),
         rm: true,
         forcerm: true,

@@ -39,6 +39,10 @@ pub fn blob_output_name(digest: &str) -> String {
 }
 
 /// `seconds` since the Unix epoch in RFC 3339, the format image configs use.
+/// The OCI annotation for when an image was made; set to the epoch like every timestamp.
+pub const CREATED_LABEL: &str = "org.opencontainers.image.created";
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of `seconds` since the Unix epoch.
 pub fn rfc3339(seconds: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
     humantime::format_rfc3339_seconds(time).to_string()

@@ -251,7 +251,9 @@ mod with_components {
             lines.push(line);
         }
         assert!(
-            lines.iter().any(|l| l.starts_with("Step 2/2 : COPY")),
+            lines
+                .iter()
+                .any(|l| l.starts_with("Step 2/") && l.contains(": COPY hello.txt")),
             "{lines:?}"
         );
     }

@@ -38,6 +38,10 @@ async fn build_normalizes_and_loads_the_image() {
     assert_eq!(config["created"], oci::rfc3339(EPOCH));
     assert_eq!(config["config"]["Labels"]["org.example.kind"], "test");
     assert_eq!(
+        config["config"]["Labels"][oci::CREATED_LABEL],
+        oci::rfc3339(EPOCH)
+    );
+    assert_eq!(
         config["config"]["Labels"]["org.opencontainers.image.revision"],
         "abc123"
     );

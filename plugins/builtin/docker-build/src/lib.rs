@@ -75,7 +75,6 @@ pub struct Output {
 pub struct DockerBuild;
 
 const REVISION: &str = "org.opencontainers.image.revision";
-const CREATED: &str = "org.opencontainers.image.created";
 const SOURCE: &str = "org.opencontainers.image.source";
 
 impl Plugin for DockerBuild {
@@ -142,7 +141,8 @@ impl Plugin for DockerBuild {
 
         let revision = ctx.commit().map(str::to_owned);
         let epoch = ctx.commit_time().unwrap_or(0);
-        let mut labels = vec![(CREATED.to_owned(), rfc3339(epoch))];
+        // `created` is the host's: it sets every timestamp to the epoch.
+        let mut labels = Vec::new();
         if let Some(rev) = &revision {
             labels.push((REVISION.to_owned(), rev.clone()));
         }
@@ -210,38 +210,4 @@ fn artifact_source(path: &str, reference: &serde_json::Value) -> Result<(String,
     }
 }
 
-/// Seconds since the epoch → `YYYY-MM-DDTHH:MM:SSZ` (there is no clock or chrono here).
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (proleptic Gregorian), valid for any date after 1970.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 export_plugin!(DockerBuild);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
-    }
-}

@@ -96,7 +96,10 @@ impl Plugin for EcrPush {
             .find(|s| s.starts_with("docker-build:"))
             .map(str::to_owned)
             .ok_or_else(|| {
-                Error::new(format!("`{}` has no docker-build step upstream", ctx.step()))
+                Error::new(format!(
+                    "`{}` has no docker-build step upstream",
+                    ctx.step()
+                ))
             })?;
         let built: Built = ctx.upstream(&build_step)?;
         let registry = config.registry.url.trim_end_matches('/').to_owned();

@@ -11,8 +11,9 @@ fn host(create: bool, immutable: bool) -> MockHost {
     let config = b"{\"config\":1}".to_vec();
     let layer = b"layer bytes".to_vec();
     let (cd, ld) = (sha256(&config), sha256(&layer));
-    let manifest = json!({"schemaVersion": 2, "config": {"digest": cd}, "layers": [{"digest": ld}]})
-        .to_string();
+    let manifest =
+        json!({"schemaVersion": 2, "config": {"digest": cd}, "layers": [{"digest": ld}]})
+            .to_string();
     let digest = sha256(manifest.as_bytes());
     MockHost::new()
         .step("ecr-push:backend")
@@ -42,7 +43,10 @@ fn host(create: bool, immutable: bool) -> MockHost {
 fn first_push_uploads_every_blob_then_a_repush_uploads_none() {
     let mut h = host(true, true);
     let out: Output = h.run::<EcrPush>().unwrap();
-    assert!(out.image.starts_with("127.0.0.1:5000/two-tier/backend@sha256:"));
+    assert!(
+        out.image
+            .starts_with("127.0.0.1:5000/two-tier/backend@sha256:")
+    );
     assert_eq!(out.repository, "127.0.0.1:5000/two-tier/backend");
     assert_eq!(h.registry().uploads, 2);
     assert!(h.ecr_repositories()["two-tier/backend"].immutable_tags);
@@ -77,7 +81,10 @@ fn an_immutable_tag_naming_another_digest_is_an_error_not_an_overwrite() {
     assert!(err.message().contains(&other), "{}", err.message());
     assert!(err.message().contains("already names"));
     assert_eq!(h.registry().uploads, 0);
-    assert_eq!(h.registry().tags[&("two-tier/backend".into(), SHA.into())], other);
+    assert_eq!(
+        h.registry().tags[&("two-tier/backend".into(), SHA.into())],
+        other
+    );
 }
 
 #[test]
