@@ -56,20 +56,6 @@ pub enum GraphError {
         span: SourceSpan,
     },
 
-    /// A step uses a plugin that is neither built in nor declared with a `plugin` node.
-    #[error("step `{step}` uses unknown plugin `{plugin}`")]
-    #[diagnostic(code(forge::graph::unknown_plugin))]
-    UnknownPlugin {
-        step: String,
-        plugin: String,
-        #[source_code]
-        src: NamedSource<Arc<str>>,
-        #[label("not a built-in plugin nor a `plugin` node")]
-        span: SourceSpan,
-        #[help]
-        help: String,
-    },
-
     /// Steps that (transitively) need themselves.
     #[error("dependency cycle: {cycle}")]
     #[diagnostic(

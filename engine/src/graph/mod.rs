@@ -17,6 +17,7 @@
 
 mod error;
 mod expand;
+pub mod ids;
 mod render;
 mod validate;
 
@@ -103,7 +104,7 @@ pub struct StepGraph {
 impl StepGraph {
     /// Expands one env's config into a validated, topologically sorted graph.
     pub fn from_config(config: &Config, source: &SourceFile) -> Result<StepGraph, GraphError> {
-        let steps = expand::expand(config, source)?;
+        let steps = expand::expand(config);
         validate::build(config.env.clone(), steps, source)
     }
 

@@ -1,0 +1,229 @@
+//! The config each generated step hands its plugin: what the service, module and state
+//! nodes say, normalized into a [`ConfigValue`] map with the keys the built-ins read.
+
+use std::collections::BTreeMap;
+
+use crate::model::{
+    Config, ConfigValue, LoadBalancer, RegistryKind, SecretRef, Service, StateBackend, StateLock,
+};
+
+use super::inputs::rel_path;
+use super::refs::resolve_static;
+
+pub(super) fn docker_build_config(svc: &Service) -> ConfigValue {
+    let b = &svc.build;
+    map([
+        ("context", s(&rel_path(&b.context))),
+        ("dockerfile", s(&rel_path(&b.dockerfile))),
+        (
+            "args",
+            ConfigValue::Map(
+                b.args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), s(&v.value)))
+                    .collect(),
+            ),
+        ),
+        (
+            "target",
+            b.target.as_ref().map_or(ConfigValue::Null, |t| s(&t.value)),
+        ),
+        ("repository", s(&svc.repository.value)),
+        (
+            "artifacts",
+            ConfigValue::Map(
+                b.artifacts
+                    .iter()
+                    .map(|(path, r)| (path.clone(), r.value.clone()))
+                    .collect(),
+            ),
+        ),
+    ])
+}
+
+pub(super) fn ecr_push_config(config: &Config, svc: &Service) -> ConfigValue {
+    let registry = match &svc.registry {
+        Some(name) => config.registries.get(&name.value),
+        None => config.registries.values().next(),
+    };
+    let registry = registry.map_or(ConfigValue::Null, |r| {
+        map([
+            ("name", s(&r.name.value)),
+            (
+                "kind",
+                s(match r.kind.value {
+                    RegistryKind::Ecr => "ecr",
+                    RegistryKind::Oci => "oci",
+                }),
+            ),
+            ("url", s(&r.url.value)),
+            (
+                "endpoint",
+                r.endpoint
+                    .as_ref()
+                    .map_or(ConfigValue::Null, |e| s(&e.value)),
+            ),
+            (
+                "create-repositories",
+                ConfigValue::Bool(r.create_repositories.value),
+            ),
+            ("immutable-tags", ConfigValue::Bool(r.immutable_tags.value)),
+        ])
+    });
+    map([
+        ("repository", s(&svc.repository.value)),
+        ("region", s(&config.region.value)),
+        ("registry", registry),
+    ])
+}
+
+pub(super) fn render_config(config: &Config) -> ConfigValue {
+    let modules = config
+        .modules
+        .iter()
+        .map(|(name, m)| {
+            let inputs = m
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), resolve_static(config, &v.value, 0)))
+                .collect();
+            (
+                name.clone(),
+                map([
+                    ("source", s(&rel_path(&m.source))),
+                    ("inputs", ConfigValue::Map(inputs)),
+                ]),
+            )
+        })
+        .collect();
+    let vars = config
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    map([
+        ("project", s(&config.project.value)),
+        ("region", s(&config.region.value)),
+        ("modules", ConfigValue::Map(modules)),
+        ("vars", ConfigValue::Map(vars)),
+        (
+            "state",
+            config
+                .state
+                .as_ref()
+                .map_or(ConfigValue::Null, |st| state_config(st, &config.env)),
+        ),
+    ])
+}
+
+/// `terraform-apply`: where the state is (the rendered files come from its upstream).
+pub(super) fn apply_config(config: &Config) -> ConfigValue {
+    map([
+        ("region", s(&config.region.value)),
+        (
+            "state",
+            config
+                .state
+                .as_ref()
+                .map_or(ConfigValue::Null, |st| state_config(st, &config.env)),
+        ),
+    ])
+}
+
+pub(super) fn state_config(state: &StateBackend, env: &str) -> ConfigValue {
+    let lock = match &state.lock.value {
+        StateLock::S3Lockfile => map([("kind", s("s3-lockfile"))]),
+        StateLock::DynamoDb { table } => map([("kind", s("dynamodb")), ("table", s(table))]),
+    };
+    map([
+        ("bucket", s(&state.bucket.value)),
+        ("key", s(&state.key.value.replace("{env}", env))),
+        ("region", s(&state.region.value)),
+        (
+            "endpoint",
+            state
+                .endpoint
+                .as_ref()
+                .map_or(ConfigValue::Null, |e| s(&e.value)),
+        ),
+        ("lock", lock),
+    ])
+}
+
+pub(super) fn rollout_config(config: &Config, svc: &Service) -> ConfigValue {
+    let hc = &svc.health_check;
+    let lb = match svc.load_balancer.value {
+        LoadBalancer::Public => "public",
+        LoadBalancer::Internal => "internal",
+        LoadBalancer::None => "none",
+    };
+    let secrets = svc
+        .secrets
+        .iter()
+        .map(|(k, v)| {
+            let reference = match &v.value {
+                SecretRef::SecretsManager(arn) => arn.clone(),
+                SecretRef::Ssm(path) => format!("ssm:{path}"),
+            };
+            (k.clone(), s(&reference))
+        })
+        .collect();
+    map([
+        ("service", s(&svc.name.value)),
+        ("region", s(&config.region.value)),
+        ("port", ConfigValue::Int(i64::from(svc.port.value))),
+        ("cpu", ConfigValue::Int(i64::from(svc.cpu.value))),
+        ("memory", ConfigValue::Int(i64::from(svc.memory.value))),
+        (
+            "desired-count",
+            ConfigValue::Int(i64::from(svc.desired_count.value)),
+        ),
+        ("load-balancer", s(lb)),
+        (
+            "health-check",
+            map([
+                ("path", s(&hc.path.value)),
+                (
+                    "interval",
+                    ConfigValue::Int(i64::from(hc.interval_secs.value)),
+                ),
+                (
+                    "timeout",
+                    ConfigValue::Int(i64::from(hc.timeout_secs.value)),
+                ),
+                (
+                    "healthy-threshold",
+                    ConfigValue::Int(i64::from(hc.healthy_threshold.value)),
+                ),
+                (
+                    "unhealthy-threshold",
+                    ConfigValue::Int(i64::from(hc.unhealthy_threshold.value)),
+                ),
+                ("matcher", s(&hc.matcher.value)),
+            ]),
+        ),
+        (
+            "env",
+            ConfigValue::Map(
+                svc.env_vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), s(&v.value)))
+                    .collect(),
+            ),
+        ),
+        ("secrets", ConfigValue::Map(secrets)),
+    ])
+}
+
+pub(super) fn s(v: &str) -> ConfigValue {
+    ConfigValue::String(v.to_string())
+}
+
+pub(super) fn map<const N: usize>(entries: [(&str, ConfigValue); N]) -> ConfigValue {
+    ConfigValue::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}

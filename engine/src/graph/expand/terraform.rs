@@ -1,0 +1,123 @@
+//! The Terraform chain, when the project has modules: `terraform-render` →
+//! `state-lock` (with a state backend) → `terraform-apply`, and `state-unlock` after the
+//! rollouts.
+
+use crate::graph::ids;
+use crate::model::Phase;
+
+use super::plugin_config::{apply_config, render_config, state_config};
+use super::refs::producer_of;
+use super::{InputSelection, NewStep, Origin, Step, rel_path};
+
+/// The chain's steps, in order, and the id of its apply step (which module references and
+/// rollouts need); no steps without modules.
+pub(super) struct Chain {
+    pub steps: Vec<Step>,
+    pub apply: Option<String>,
+}
+
+pub(super) fn chain(new: &NewStep<'_>) -> Chain {
+    let config = new.config;
+    if config.modules.is_empty() {
+        return Chain {
+            steps: Vec::new(),
+            apply: None,
+        };
+    }
+    let project_span = config.project.span;
+    let mut render = new.step(
+        ids::TERRAFORM_RENDER.into(),
+        ids::TERRAFORM_RENDER,
+        Phase::Deploy,
+        project_span,
+        Origin::Project,
+    );
+    render.config = render_config(config);
+    // The rendered root module names module sources by path only, so an edit inside
+    // a module leaves the render's output unchanged; `terraform-apply` reads the
+    // sources too, and declares them itself (below) so such an edit still reapplies.
+    let module_sources: Vec<InputSelection> = config
+        .modules
+        .values()
+        .map(|module| InputSelection {
+            base: rel_path(&module.source),
+            globs: vec!["**/*.tf".to_string()],
+            ignore_file: None,
+        })
+        .collect();
+    render.inputs.extend(module_sources.iter().cloned());
+    for (name, svc) in &config.services {
+        render.need(ids::ecr_push(name), svc.span);
+    }
+    // Module inputs may read a `step`'s output; module outputs are Terraform's own
+    // business (the render wires them module to module), so they add no need.
+    for module in config.modules.values() {
+        for input in module.inputs.values() {
+            for target in input.value.refs() {
+                if let Some(need) = producer_of(target, None) {
+                    render.need_once(need, input.span);
+                }
+            }
+        }
+    }
+    let mut steps = vec![render];
+
+    let lock = config.state.as_ref().map(|state| {
+        let mut lock = new.step(
+            ids::STATE_LOCK.into(),
+            ids::STATE_LOCK,
+            Phase::Deploy,
+            state.span,
+            Origin::Project,
+        );
+        lock.config = state_config(state, &config.env);
+        lock.need(ids::TERRAFORM_RENDER, state.span);
+        lock
+    });
+    let mut apply = new.step(
+        ids::TERRAFORM_APPLY.into(),
+        ids::TERRAFORM_APPLY,
+        Phase::Deploy,
+        project_span,
+        Origin::Project,
+    );
+    apply.config = apply_config(config);
+    apply.inputs = module_sources;
+    // The rendered files come from the render; the lock (when there is one) orders apply
+    // after it is held.
+    apply.need(ids::TERRAFORM_RENDER, project_span);
+    if let Some(lock) = lock {
+        apply.need(ids::STATE_LOCK, project_span);
+        steps.push(lock);
+    }
+    steps.push(apply);
+    Chain {
+        steps,
+        apply: Some(ids::TERRAFORM_APPLY.to_string()),
+    }
+}
+
+/// Releases the lock once every rollout is done (or after apply, without services); only
+/// when there is a lock to release.
+pub(super) fn unlock(new: &NewStep<'_>, rollouts: &[Step]) -> Option<Step> {
+    let config = new.config;
+    let state = config
+        .state
+        .as_ref()
+        .filter(|_| !config.modules.is_empty())?;
+    let mut unlock = new.step(
+        ids::STATE_UNLOCK.into(),
+        ids::STATE_UNLOCK,
+        Phase::Deploy,
+        state.span,
+        Origin::Project,
+    );
+    unlock.config = state_config(state, &config.env);
+    if rollouts.is_empty() {
+        unlock.need(ids::TERRAFORM_APPLY, state.span);
+    }
+    for rollout in rollouts {
+        unlock.need(rollout.id.clone(), rollout.span);
+    }
+    Some(unlock)
+}
