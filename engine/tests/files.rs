@@ -278,7 +278,10 @@ fn stat_cache_skips_unchanged_files_and_rehashes_changed_ones() {
     );
     assert!(cold.save().expect("save"), "a new cache is written");
     assert!(!cold.save().expect("save"), "saving twice writes once");
-    assert!(FileIndex::cache_path(&root, &store).starts_with(store.join("v1/stat")));
+    assert!(
+        FileIndex::cache_path(&root, &store)
+            .starts_with(store.join(forge_engine::store::LAYOUT_DIR).join("stat"))
+    );
 
     let mut warm = FileIndex::open(&root, &store).expect("open");
     assert_eq!(warm.hash_files(all(&warm)).expect("hash"), first);
@@ -420,4 +423,153 @@ fn missing_root_is_an_error() {
         FileIndex::scan(&t.path().join("nope")),
         Err(FilesError::Io { .. })
     ));
+}
+
+/// A project with links that leave it, next to a directory outside it with a secret:
+/// `data/link.txt` → the secret, `data/chain.txt` → `hop` → the secret (a chain),
+/// `data/ext` → the outside directory, `data/gone.txt` → a missing file outside,
+/// `data/ok.txt` → `data/a.txt` (inside: fine).
+#[cfg(unix)]
+fn linked_out(t: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::symlink;
+    let root = t.join("project");
+    let outside = t.join("outside");
+    tree(
+        t,
+        &[
+            ("outside/secret.txt", "the secret"),
+            ("outside/more.txt", "more"),
+            ("project/data/a.txt", "a"),
+            (
+                "project/data/.dockerignore",
+                "link.txt\nchain.txt\ngone.txt\next\n",
+            ),
+        ],
+    );
+    let secret = outside.join("secret.txt");
+    symlink(&secret, root.join("data/link.txt")).expect("symlink");
+    symlink(&secret, root.join("hop")).expect("symlink");
+    symlink("../hop", root.join("data/chain.txt")).expect("symlink");
+    symlink("../../outside", root.join("data/ext")).expect("symlink");
+    symlink(outside.join("nope.txt"), root.join("data/gone.txt")).expect("symlink");
+    symlink("a.txt", root.join("data/ok.txt")).expect("symlink");
+    (root, outside.canonicalize().expect("canonical"))
+}
+
+#[cfg(unix)]
+#[test]
+fn links_that_leave_the_root_are_not_inputs_and_fail_the_selections_that_take_them() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let (root, outside) = linked_out(t.path());
+    let mut index = FileIndex::scan(&root).expect("scan");
+    // Only what stays inside is indexed (`hop` too leaves the root).
+    assert_eq!(
+        index.paths(),
+        ["data/.dockerignore", "data/a.txt", "data/ok.txt"]
+    );
+    assert!(matches!(
+        index.hash_files(["data/link.txt"]),
+        Err(FilesError::NotIndexed { .. })
+    ));
+
+    let refused = |sel: InputSelection| match index.select(&sel) {
+        Err(err @ FilesError::LinkOutsideRoot { .. }) => err,
+        other => panic!("{sel:?} took a link out of the root: {other:?}"),
+    };
+    let err = refused(sel("data", &["*.txt"], None));
+    match &err {
+        FilesError::LinkOutsideRoot { link, target, .. } => {
+            // The first in path order: a chain is followed to its end.
+            assert_eq!(link, "data/chain.txt");
+            assert_eq!(target, &outside.join("secret.txt"));
+        }
+        _ => unreachable!(),
+    }
+    let text = err.to_string();
+    assert!(text.contains("`data/chain.txt`") && text.contains("outside the project root"));
+    assert_eq!(
+        miette::Diagnostic::code(&err).map(|c| c.to_string()),
+        Some("forge::files::link_outside_root".to_owned())
+    );
+    let help = miette::Diagnostic::help(&err).map(|h| h.to_string());
+    assert!(help.is_some_and(|h| h.contains("copy the file into the project")));
+
+    // The link itself by name, a dangling one, and every file of the directory.
+    for (glob, link) in [("link.txt", "data/link.txt"), ("gone.txt", "data/gone.txt")] {
+        match refused(sel("data", &[glob], None)) {
+            FilesError::LinkOutsideRoot { link: l, .. } => assert_eq!(l, link),
+            _ => unreachable!(),
+        }
+    }
+    assert!(matches!(
+        refused(sel("", &[], None)),
+        FilesError::LinkOutsideRoot { .. }
+    ));
+    // A linked directory the walk did not enter: a glob reaching into it, or a base
+    // reached through it, is refused rather than silently matching nothing.
+    for selection in [
+        sel("data", &["ext/*.txt"], None),
+        sel("data", &["**/more.txt"], None),
+        sel("data/ext", &["*.txt"], None),
+    ] {
+        match refused(selection) {
+            FilesError::LinkOutsideRoot { link, .. } => assert_eq!(link, "data/ext"),
+            _ => unreachable!(),
+        }
+    }
+
+    // Selections that leave the links out are fine: by glob, or by `.dockerignore`.
+    assert_eq!(
+        index
+            .select(&sel("data", &["a.txt", "ok.txt"], None))
+            .expect("select"),
+        ["data/a.txt", "data/ok.txt"]
+    );
+    assert_eq!(
+        index
+            .select(&sel("data", &[], Some(".dockerignore")))
+            .expect("select"),
+        ["data/.dockerignore", "data/a.txt", "data/ok.txt"]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_to_a_file_inside_the_root_is_read_through_its_edits_included() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let store = t.path().join("store");
+    let (root, _) = linked_out(t.path());
+    let ok = |index: &mut FileIndex| {
+        index.hash_files(["data/ok.txt"]).expect("hash")["data/ok.txt"].clone()
+    };
+
+    let mut cold = FileIndex::open(&root, &store).expect("open");
+    let before = ok(&mut cold);
+    assert_ne!(
+        before,
+        blake3::hash(b"a").to_hex().to_string(),
+        "the link's text counts too"
+    );
+    cold.save().expect("save");
+    let mut warm = FileIndex::open(&root, &store).expect("open");
+    assert_eq!(ok(&mut warm), before);
+    assert_eq!(
+        warm.stats(),
+        HashStats {
+            cached: 1,
+            hashed: 0
+        }
+    );
+
+    // The link is untouched; the file it points to changes: the stat cache must notice.
+    write_old(&root.join("data/a.txt"), "b");
+    let mut edited = FileIndex::open(&root, &store).expect("open");
+    assert_ne!(ok(&mut edited), before);
+    assert_eq!(
+        edited.stats(),
+        HashStats {
+            cached: 0,
+            hashed: 1
+        }
+    );
 }

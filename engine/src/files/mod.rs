@@ -14,10 +14,14 @@
 //!    others are hashed in parallel.
 //! 4. [`FileIndex::save`]: writes the cache back, atomically, only if it changed.
 //!
-//! Content hashes are plain blake3 of the bytes (the same as `b3sum`); a symlink hashes its
-//! target path, not what it points to (as git and Docker build contexts treat it).
+//! Content hashes are plain blake3 of the bytes (the same as `b3sum`). A symlink hashes its
+//! target path and, when it ends at a file inside the root, that file's content: every
+//! reader of an input (the plugin host, `docker-build`'s context, a `command`) reads through
+//! it. A link that ends outside the root is never an input: a selection that would take it
+//! fails with [`FilesError::LinkOutsideRoot`] (see `links`).
 
 mod dockerignore;
+mod links;
 mod statcache;
 mod walk;
 
@@ -81,6 +85,21 @@ pub enum FilesError {
         )
     )]
     NotIndexed { path: String },
+    #[error("`{link}` is a symbolic link to {}, outside the project root", target.display())]
+    #[diagnostic(
+        code(forge::files::link_outside_root),
+        help(
+            "a step reads only files inside the project root ({}), and so does its fingerprint: copy the file into the project, or remove the link (or keep it out of the step's inputs, e.g. with .dockerignore)",
+            root.display()
+        )
+    )]
+    LinkOutsideRoot {
+        /// The link, relative to the root.
+        link: String,
+        /// Where its chain of links ends.
+        target: PathBuf,
+        root: PathBuf,
+    },
 }
 
 /// How [`FileIndex::hash_files`] got its answers, for benchmarks and `--verbose` output.
@@ -96,6 +115,8 @@ pub struct HashStats {
 #[derive(Debug)]
 pub struct FileIndex {
     root: PathBuf,
+    /// `root` canonicalized: links must end below it.
+    canonical_root: PathBuf,
     cache_file: Option<PathBuf>,
     /// Sorted relative `/`-separated paths, with `metas` and `hashes` at the same index.
     paths: Vec<String>,
@@ -103,6 +124,9 @@ pub struct FileIndex {
     /// Known-good hashes: trusted from the cache, or computed this run.
     hashes: Vec<Option<[u8; 32]>>,
     walk_errors: Vec<(String, String)>,
+    /// Links that end outside the root, sorted by path: not in `paths`, reported by any
+    /// selection that would take them.
+    outside: Vec<links::Outside>,
     /// Entries the cache file held, and how many of them are still trusted: if these differ,
     /// or anything was hashed, the file on disk is out of date.
     loaded: usize,
@@ -139,20 +163,20 @@ impl FileIndex {
     ) -> Result<FileIndex, FilesError> {
         // Read before anything is looked at: a change after this moment must not be trusted.
         let run_start = statcache::now_ns() - statcache::CLOCK_MARGIN_NS;
-        if let Err(source) = std::fs::metadata(root) {
-            return Err(FilesError::Io {
-                path: root.to_path_buf(),
-                source,
-            });
-        }
-        let walked = walk::walk(root);
+        let canonical_root = root.canonicalize().map_err(|source| FilesError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let walked = walk::walk(root, &canonical_root);
         let (paths, metas): (Vec<String>, Vec<FileMeta>) = walked.files.into_iter().unzip();
         let mut index = FileIndex {
             root: root.to_path_buf(),
+            canonical_root,
             hashes: vec![None; paths.len()],
             paths,
             metas,
             walk_errors: walked.errors,
+            outside: walked.outside,
             loaded: 0,
             trusted: 0,
             trust_before_ns: run_start,
@@ -285,6 +309,9 @@ impl FileIndex {
             Some(name) => Some(self.ignore_file(&prefix, name)?),
             None => None,
         };
+        if !self.outside.is_empty() {
+            self.check_links_outside(base, &prefix, sel, globs.as_deref(), ignore.as_deref())?;
+        }
         let start = self.paths.partition_point(|p| p.as_str() < prefix.as_str());
         let mut out = Vec::new();
         for (i, path) in self.paths.iter().enumerate().skip(start) {
@@ -298,6 +325,46 @@ impl FileIndex {
             }
         }
         Ok(out)
+    }
+
+    /// Fails if the selection would take a link that ends outside the root: the link
+    /// itself, files below it (a linked directory the walk did not enter, which a glob
+    /// reaches into), or the base, reached through it. Only runs for projects that have
+    /// such links.
+    fn check_links_outside(
+        &self,
+        base: &str,
+        prefix: &str,
+        sel: &InputSelection,
+        globs: Option<&GlobSet>,
+        ignore: Option<&DockerIgnore>,
+    ) -> Result<(), FilesError> {
+        let taken = |link: &links::Outside| {
+            let through_base = !base.is_empty()
+                && (link.path == base
+                    || base
+                        .strip_prefix(link.path.as_str())
+                        .is_some_and(|rest| rest.starts_with('/')));
+            if through_base {
+                return true;
+            }
+            let Some(rel) = link.path.strip_prefix(prefix) else {
+                return false;
+            };
+            if ignore.is_some_and(|i| i.is_excluded(rel)) {
+                return false;
+            }
+            globs.is_none_or(|g| g.is_match(rel))
+                || (link.dir && links::may_reach_below(&sel.globs, rel))
+        };
+        match self.outside.iter().find(|link| taken(link)) {
+            Some(link) => Err(FilesError::LinkOutsideRoot {
+                link: link.path.clone(),
+                target: link.target.clone(),
+                root: self.canonical_root.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn globs_for(&self, globs: &[String]) -> Result<Option<Arc<GlobSet>>, FilesError> {
@@ -373,7 +440,7 @@ impl FileIndex {
             .par_iter()
             .map(|&i| {
                 let path = self.root.join(&self.paths[i]);
-                (i, hash_entry(&path, self.metas[i]))
+                (i, hash_entry(&path, self.metas[i], &self.canonical_root))
             })
             .collect();
         for (i, result) in computed {
@@ -473,14 +540,28 @@ fn build_globs(globs: &[String]) -> Result<Option<GlobSet>, FilesError> {
 const BIG_FILE: u64 = 1 << 20;
 const BIG_CHUNK: usize = 8 << 20;
 
-fn hash_entry(path: &Path, meta: FileMeta) -> io::Result<[u8; 32]> {
-    if meta.symlink {
-        let target = std::fs::read_link(path)?;
-        let mut h = blake3::Hasher::new_derive_key("forge 2026-11 symlink target");
-        h.update(target.as_os_str().as_encoded_bytes());
-        return Ok(*h.finalize().as_bytes());
+/// A file's hash; a link's is its target path and, when it ends at a file (inside `root`,
+/// canonical), that file's hash: readers read through it.
+fn hash_entry(path: &Path, meta: FileMeta, root: &Path) -> io::Result<[u8; 32]> {
+    if !meta.symlink {
+        return hash_file(path);
     }
-    hash_file(path)
+    let target = std::fs::read_link(path)?;
+    let target = target.as_os_str().as_encoded_bytes();
+    let mut h = blake3::Hasher::new_derive_key("forge 2026-11 symlink target and content");
+    h.update(&(target.len() as u64).to_le_bytes());
+    h.update(target);
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        // The walk checked where the link ends, but a `command` step may have changed the
+        // tree since: outside content is never read, not even to hash it.
+        if !links::still_inside(root, path)? {
+            return Err(io::Error::other(
+                "the link now ends outside the project root",
+            ));
+        }
+        h.update(&hash_file(path)?);
+    }
+    Ok(*h.finalize().as_bytes())
 }
 
 /// blake3 of a file's bytes, as `b3sum` prints it (in raw form). Small files are read in

@@ -29,8 +29,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::walk::FileMeta;
 
 const MAGIC: &[u8; 8] = b"FRGSTAT\n";
-/// Bump when the layout above changes; old caches are then discarded.
-pub(crate) const VERSION: u32 = 1;
+/// Bump when the layout above, or what an entry means, changes; old caches are then
+/// discarded. 2: a link to a file inside the root hashes that file's content too, with
+/// that file's metadata.
+pub(crate) const VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 4;
 const ENTRY_FIXED: usize = 4 + 8 + 8 + 8 + 8 + 1 + 32;
 

@@ -1,11 +1,14 @@
 //! One walk of the project tree: every file (and symlink) with the metadata the stat cache
-//! compares, honouring `.gitignore` whether or not the tree is a git checkout.
+//! compares, honouring `.gitignore` whether or not the tree is a git checkout. Links are
+//! resolved as `links` says; those that leave the root are set apart, never indexed.
 
 use std::fs::Metadata;
 use std::path::Path;
 use std::sync::Mutex;
 
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
+
+use super::links::{self, Link, Outside};
 
 /// Never walked or indexed: git's own data and forge's.
 const SKIPPED: [&str; 2] = [".git", ".forge"];
@@ -21,7 +24,8 @@ pub struct FileMeta {
     pub ctime_ns: i64,
     /// Inode number (unix); 0 where unavailable.
     pub ino: u64,
-    /// A symbolic link: its target path is hashed, never what it points to.
+    /// A symbolic link inside the project root: its target path is hashed, and if it ends at
+    /// a file, that file's content too (and the other fields are that file's; see `links`).
     pub symlink: bool,
 }
 
@@ -62,10 +66,13 @@ pub(crate) struct Walked {
     pub files: Vec<(String, FileMeta)>,
     /// Paths (relative, `/`-separated; `""` for the root) the walk could not read, with why.
     pub errors: Vec<(String, String)>,
+    /// Links that end outside the root: not in `files`.
+    pub outside: Vec<Outside>,
 }
 
 /// Walks `root` on a few threads. Paths are relative to `root` and `/`-separated.
-pub(crate) fn walk(root: &Path) -> Walked {
+/// `canonical_root` is `root` canonicalized: where links may lead.
+pub(crate) fn walk(root: &Path, canonical_root: &Path) -> Walked {
     let mut builder = WalkBuilder::new(root);
     builder
         // Build contexts routinely contain dotfiles (`.dockerignore`, `.env.example`).
@@ -76,7 +83,7 @@ pub(crate) fn walk(root: &Path) -> Walked {
         // Outside a repository, a `.gitignore` above the project (a dotfiles repo's `*` in
         // `~/.gitignore`) must not hide the project's files; inside one, the repository's
         // own `.gitignore`s above the project root apply, as git applies them.
-        .parents(inside_repository(root))
+        .parents(inside_repository(canonical_root))
         // Global excludes and `.git/info/exclude` differ between machines; honouring them
         // would make the same commit fingerprint differently on a laptop and in CI.
         .git_global(false)
@@ -89,17 +96,20 @@ pub(crate) fn walk(root: &Path) -> Walked {
     let shared = Mutex::new(Walked::default());
     let mut visitors = Builder {
         root,
+        canonical_root,
         shared: &shared,
     };
     builder.build_parallel().visit(&mut visitors);
     let mut walked = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     walked.files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     walked.errors.sort();
+    walked.outside.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     walked
 }
 
 struct Builder<'a> {
     root: &'a Path,
+    canonical_root: &'a Path,
     shared: &'a Mutex<Walked>,
 }
 
@@ -107,6 +117,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Builder<'s> {
     fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
         Box::new(Visitor {
             root: self.root,
+            canonical_root: self.canonical_root,
             shared: self.shared,
             local: Walked::default(),
         })
@@ -116,6 +127,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Builder<'s> {
 /// Collects into a thread-local buffer and merges once, when its thread is done.
 struct Visitor<'a> {
     root: &'a Path,
+    canonical_root: &'a Path,
     shared: &'a Mutex<Walked>,
     local: Walked,
 }
@@ -125,6 +137,7 @@ impl Drop for Visitor<'_> {
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         shared.files.append(&mut self.local.files);
         shared.errors.append(&mut self.local.errors);
+        shared.outside.append(&mut self.local.outside);
     }
 }
 
@@ -151,7 +164,15 @@ impl ParallelVisitor for Visitor<'_> {
                         return WalkState::Continue;
                     }
                 };
+                // `metadata` is the entry's own (`lstat`): links are never followed by the
+                // walk, only resolved here, one by one.
                 match entry.metadata() {
+                    Ok(m) if kind.is_symlink() => {
+                        match links::classify(self.canonical_root, &rel, &m) {
+                            Link::Inside(meta) => self.local.files.push((rel, meta)),
+                            Link::Outside(link) => self.local.outside.push(link),
+                        }
+                    }
                     Ok(m) => self.local.files.push((rel, FileMeta::from_metadata(&m))),
                     Err(e) => self.local.errors.push((rel, e.to_string())),
                 }
@@ -170,10 +191,9 @@ impl ParallelVisitor for Visitor<'_> {
     }
 }
 
-/// Whether a strict ancestor of `root` holds a `.git` (the project is a subdirectory of a
-/// repository).
+/// Whether a strict ancestor of `root` (canonical) holds a `.git` (the project is a
+/// subdirectory of a repository).
 fn inside_repository(root: &Path) -> bool {
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     root.ancestors()
         .skip(1)
         .any(|dir| dir.join(".git").symlink_metadata().is_ok())
