@@ -11,6 +11,7 @@ mod explain;
 mod generate;
 mod graph;
 mod images;
+mod links;
 mod plan;
 mod plugin;
 mod plugin_e2e;
