@@ -22,11 +22,13 @@ pub mod fingerprint;
 pub mod git;
 pub mod graph;
 pub mod model;
-pub mod pin;
 pub mod scheduler;
 pub mod session;
 pub mod store;
 pub mod testing;
+
+/// Plugin pins (`blake3:<hex>`), defined with the rest of the plugin contract.
+pub use forge_contract::pin;
 
 mod error;
 pub use error::Error;

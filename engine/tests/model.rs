@@ -285,7 +285,7 @@ fn plugins_and_steps() {
         r#"{BASE}
 plugin "docker-build"
 plugin "manifest" path="plugins/manifest.wasm" hash="{hash}" {{
-    grant "files.read" "files.write"
+    grant "files.read" "docker"
 }}
 step "render-manifest" {{
     plugin "manifest"
@@ -321,7 +321,7 @@ step "smoke" {{ plugin "ecs-rollout" }}
             .iter()
             .map(|g| g.value.as_str())
             .collect::<Vec<_>>(),
-        ["files.read", "files.write"]
+        ["files.read", "docker"]
     );
 
     let step = &config.steps["render-manifest"];

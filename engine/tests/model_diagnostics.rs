@@ -178,6 +178,10 @@ case!(
     format!("{HEAD}plugin \"manifest\"\n")
 );
 case!(
+    unknown_grant_gets_a_suggestion,
+    format!("{HEAD}plugin \"docker-build\" {{\n    grant \"file.read\" \"docker\"\n}}\n")
+);
+case!(
     bad_plugin_hash,
     format!("{HEAD}plugin \"manifest\" path=\"plugins/manifest.wasm\" hash=\"sha256:1234\"\n")
 );

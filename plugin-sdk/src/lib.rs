@@ -163,6 +163,9 @@ pub use error::{Error, FileError, ResultExt};
 pub use mock::{LogRecord, MockHost, MockRegistry, sha256};
 pub use plugin::{Info, NoConfig, Plugin, capability};
 
+/// The version of the plugin contract (`wit/plugin.wit`) this SDK builds plugins for.
+pub const CONTRACT_VERSION: &str = forge_contract::VERSION;
+
 /// Used by [`export_plugin!`]'s expansion; not part of the API.
 #[doc(hidden)]
 pub mod __private {

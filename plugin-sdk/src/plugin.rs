@@ -7,19 +7,9 @@ use serde::de::DeserializeOwned;
 use crate::{Context, Error};
 
 /// Capability names, as written in `project.kdl` (`grant "files.read"`) and in
-/// [`Info::capability`]. Each one is a WIT interface the host links only when granted.
-pub mod capability {
-    /// Read the step's declared input files (`forge:plugin/files`).
-    pub const FILES_READ: &str = "files.read";
-    /// Get secrets as opaque handles (`forge:plugin/secrets`).
-    pub const SECRETS: &str = "secrets";
-    /// The Docker Engine (`docker` in the WIT).
-    pub const DOCKER: &str = "docker";
-    /// Image registries (`registry`).
-    pub const REGISTRY: &str = "registry";
-    /// AWS APIs (`aws`).
-    pub const AWS: &str = "aws";
-}
+/// [`Info::capability`]: the plugin contract's, so the SDK, the host and `forge plugin
+/// inspect` spell them the same.
+pub use forge_contract::capability;
 
 /// A forge step plugin.
 ///

@@ -140,11 +140,51 @@ pub enum Error {
     #[diagnostic(
         code(forge::plugin::unknown_import),
         help(
-            "a plugin may import only forge:plugin/{{log,outputs,files,secrets}}@{CONTRACT_VERSION}; \
-             rebuild it without the others (no WASI), or use a forge that provides them"
+            "a plugin may import only forge:plugin/{{{}}}@{CONTRACT_VERSION}; \
+             rebuild it without the others (no WASI), or use a forge that provides them",
+            contract_interfaces()
         )
     )]
     UnknownImports { path: PathBuf, imports: Vec<String> },
+
+    #[error(
+        "{}: {what} has a type this forge does not provide\n  component: {found}\n  contract:  {expected}{}",
+        path.display(),
+        .detail.as_ref().map(|d| format!("\n  ({d})")).unwrap_or_default()
+    )]
+    #[diagnostic(
+        code(forge::plugin::contract_type),
+        help(
+            "build the plugin with the forge plugin SDK for contract {CONTRACT_VERSION} (its \
+             bindings come from plugin-sdk/wit/plugin.wit); a component made from another copy \
+             of the WIT must match it function for function"
+        )
+    )]
+    ContractType {
+        path: PathBuf,
+        /// `function `build` of forge:plugin/docker@0.1.0`, or `export `run``.
+        what: String,
+        found: String,
+        expected: String,
+        detail: Option<String>,
+    },
+
+    #[error(
+        "{}: {what} ({found}) is not part of contract forge:plugin@{CONTRACT_VERSION}",
+        path.display()
+    )]
+    #[diagnostic(
+        code(forge::plugin::not_in_contract),
+        help(
+            "build the plugin with the forge plugin SDK for contract {CONTRACT_VERSION}, or use a \
+             forge whose contract has this function"
+        )
+    )]
+    NotInContract {
+        path: PathBuf,
+        what: String,
+        found: String,
+    },
 
     #[error("invalid plugin name `{name}`: {reason}")]
     #[diagnostic(
@@ -161,6 +201,13 @@ pub enum Error {
         help("choose another name or `--path`; forge never overwrites an existing directory")
     )]
     AlreadyExists { path: PathBuf },
+}
+
+/// `types,log,outputs,...`: every interface of the contract.
+fn contract_interfaces() -> String {
+    forge_contract::Interface::ALL
+        .map(forge_contract::Interface::name)
+        .join(",")
 }
 
 impl Error {

@@ -1,17 +1,23 @@
 //! What a `.wasm` file is, as `forge plugin inspect` shows it: a component or not, which
-//! contract version it speaks, which capabilities its imports request, what it exports,
-//! its size and hash.
+//! contract version it speaks, which capabilities its imports request (and the `grant`
+//! lines a project needs for them), what it exports, its size and hash.
 //!
 //! A component's imports are its requested capabilities (wit-component drops the imports a
 //! plugin does not use), so this is also what the host checks against a step's grants.
+//! Names alone are not enough: every function the component imports from the contract,
+//! and the `describe`/`run` it exports, must have the contract's type ([`typecheck`]), or
+//! the host could not link it. That is checked here, so `forge plugin build` and `inspect`
+//! refuse what `forge build` would.
 
 use std::path::{Path, PathBuf};
 
+use forge_contract::{Access, Capability as Cap, Interface};
 use serde::Serialize;
 use wit_parser::{Resolve, WorldItem, WorldKey};
 
 use crate::pin::hash_bytes;
-use crate::{CONTRACT_PACKAGE, CONTRACT_VERSION, Error};
+use crate::typecheck::{self, Contract};
+use crate::{CONTRACT_PACKAGE, Error};
 
 /// What [`inspect_file`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,6 +27,9 @@ pub struct Inspection {
     /// The contract version its imports name, e.g. `0.1.0`.
     pub version: String,
     pub imports: Vec<Import>,
+    /// The capabilities to grant it, fewest first (`aws` covers `registry`): what goes in
+    /// `grant` lines in project.kdl.
+    pub grants: Vec<String>,
     /// Exported names (`describe`, `run`).
     pub exports: Vec<String>,
     pub size: u64,
@@ -39,7 +48,8 @@ pub struct Import {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
 pub enum Capability {
-    /// Needs `grant "NAME"` in project.kdl (`files.read`, `secrets`).
+    /// Needs `grant "NAME"` in project.kdl (`files.read`, `docker`, ...), or a grant that
+    /// implies it.
     Grant(String),
     /// Granted to every step (`log`, `outputs`).
     Always,
@@ -50,7 +60,7 @@ pub enum Capability {
 }
 
 impl Inspection {
-    /// The capabilities a step running this plugin must be granted.
+    /// The capabilities a step running this plugin must have (granted or implied).
     pub fn capabilities(&self) -> Vec<&str> {
         self.imports
             .iter()
@@ -68,6 +78,19 @@ impl Inspection {
             .filter(|i| i.capability == Capability::Unknown)
             .map(|i| i.name.as_str())
             .collect()
+    }
+
+    /// The grant that gives `capability` when it is not granted itself: `aws` for
+    /// `registry` in a plugin that uses both.
+    pub fn implied_by(&self, capability: &str) -> Option<&str> {
+        if self.grants.iter().any(|g| g == capability) {
+            return None;
+        }
+        let wanted = Cap::from_name(capability)?;
+        self.grants.iter().map(String::as_str).find(|g| {
+            Cap::from_name(g)
+                .is_some_and(|g| forge_contract::GrantSet::NONE.with(g).contains(wanted))
+        })
     }
 }
 
@@ -91,16 +114,18 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, Error> {
         path: path_buf(),
         message: format!("{e:#}"),
     })?;
-    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
+    let wit_component::DecodedWasm::Component(resolve, world_id) = decoded else {
         return Err(Error::NotAPlugin {
             path: path_buf(),
             reason: "it is a WIT package, not a component".into(),
         });
     };
-    let world = &resolve.worlds[world];
+    let world = &resolve.worlds[world_id];
 
     let mut versions = Vec::new();
     let mut imports = Vec::new();
+    // The contract's interfaces it imports, to type-check once the version is known.
+    let mut contract_imports = Vec::new();
     for (key, item) in &world.imports {
         let name = resolve.name_world_key(key);
         let capability = match item {
@@ -114,7 +139,11 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, Error> {
                         if let Some(version) = &package.version {
                             versions.push(version.to_string());
                         }
-                        capability_of(interface.name.as_deref().unwrap_or_default())
+                        let known = interface.name.as_deref().and_then(Interface::from_name);
+                        if let Some(known) = known {
+                            contract_imports.push((name.clone(), known, *id));
+                        }
+                        capability_of(known)
                     }
                     _ => Capability::Unknown,
                 }
@@ -132,7 +161,7 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, Error> {
         .iter()
         .map(|(key, _)| export_name(&resolve, key))
         .collect();
-    for required in ["describe", "run"] {
+    for required in forge_contract::EXPORTS {
         if !exports.iter().any(|e| e == required) {
             return Err(Error::NotAPlugin {
                 path: path_buf(),
@@ -165,31 +194,56 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, Error> {
             });
         }
     };
-    if !compatible(&version, CONTRACT_VERSION) {
+    if !forge_contract::speaks(&version) {
         return Err(Error::ContractVersion {
             path: path_buf(),
             found: version,
         });
     }
 
+    // Same names, same types: what the host's linker will demand.
+    let contract = Contract::parse();
+    for (name, interface, id) in &contract_imports {
+        typecheck::import(&contract, *interface, &resolve, *id)
+            .map_err(|m| m.into_error(path, Some(name)))?;
+    }
+    for item in world.exports.values() {
+        if let WorldItem::Function(function) = item {
+            typecheck::export(&contract, &resolve, function)
+                .map_err(|m| m.into_error(path, None))?;
+        }
+    }
+
+    let needed: Vec<Cap> = imports
+        .iter()
+        .filter_map(|i| match &i.capability {
+            Capability::Grant(name) => Cap::from_name(name),
+            _ => None,
+        })
+        .collect();
+    let grants = forge_contract::fewest_grants(&needed)
+        .into_iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+
     Ok(Inspection {
-        world: format!("{CONTRACT_PACKAGE}/step"),
+        world: format!("{CONTRACT_PACKAGE}/{}", forge_contract::WORLD),
         version,
         imports,
+        grants,
         exports,
         size: bytes.len() as u64,
         hash: hash_bytes(bytes),
     })
 }
 
-/// The capability behind one of the contract's interfaces.
-fn capability_of(interface: &str) -> Capability {
-    match interface {
-        "files" => Capability::Grant("files.read".into()),
-        "secrets" => Capability::Grant("secrets".into()),
-        "log" | "outputs" => Capability::Always,
-        "types" => Capability::Types,
-        _ => Capability::Unknown,
+/// What importing one of the contract's interfaces takes (the contract's table).
+fn capability_of(interface: Option<Interface>) -> Capability {
+    match interface.map(Interface::access) {
+        Some(Access::Capability(capability)) => Capability::Grant(capability.name().to_owned()),
+        Some(Access::Always) => Capability::Always,
+        Some(Access::TypesOnly) => Capability::Types,
+        None => Capability::Unknown,
     }
 }
 
@@ -197,17 +251,10 @@ fn export_name(resolve: &Resolve, key: &WorldKey) -> String {
     resolve.name_world_key(key)
 }
 
-/// Whether a plugin built for contract `found` runs on a forge speaking `ours`: the same
-/// major version, and below 1.0 the same minor (a 0.x minor bump is breaking).
+/// Whether a plugin built for contract `found` runs on a forge speaking `ours` (the
+/// contract's rule, [`forge_contract::compatible`]).
 pub fn compatible(found: &str, ours: &str) -> bool {
-    fn major_minor(v: &str) -> Option<(&str, &str)> {
-        let mut parts = v.split(['.', '-', '+']);
-        Some((parts.next()?, parts.next()?))
-    }
-    match (major_minor(found), major_minor(ours)) {
-        (Some((fmaj, fmin)), Some((omaj, omin))) => fmaj == omaj && (omaj != "0" || fmin == omin),
-        _ => false,
-    }
+    forge_contract::compatible(found, ours)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,16 +277,8 @@ fn wasm_kind(bytes: &[u8]) -> WasmKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn contract_versions() {
-        assert!(compatible("0.1.0", "0.1.0"));
-        assert!(compatible("0.1.3", "0.1.0"));
-        assert!(!compatible("0.2.0", "0.1.0"));
-        assert!(compatible("1.4.0", "1.0.0"));
-        assert!(!compatible("2.0.0", "1.0.0"));
-        assert!(!compatible("garbage", "0.1.0"));
-    }
+    use crate::CONTRACT_VERSION as V;
+    use crate::testing::{edited_step_component, full_step_component, step_component};
 
     #[test]
     fn headers() {
@@ -251,47 +290,118 @@ mod tests {
 
     #[test]
     fn imports_are_capabilities() {
-        let bytes = crate::testing::step_component("0.1.0", &["log", "files"], "");
+        let bytes = step_component(V, &["log", "files"], "");
         let found = inspect_bytes(Path::new("p.wasm"), &bytes).expect("a plugin");
         assert_eq!(found.world, "forge:plugin/step");
-        assert_eq!(found.version, "0.1.0");
+        assert_eq!(found.version, V);
         assert_eq!(found.capabilities(), ["files.read"]);
+        assert_eq!(found.grants, ["files.read"]);
         assert!(found.unknown_imports().is_empty());
         assert_eq!(found.exports, ["describe", "run"]);
         assert_eq!(found.hash, hash_bytes(&bytes));
         assert_eq!(found.size, bytes.len() as u64);
         let names: Vec<&str> = found.imports.iter().map(|i| i.name.as_str()).collect();
-        assert!(names.contains(&"forge:plugin/log@0.1.0"), "{names:?}");
+        assert!(
+            names.contains(&format!("forge:plugin/log@{V}").as_str()),
+            "{names:?}"
+        );
         assert!(!names.iter().any(|n| n.contains("secrets")), "{names:?}");
     }
 
     #[test]
-    fn the_full_world_asks_for_files_and_secrets() {
-        let bytes = crate::testing::full_step_component();
-        let found = inspect_bytes(Path::new("p.wasm"), &bytes).expect("a plugin");
-        let mut caps = found.capabilities();
-        caps.sort_unstable();
-        assert_eq!(caps, ["files.read", "secrets"]);
+    fn the_full_world_asks_for_every_capability_and_aws_covers_registry() {
+        let found = inspect_bytes(Path::new("p.wasm"), &full_step_component()).expect("a plugin");
+        assert_eq!(
+            found.capabilities(),
+            ["files.read", "secrets", "docker", "registry", "aws"]
+        );
+        assert_eq!(found.grants, ["files.read", "secrets", "docker", "aws"]);
+        assert_eq!(found.implied_by("registry"), Some("aws"));
+        assert_eq!(found.implied_by("docker"), None);
+        assert!(found.unknown_imports().is_empty());
     }
 
     #[test]
     fn unknown_imports_are_marked() {
         let extra = "interface kubernetes { apply: func(manifest: string); }\n";
-        let bytes = crate::testing::step_component("0.1.0", &["log", "kubernetes"], extra);
+        let bytes = step_component(V, &["log", "kubernetes"], extra);
         let found = inspect_bytes(Path::new("p.wasm"), &bytes).expect("still inspectable");
-        assert_eq!(found.unknown_imports(), ["forge:plugin/kubernetes@0.1.0"]);
+        assert_eq!(
+            found.unknown_imports(),
+            [format!("forge:plugin/kubernetes@{V}")]
+        );
     }
 
     #[test]
     fn another_contract_version_names_both() {
-        let bytes = crate::testing::step_component("0.2.0", &["log"], "");
-        let err = inspect_bytes(Path::new("p.wasm"), &bytes).expect_err("0.2 is not 0.1");
+        let next = forge_contract::next_breaking_version();
+        let bytes = step_component(&next, &["log"], "");
+        let err = inspect_bytes(Path::new("p.wasm"), &bytes).expect_err("not this contract");
         assert_eq!(
             err.to_string(),
-            "p.wasm speaks forge:plugin@0.2.0, but this forge speaks forge:plugin@0.1.0"
+            format!("p.wasm speaks forge:plugin@{next}, but this forge speaks forge:plugin@{V}")
         );
-        let newer_patch = crate::testing::step_component("0.1.7", &["log"], "");
-        inspect_bytes(Path::new("p.wasm"), &newer_patch).expect("0.1.7 runs on 0.1.0");
+    }
+
+    #[test]
+    fn a_forge_name_with_another_type_is_refused_naming_both() {
+        let bytes = edited_step_component(
+            &["log", "docker"],
+            "build: func(request: build-request) -> result<image, docker-error>;",
+            "build: func(request: string) -> result<image, docker-error>;",
+        );
+        let err = inspect_bytes(Path::new("p.wasm"), &bytes).expect_err("wrong type");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "p.wasm: function `build` of forge:plugin/docker@{V} has a type this forge does \
+                 not provide\n  component: func(request: string) -> result<image, docker-error>\n  \
+                 contract:  func(request: build-request) -> result<image, docker-error>"
+            )
+        );
+        assert!(matches!(err, Error::ContractType { .. }));
+    }
+
+    #[test]
+    fn a_difference_inside_a_record_is_pointed_at() {
+        let bytes = edited_step_component(
+            &["log", "docker"],
+            "        target: option<string>,",
+            "        target: string,",
+        );
+        let err = inspect_bytes(Path::new("p.wasm"), &bytes).expect_err("wrong field");
+        let message = err.to_string();
+        assert!(
+            message.ends_with(
+                "(parameter `request`: field `target` of record `build-request`: `string` here, \
+                 `option<string>` in the contract)"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn exports_and_extra_functions_are_checked_too() {
+        let bytes = edited_step_component(&["log"], "        config-schema: string,\n", "");
+        let err = inspect_bytes(Path::new("p.wasm"), &bytes).expect_err("a field is missing");
+        assert!(
+            err.to_string()
+                .starts_with("p.wasm: export `describe` has a type"),
+            "{err}"
+        );
+        let bytes = edited_step_component(
+            &["log"],
+            "    panicked: func(message: string);",
+            "    panicked: func(message: string);\n    shout: func(message: string);",
+        );
+        let err = inspect_bytes(Path::new("p.wasm"), &bytes).expect_err("no such function");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "p.wasm: function `shout` of forge:plugin/log@{V} (func(message: string)) is not \
+                 part of contract forge:plugin@{V}"
+            )
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use thiserror::Error;
 
-pub use forge_engine::pin::{HASH_PREFIX, hash_bytes};
+pub use forge_contract::pin::{HASH_PREFIX, hash_bytes};
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum PinError {
@@ -60,7 +60,7 @@ pub fn hash_file(path: &Path) -> Result<String, PinError> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(format!("{HASH_PREFIX}{}", hasher.finalize().to_hex()))
+    Ok(forge_contract::pin::format_hash(&hasher.finalize()))
 }
 
 /// Checks that the file at `path` hashes to `expected` (`blake3:<hex>`; the hex digits
@@ -77,7 +77,7 @@ pub fn verify_pin_bytes(path: &Path, bytes: &[u8], expected: &str) -> Result<(),
 }
 
 fn verify_bytes_hash(path: &Path, actual: &str, expected: &str) -> Result<(), PinError> {
-    if forge_engine::pin::matches(actual, expected) {
+    if forge_contract::pin::matches(actual, expected) {
         return Ok(());
     }
     Err(PinError::Mismatch {

@@ -4,7 +4,7 @@
 
 use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
 
-use crate::CONTRACT_WIT;
+use crate::{CONTRACT_PACKAGE, CONTRACT_VERSION, CONTRACT_WIT};
 
 /// A component for world `world` of `wit` (a whole WIT package, one file).
 pub fn component(wit: &str, world: &str) -> Vec<u8> {
@@ -31,24 +31,36 @@ pub fn component(wit: &str, world: &str) -> Vec<u8> {
 /// The contract's `step` world narrowed to `imports` (e.g. `["log", "files"]`), with
 /// `extra` WIT (interfaces, say) added to the package and `version` as its version.
 pub fn step_component(version: &str, imports: &[&str], extra: &str) -> Vec<u8> {
+    let ours = format!("package {CONTRACT_PACKAGE}@{CONTRACT_VERSION};");
+    assert!(CONTRACT_WIT.contains(&ours), "the WIT declares {ours}");
+    let wit = CONTRACT_WIT.replace(&ours, &format!("package {CONTRACT_PACKAGE}@{version};"))
+        + extra
+        + &narrow_world(imports);
+    component(&wit, "test-step")
+}
+
+/// World `test-step`: the plugin's exports, and `imports` only.
+fn narrow_world(imports: &[&str]) -> String {
     let imports: String = imports
         .iter()
         .map(|i| format!("    import {i};\n"))
         .collect();
-    let world = format!(
+    format!(
         "world test-step {{\n{imports}    use types.{{plugin-info, step-input, step-output, step-error}};\n    \
          export describe: func() -> plugin-info;\n    \
          export run: func(input: step-input) -> result<step-output, step-error>;\n}}\n"
-    );
-    let wit = CONTRACT_WIT.replace(
-        "package forge:plugin@0.1.0;",
-        &format!("package forge:plugin@{version};"),
-    ) + extra
-        + &world;
-    component(&wit, "test-step")
+    )
 }
 
 /// A component of the contract's full `step` world (every capability imported).
 pub fn full_step_component() -> Vec<u8> {
     component(CONTRACT_WIT, "step")
+}
+
+/// A component of the contract with one edit to its text (`from` → `to`, which must
+/// occur): the same names with other types, for the type check's tests.
+pub fn edited_step_component(imports: &[&str], from: &str, to: &str) -> Vec<u8> {
+    assert!(CONTRACT_WIT.contains(from), "the WIT has {from:?}");
+    let wit = CONTRACT_WIT.replacen(from, to, 1) + &narrow_world(imports);
+    component(&wit, "test-step")
 }

@@ -4,7 +4,8 @@
 //! forge embeds the committed components (`host/build.rs`), so `cargo build` needs no wasm
 //! toolchain. Two checks keep them honest:
 //! - the source hash, checked by `cargo test` everywhere (cheap, no toolchain): editing a
-//!   built-in, the SDK, the WIT contract or the plugin lockfile without rebuilding fails;
+//!   built-in, the SDK, the contract crate, the WIT or the plugin lockfile without
+//!   rebuilding fails;
 //! - a byte-for-byte rebuild (`scripts/build-builtins --check`, run in CI where the wasm
 //!   toolchain is installed): the committed bytes are exactly what the sources build to.
 
@@ -22,6 +23,8 @@ pub const DIST_DIR: &str = "plugins/dist";
 
 /// What every built-in is built from besides its own crate.
 const SHARED_INPUTS: &[&str] = &[
+    "contract/Cargo.toml",
+    "contract/src",
     "plugin-sdk/Cargo.toml",
     "plugin-sdk/src",
     "plugin-sdk/wit",

@@ -118,12 +118,50 @@ fn engine_depends_on_no_host_cli_docker_or_aws_crate() {
     );
 }
 
+/// The plugin contract is read by the engine, the host, the authoring tools and the SDK,
+/// which is also compiled into every plugin: it may depend on blake3 (for pins, behind a
+/// feature) and nothing else, so it never drags the host or a framework into a plugin.
+#[test]
+fn contract_depends_on_nothing_but_blake3() {
+    let meta = metadata();
+    let deps = closure(&meta, "forge-contract");
+    let blake3 = closure(&meta, "blake3");
+    let extra: Vec<&String> = deps
+        .iter()
+        .filter(|d| *d != "blake3" && !blake3.contains(*d))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "forge-contract must depend on nothing but blake3, found: {extra:?}"
+    );
+    assert!(violations(&deps).is_empty());
+}
+
+/// The SDK (in every plugin) must not reach the plugin host or the CLI either.
+#[test]
+fn sdk_depends_on_no_host_or_cli_crate() {
+    let meta = metadata();
+    let deps = closure(&meta, "forge-plugin-sdk");
+    assert!(deps.contains("forge-contract"));
+    for forbidden in [
+        "forge-host",
+        "forge-engine",
+        "forge-plugin-tools",
+        "wasmtime",
+    ] {
+        assert!(
+            !deps.contains(forbidden),
+            "forge-plugin-sdk depends on {forbidden}"
+        );
+    }
+}
+
 /// Guards the guard: the same walk over the CLI must find clap, or the check above
 /// would pass vacuously (say, if `cargo metadata` changed shape).
 #[test]
 fn the_rule_sees_forbidden_crates_where_they_are_allowed() {
     let meta = metadata();
     let deps = closure(&meta, "forge-cli");
-    assert!(deps.contains("forge-engine"));
+    assert!(deps.contains("forge-engine") && deps.contains("forge-contract"));
     assert!(violations(&deps).iter().any(|v| v.starts_with("clap")));
 }

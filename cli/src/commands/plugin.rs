@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use forge_plugin_tools::build::{BuildOptions, BuildOutput};
 use forge_plugin_tools::inspect::{Capability, Inspection};
-use forge_plugin_tools::scaffold::{SdkSource, new_plugin};
+use forge_plugin_tools::scaffold::{SdkSource, VENDOR_DIR, new_plugin};
 use forge_plugin_tools::{CONTRACT_VERSION, toolchain};
 use serde::Serialize;
 
@@ -35,13 +35,18 @@ fn new(ctx: &Context<'_>, args: &PluginNewArgs) -> Result<Outcome, CliError> {
         .path
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    let made = new_plugin(&args.name, &dir, &SdkSource::detect())?;
+    let made = new_plugin(&args.name, &dir, &SdkSource::detect(&dir))?;
     if ctx.mode.json {
+        let sdk = match &made.sdk {
+            SdkSource::Path(path) => serde_json::json!({ "path": path }),
+            SdkSource::Vendored => serde_json::json!({ "vendored": VENDOR_DIR }),
+        };
         json::line(&serde_json::json!({
             "type": "plugin-new",
             "name": made.name,
             "dir": made.dir,
             "files": made.files,
+            "sdk": sdk,
         }))?;
         return Ok(Outcome::Ok);
     }
@@ -53,7 +58,15 @@ fn new(ctx: &Context<'_>, args: &PluginNewArgs) -> Result<Outcome, CliError> {
         made.dir.display()
     )?;
     for file in &made.files {
-        writeln!(out, "  {file}")?;
+        if file.trim_end_matches('/') == VENDOR_DIR {
+            // Not a registry crate: the SDK travels with the plugin, so rebuilds match.
+            writeln!(
+                out,
+                "  {file}  forge's plugin SDK for contract {CONTRACT_VERSION}, vendored: commit it"
+            )?;
+        } else {
+            writeln!(out, "  {file}")?;
+        }
     }
     writeln!(out, "\nNext:")?;
     writeln!(out, "  cd {}", made.dir.display())?;
@@ -133,13 +146,14 @@ fn build(ctx: &Context<'_>, args: &PluginBuildArgs) -> Result<Outcome, CliError>
     writeln!(out, "hash          {}", built.hash)?;
     writeln!(out, "capabilities  {}", list_or_none(&capabilities))?;
     writeln!(out, "\nPin it in project.kdl:")?;
-    if capabilities.is_empty() {
+    let grants = &built.inspection.grants;
+    if grants.is_empty() {
         writeln!(out, "  {kdl}")?;
     } else {
         // Its imports are what it will ask for: grant them, or the host refuses to start it.
         writeln!(out, "  {kdl} {{")?;
-        for capability in &capabilities {
-            writeln!(out, "      grant \"{capability}\"")?;
+        for grant in grants {
+            writeln!(out, "      grant \"{grant}\"")?;
         }
         writeln!(out, "  }}")?;
     }
@@ -192,6 +206,12 @@ fn write_inspection(path: &Path, found: &Inspection) -> Result<(), CliError> {
         found.version
     )?;
     writeln!(out, "capabilities  {}", list_or_none(&found.capabilities()))?;
+    if !found.grants.is_empty() {
+        // The line for its `plugin` node in project.kdl: the fewest grants (`aws` covers
+        // `registry`), or the host refuses to start it.
+        let grants: Vec<String> = found.grants.iter().map(|g| format!("\"{g}\"")).collect();
+        writeln!(out, "grant line    grant {}", grants.join(" "))?;
+    }
     writeln!(out, "imports")?;
     let width = found
         .imports
@@ -201,7 +221,10 @@ fn write_inspection(path: &Path, found: &Inspection) -> Result<(), CliError> {
         .unwrap_or(0);
     for import in &found.imports {
         let meaning = match &import.capability {
-            Capability::Grant(name) => format!("capability {name} (needs grant \"{name}\")"),
+            Capability::Grant(name) => match found.implied_by(name) {
+                Some(by) => format!("capability {name} (implied by grant \"{by}\")"),
+                None => format!("capability {name} (needs grant \"{name}\")"),
+            },
             Capability::Always => "always granted".to_owned(),
             Capability::Types => "types only".to_owned(),
             Capability::Unknown => {

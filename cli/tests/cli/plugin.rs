@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use forge_plugin_tools::testing::step_component;
+use forge_plugin_tools::CONTRACT_VERSION as V;
+use forge_plugin_tools::testing::{edited_step_component, step_component};
 use snapbox::str;
 
 use crate::harness::Project;
@@ -22,32 +23,146 @@ fn inspect_names_the_contract_and_capabilities() {
     write(
         &project,
         "p.wasm",
-        &step_component("0.1.0", &["log", "files"], ""),
+        &step_component(V, &["log", "files"], ""),
     );
     project
         .forge("plugin inspect p.wasm")
-        .stdout(str![[r#"
-file          p.wasm
+        .stdout(format!(
+            r#"file          p.wasm
 kind          component
 world         forge:plugin/step
-contract      0.1.0 (this forge speaks 0.1.0)
+contract      {V} (this forge speaks {V})
 capabilities  files.read
+grant line    grant "files.read"
 imports
-  forge:plugin/types@0.1.0  types only
-  forge:plugin/log@0.1.0    always granted
-  forge:plugin/files@0.1.0  capability files.read (needs grant "files.read")
+  forge:plugin/types@{V}  types only
+  forge:plugin/log@{V}    always granted
+  forge:plugin/files@{V}  capability files.read (needs grant "files.read")
 exports       describe, run
 size          [..] bytes
 hash          blake3:[..]
-
-"#]])
+"#
+        ))
         .run();
+}
+
+/// `aws` returns registry credentials, so a plugin that calls it imports `registry` too;
+/// `grant "aws"` covers both, and inspect says so.
+#[test]
+fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
+    let project = Project::empty();
+    write(
+        &project,
+        "push.wasm",
+        &step_component(V, &["log", "docker", "registry", "aws"], ""),
+    );
+    let output = project.forge("plugin inspect push.wasm").run();
+    for line in [
+        "capabilities  docker, registry, aws\n".to_owned(),
+        "grant line    grant \"docker\" \"aws\"\n".to_owned(),
+        format!("forge:plugin/docker@{V}    capability docker (needs grant \"docker\")\n"),
+        format!("forge:plugin/registry@{V}  capability registry (implied by grant \"aws\")\n"),
+        format!("forge:plugin/aws@{V}       capability aws (needs grant \"aws\")\n"),
+    ] {
+        assert!(
+            output.stdout.contains(&line),
+            "{line:?} in:\n{}",
+            output.stdout
+        );
+    }
+    let json = project.forge("plugin inspect push.wasm --json").run();
+    let line = &json.json_lines()[0];
+    assert_eq!(
+        line["capabilities"],
+        serde_json::json!(["docker", "registry", "aws"])
+    );
+    assert_eq!(line["grants"], serde_json::json!(["docker", "aws"]));
+}
+
+/// Every built-in forge embeds inspects cleanly, and the grants forge gives it by default
+/// (the contract's table) cover every capability it imports.
+#[test]
+fn inspect_accepts_every_built_in_and_its_default_grants_cover_it() {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&dist).expect("plugins/dist") {
+        let path = entry.expect("a dist entry").path();
+        if path.extension().is_none_or(|e| e != "wasm") {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        let project = Project::empty();
+        let output = project
+            .forge("plugin inspect --json")
+            .arg(path.to_str().expect("utf-8 path"))
+            .run();
+        let line = &output.json_lines()[0];
+        let defaults = forge_plugin_tools::contract::GrantSet::from_grants(
+            forge_plugin_tools::contract::builtin_grants(&name),
+        );
+        for capability in line["capabilities"].as_array().expect("capabilities") {
+            let capability = capability.as_str().expect("a name");
+            assert!(
+                defaults.has_capability(capability),
+                "built-in {name} imports {capability}, which its default grants lack"
+            );
+        }
+        seen.push(name);
+    }
+    seen.sort();
+    assert!(
+        seen.iter().any(|n| n == "docker-build") && seen.iter().any(|n| n == "ecr-push"),
+        "{seen:?}"
+    );
+}
+
+/// A component with forge's names and other types is refused at inspect (and so at
+/// build), naming the function and both types, not by the linker when a step runs.
+#[test]
+fn inspect_refuses_a_forge_name_with_another_type() {
+    let project = Project::empty();
+    write(
+        &project,
+        "bad.wasm",
+        &edited_step_component(
+            &["log", "aws"],
+            "ecr-describe-repository: func(target: target, name: string) -> result<option<repository>, aws-error>;",
+            "ecr-describe-repository: func(target: target, name: u32) -> result<option<repository>, aws-error>;",
+        ),
+    );
+    let output = project.forge("plugin inspect bad.wasm").code(1).run();
+    assert!(
+        output.stderr.contains("forge::plugin::contract_type"),
+        "{}",
+        output.stderr
+    );
+    let message: String = output
+        .stderr
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '│', '×']).trim_end())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for part in [
+        format!(
+            "function `ecr-describe-repository` of forge:plugin/aws@{V} has a type this forge does not provide"
+        ),
+        "component: func(target: target, name: u32) -> result<option<repository>, aws-error>"
+            .to_owned(),
+        "contract:  func(target: target, name: string) -> result<option<repository>, aws-error>"
+            .to_owned(),
+    ] {
+        assert!(message.contains(&part), "{part:?} in:\n{}", output.stderr);
+    }
 }
 
 #[test]
 fn inspect_json_has_the_hash_of_the_file() {
     let project = Project::empty();
-    let bytes = step_component("0.1.0", &["log", "secrets"], "");
+    let bytes = step_component(V, &["log", "secrets"], "");
     write(&project, "p.wasm", &bytes);
     let output = project.forge("plugin inspect p.wasm --json").run();
     let lines = output.json_lines();
@@ -55,7 +170,7 @@ fn inspect_json_has_the_hash_of_the_file() {
     let line = &lines[0];
     assert_eq!(line["type"], "plugin-inspect");
     assert_eq!(line["component"], true);
-    assert_eq!(line["version"], "0.1.0");
+    assert_eq!(line["version"], V);
     assert_eq!(line["capabilities"], serde_json::json!(["secrets"]));
     assert_eq!(line["size"], bytes.len());
     assert_eq!(line["hash"], forge_plugin_tools::hash_bytes(&bytes));
@@ -97,20 +212,21 @@ forge::plugin::core_module
 #[test]
 fn inspect_names_both_contract_versions() {
     let project = Project::empty();
-    write(&project, "new.wasm", &step_component("0.2.0", &["log"], ""));
+    let next = forge_plugin_tools::contract::next_breaking_version();
+    write(&project, "new.wasm", &step_component(&next, &["log"], ""));
     project
         .forge("plugin inspect new.wasm")
         .code(1)
-        .stderr(str![[r#"
-forge::plugin::contract_version
+        .stderr(format!(
+            r#"forge::plugin::contract_version
 
-  × new.wasm speaks forge:plugin@0.2.0, but this forge speaks
-  │ forge:plugin@0.1.0
-  help: rebuild the plugin against a forge-plugin-sdk for contract 0.1.0, or
-        use a forge release that speaks 0.2.0
+  × new.wasm speaks forge:plugin@{next}, but this forge speaks
+  │ forge:plugin@{V}
+  help: rebuild the plugin against a forge-plugin-sdk for contract {V}, or
+        use a forge release that speaks {next}
 
-
-"#]])
+"#
+        ))
         .run();
 }
 
@@ -121,13 +237,13 @@ fn inspect_shows_then_refuses_unknown_imports() {
     write(
         &project,
         "d.wasm",
-        &step_component("0.1.0", &["log", "kubernetes"], extra),
+        &step_component(V, &["log", "kubernetes"], extra),
     );
     let output = project.forge("plugin inspect d.wasm").code(1).run();
     assert!(
-        output
-            .stdout
-            .contains("unknown import forge:plugin/kubernetes@0.1.0: this forge cannot run it"),
+        output.stdout.contains(&format!(
+            "unknown import forge:plugin/kubernetes@{V}: this forge cannot run it"
+        )),
         "{}",
         output.stdout
     );
@@ -192,6 +308,75 @@ forge::plugin::exists
         "the existing crate is untouched"
     );
     project.forge("plugin new Bad_Name").code(2).run();
+}
+
+/// Outside a forge checkout the SDK is vendored into the new crate from the forge binary:
+/// no registry name (crates.io's `forge-plugin-sdk` is another author's crate) and no path
+/// that exists only here. Its tests run with cargo offline, and the lockfile shows the SDK
+/// and the contract come from the crate's own directory.
+#[test]
+fn new_outside_a_checkout_vendors_the_sdk_and_tests_offline() {
+    let project = Project::empty();
+    let made = project
+        .forge("plugin new hello --json")
+        .env_remove("FORGE_PLUGIN_SDK")
+        .run();
+    let line = &made.json_lines()[0];
+    assert_eq!(line["sdk"], serde_json::json!({ "vendored": "forge-sdk" }));
+    let dir = project.root().join("hello");
+    let toml = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        toml.contains(r#"forge-plugin-sdk = { path = "forge-sdk/plugin-sdk" }"#),
+        "{toml}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("forge-sdk/plugin-sdk/wit/plugin.wit")).expect("WIT"),
+        forge_plugin_tools::CONTRACT_WIT
+    );
+
+    project
+        .forge("-j1 plugin test hello")
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("CARGO_TARGET_DIR", &shared_target("plugin-vendored"))
+        .run();
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).expect("Cargo.lock");
+    for package in ["forge-plugin-sdk", "forge-contract"] {
+        let entry = lock
+            .split("[[package]]")
+            .find(|p| p.contains(&format!("name = \"{package}\"\n")))
+            .unwrap_or_else(|| panic!("{package} is in the lockfile:\n{lock}"));
+        assert!(
+            !entry.contains("source ="),
+            "{package} must not come from a registry: {entry}"
+        );
+    }
+}
+
+/// Inside a forge checkout the SDK is the checkout's, by a path relative to the crate, so
+/// the checkout can move and a teammate's clone rebuilds the same bytes.
+#[test]
+fn new_inside_a_checkout_uses_its_sdk_by_relative_path() {
+    let project = Project::empty()
+        .file(
+            "forge/plugin-sdk/Cargo.toml",
+            "[package]\nname = \"forge-plugin-sdk\"\n",
+        )
+        .file("forge/plugin-sdk/wit/plugin.wit", "")
+        .file("forge/contract/Cargo.toml", "");
+    project
+        .forge("plugin new hello --path forge/examples/plugins/hello")
+        .env_remove("FORGE_PLUGIN_SDK")
+        .run();
+    let dir = project.root().join("forge/examples/plugins/hello");
+    let toml = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        toml.contains(r#"forge-plugin-sdk = { path = "../../../plugin-sdk" }"#),
+        "{toml}"
+    );
+    assert!(
+        !dir.join("forge-sdk").exists(),
+        "nothing vendored in a checkout"
+    );
 }
 
 #[test]

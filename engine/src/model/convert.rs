@@ -398,12 +398,7 @@ fn read_plugin(node: &KdlNode, cx: &mut Cx) -> Option<PluginDecl> {
     }
     let source = match (path, hash) {
         (Some(path), Some(hash)) => {
-            let hex = hash.value.strip_prefix("blake3:").unwrap_or("");
-            let well_formed = hex.len() == 64
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if well_formed {
+            if crate::pin::well_formed(&hash.value) {
                 super::validate::plugin_file(cx, &path, &hash);
             } else {
                 cx.errors.push(super::ModelError::BadHash {
@@ -463,6 +458,19 @@ fn read_plugin(node: &KdlNode, cx: &mut Cx) -> Option<PluginDecl> {
         match child.name().value() {
             "grant" => grants.extend(cx.strings(child, "a capability, e.g. `files.read`")),
             _ => cx.unknown_node_in(child, Ctx::Plugin),
+        }
+    }
+    // A misspelt grant would otherwise be ignored, and the plugin refused at run time for
+    // lacking the capability the author meant to give it.
+    for grant in &grants {
+        if forge_contract::Capability::from_name(&grant.value).is_none() {
+            let names = forge_contract::Capability::ALL.map(forge_contract::Capability::name);
+            cx.invalid(
+                grant.span,
+                format!("unknown capability `{}`", grant.value),
+                "not a capability forge can grant",
+                super::schema::did_you_mean(&grant.value, names, "capability"),
+            );
         }
     }
     Some(PluginDecl {

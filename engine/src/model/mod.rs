@@ -358,13 +358,10 @@ pub const BUILTIN_PLUGINS: &[&str] = &[
 
 /// The capabilities a built-in plugin is granted when the project declares no `plugin` node
 /// for it: what its job needs, nothing more. `command` is not a wasm plugin at all: forge
-/// runs its process directly (see docs/project-kdl.md).
+/// runs its process directly (see docs/project-kdl.md). The table is the contract's
+/// ([`forge_contract::BUILTIN_GRANTS`]), shared with the host and `forge plugin inspect`.
 pub fn builtin_grants(plugin: &str) -> &'static [&'static str] {
-    match plugin {
-        "docker-build" => &["files.read", "docker"],
-        "ecr-push" => &["registry", "aws"],
-        _ => &[],
-    }
+    forge_contract::builtin_grants(plugin)
 }
 
 /// A generic `step` block: anything the service sugar does not cover.
