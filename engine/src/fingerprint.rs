@@ -302,9 +302,9 @@ fn put_map(h: &mut Vec<u8>, map: &BTreeMap<String, String>) {
     }
 }
 
-/// The first seven characters of a hash or SHA, as people quote them.
+/// A hash or SHA as forge shows every hash ([`crate::text::short_hash`]).
 fn short(s: &str) -> &str {
-    s.get(..7).unwrap_or(s)
+    crate::text::short_hash(s)
 }
 
 fn or_none(s: &Option<String>) -> &str {
@@ -531,7 +531,7 @@ mod tests {
                 "file app/main.rs changed",
                 "upstream docker-build:backend output changed",
                 "environment variable UNSET changed",
-                "commit SHA changed (0123456 → fedcba9)",
+                "commit SHA changed (0123456789ab → fedcba987654)",
             ]
         );
         assert!(sample().diff(&sample()).is_empty());

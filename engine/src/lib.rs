@@ -14,6 +14,7 @@
 //! - [`session`]: the facade the CLI uses: build, deploy, plan, explain.
 //! - [`events`]: what a run reports as it goes.
 //! - [`testing`]: a deterministic executor for engine and CLI tests.
+//! - [`text`]: showing untrusted text safely, byte sizes, short hashes.
 
 pub mod events;
 pub mod executor;
@@ -26,6 +27,7 @@ pub mod scheduler;
 pub mod session;
 pub mod store;
 pub mod testing;
+pub mod text;
 
 /// Plugin pins (`blake3:<hex>`), defined with the rest of the plugin contract.
 pub use forge_contract::pin;

@@ -123,21 +123,9 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
     }
 }
 
+/// Sizes as forge shows them everywhere ([`forge_engine::text::human_bytes`]).
 fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64;
-    let mut unit = "B";
-    for u in UNITS {
-        if value < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = u;
-    }
-    format!("{value:.1} {unit}")
+    forge_engine::text::human_bytes(n)
 }
 
 #[cfg(test)]
@@ -145,7 +133,7 @@ mod tests {
     #[test]
     fn bytes_are_human() {
         assert_eq!(super::bytes(12), "12 B");
-        assert_eq!(super::bytes(2048), "2.0 KiB");
+        assert_eq!(super::bytes(2048), "2 KiB");
         assert_eq!(super::bytes(5 * 1024 * 1024 + 1), "5.0 MiB");
     }
 }

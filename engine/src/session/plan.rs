@@ -262,6 +262,7 @@ impl Session {
             &self.env,
             self.env_vars.clone(),
             self.builtins.clone(),
+            self.executor_identity.clone(),
         )?;
         // Best effort: an unreadable input is reported below by the step that reads it.
         let _ = inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]));
@@ -349,7 +350,7 @@ fn partial_changes(
 }
 
 fn short(hash: &str) -> &str {
-    hash.get(..12).unwrap_or(hash)
+    crate::text::short_hash(hash)
 }
 
 #[cfg(test)]
