@@ -10,20 +10,20 @@ use std::time::Duration;
 use miette::Diagnostic;
 use thiserror::Error;
 
-/// Bytes as a short human figure (`512 MiB`, `3.2 KiB`).
+/// Bytes as a short human figure (`512 MiB`, `3.2 KiB`), as everywhere in forge.
 pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 || value.fract() == 0.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    forge_engine::text::human_bytes(n)
+}
+
+/// The most a plugin's own text may carry into an error: its `step-error` message and its
+/// help each, and its panic message. Past it the text is cut with a note (see
+/// [`cap_message`]); a plugin that returns megabytes of error has a bug, and forge would
+/// otherwise print all of it.
+pub(crate) const MESSAGE_CAP: usize = 16 * 1024;
+
+/// `message` cut to [`MESSAGE_CAP`] bytes at a char boundary, saying how much was dropped.
+pub(crate) fn cap_message(message: String) -> String {
+    forge_engine::text::truncate(message, MESSAGE_CAP)
 }
 
 fn duration(d: &Duration) -> String {

@@ -19,7 +19,7 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 use crate::bindings::{PluginInfo, StepInput, StepPre};
 use crate::cache::ComponentCache;
 use crate::caps::Clients;
-use crate::error::HostError;
+use crate::error::{HostError, cap_message};
 use crate::grants::{self, GrantSet};
 use crate::limits::{EpochTicker, Limits};
 use crate::state::{HostState, Interrupt, Reach};
@@ -342,9 +342,11 @@ impl Host {
         let output = match result {
             Ok(output) => output,
             Err(e) => {
+                // The plugin's own words, shown to people: capped here, where they enter
+                // forge, so no later copy (events, history, JSON) carries megabytes.
                 return Err(RunError::Plugin(PluginFailure {
-                    message: e.message,
-                    help: e.help,
+                    message: cap_message(e.message),
+                    help: e.help.map(cap_message),
                 }));
             }
         };

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use forge_engine::events::{Event, EventSink};
+use forge_engine::events::{Event, EventSink, ProgressGate};
 use forge_engine::store::Store;
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Resource, ResourceTable};
@@ -73,6 +73,8 @@ pub struct HostState {
     events: EventSink,
     log_bytes: u64,
     log_truncated: bool,
+    /// Which `log.progress` calls become events (see [`log::Host::progress`]).
+    progress: ProgressGate,
     pub(crate) outputs: BTreeMap<String, OutputFile>,
     output_bytes: u64,
     image_bytes: u64,
@@ -114,6 +116,7 @@ impl HostState {
             events,
             log_bytes: 0,
             log_truncated: false,
+            progress: ProgressGate::new(),
             outputs: BTreeMap::new(),
             output_bytes: 0,
             image_bytes: 0,
@@ -328,23 +331,23 @@ impl log::Host for HostState {
         self.emit(format!("{prefix}{message}"));
     }
 
-    async fn progress(&mut self, _done: u64, _total: u64) {
-        // The engine's event stream has no progress event yet; progress is dropped rather
-        // than turned into log lines that would flood the log cap.
+    async fn progress(&mut self, done: u64, total: u64) {
+        // A plugin may report every byte it handles: the gate lets through a percentage
+        // change or one report per interval, so the run's event stream (unbounded) and the
+        // terminal see a few a second. Progress never counts against the log cap.
+        if self.progress.admit(done, total, Instant::now()) {
+            self.events.send(Event::StepProgress {
+                step: self.step.clone(),
+                done,
+                total,
+            });
+        }
     }
 
     async fn panicked(&mut self, message: String) {
-        // Kept whole for the error (capped, in case a plugin panics with megabytes).
-        let mut message = message;
-        if message.len() > 64 * 1024 {
-            let mut end = 64 * 1024;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-            message.push('…');
-        }
-        self.panic_message = Some(message);
+        // Kept for the error, capped like a `step-error` message, in case a plugin panics
+        // with megabytes.
+        self.panic_message = Some(crate::error::cap_message(message));
     }
 }
 

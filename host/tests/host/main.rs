@@ -3,4 +3,5 @@
 
 mod cache;
 mod fixtures;
+mod hostile;
 mod run;
