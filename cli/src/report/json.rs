@@ -4,10 +4,19 @@
 //! `step-finished` with `step` and `status`, ...). The last line of a run is always
 //! `{"type":"summary", "ran":.., "cached":.., "failed":.., "skipped":.., ...}`: the engine's
 //! own summary events are held back so it appears exactly once, at the end.
+//!
+//! Text a step wrote is third-party text, made safe the same way as in human output
+//! ([`forge_engine::text`]) so a consumer that prints a field as is prints nothing a
+//! terminal obeys: a `step-log` line that held line breaks becomes one `step-log` per line,
+//! each with its `step`; control and bidi characters in `line`, in `step-finished`'s
+//! `reason` and in a `warning`'s `message` are escaped (`\x1b`, `\u{202e}`), and a line
+//! break inside a `reason` or `message` is the two characters `\n`. `step-progress`
+//! (`step`, `done`, `total`) passes through as the engine sends it.
 
 use std::io::Write;
 
 use forge_engine::events::{Event, Summary};
+use forge_engine::text::{escape_control, escaped_lines};
 use miette::Diagnostic;
 use serde::Serialize;
 
@@ -32,10 +41,7 @@ impl JsonReporter {
 
 impl Reporter for JsonReporter {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        if matches!(event, Event::Summary(_)) {
-            return Ok(());
-        }
-        line(event)
+        safe_events(event).iter().try_for_each(line)
     }
 
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()> {
@@ -45,6 +51,37 @@ impl Reporter for JsonReporter {
     fn abort(&mut self, err: &dyn Diagnostic, summary: &Summary) -> std::io::Result<()> {
         line(&error_value(err))?;
         self.finish(summary)
+    }
+}
+
+/// `event` as the events `--json` writes for it: none for the engine's summary (written
+/// once, by [`Reporter::finish`]), one `step-log` per line of a log line, and step text
+/// escaped (see the module docs).
+fn safe_events(event: &Event) -> Vec<Event> {
+    let escape = |text: &str| escape_control(text).into_owned();
+    match event {
+        Event::Summary(_) => Vec::new(),
+        Event::StepLog { step, line } => escaped_lines(line)
+            .map(|line| Event::StepLog {
+                step: step.clone(),
+                line: line.into_owned(),
+            })
+            .collect(),
+        Event::StepFinished {
+            step,
+            status,
+            duration,
+            reason,
+        } => vec![Event::StepFinished {
+            step: step.clone(),
+            status: *status,
+            duration: *duration,
+            reason: reason.as_deref().map(escape),
+        }],
+        Event::Warning { message } => vec![Event::Warning {
+            message: escape(message),
+        }],
+        other => vec![other.clone()],
     }
 }
 
@@ -106,6 +143,44 @@ mod tests {
         assert_eq!(value["type"], "step-finished");
         assert_eq!(value["step"], "docker-build:backend");
         assert_eq!(value["status"], "cached");
+    }
+
+    #[test]
+    fn step_text_is_split_and_escaped_and_keeps_its_step() {
+        use forge_engine::events::Event;
+        let log = Event::StepLog {
+            step: "evil".into(),
+            line: "one\n12:00:00 ran deploy-prod\x1b[2J\u{202e}".into(),
+        };
+        let lines: Vec<serde_json::Value> = super::safe_events(&log)
+            .iter()
+            .map(|e| serde_json::to_value(e).expect("serializes"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                serde_json::json!({"type": "step-log", "step": "evil", "line": "one"}),
+                serde_json::json!({"type": "step-log", "step": "evil", "line": "12:00:00 ran deploy-prod\\x1b[2J\\u{202e}"}),
+            ]
+        );
+        let failed = Event::StepFinished {
+            step: "evil".into(),
+            status: StepStatus::Failed,
+            duration: Duration::ZERO,
+            reason: Some("boom\x07\n  help: fix it".into()),
+        };
+        let value = serde_json::to_value(&super::safe_events(&failed)[0]).expect("serializes");
+        assert_eq!(value["reason"], "boom\\x07\\n  help: fix it");
+        let progress = Event::StepProgress {
+            step: "evil".into(),
+            done: 1,
+            total: 2,
+        };
+        let value = serde_json::to_value(&super::safe_events(&progress)[0]).expect("serializes");
+        assert_eq!(
+            (value["type"].as_str(), value["done"].as_u64()),
+            (Some("step-progress"), Some(1))
+        );
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! Human output goes to stdout; diagnostics go to stderr. In JSON mode stdout carries
 //! nothing but JSON objects, one per line, each with a `type`, and the run's last line is
 //! always the `summary`.
+//!
+//! What a step says (its log lines, its error and help) is third-party text. Every
+//! reporter shows it through [`forge_engine::text`]: split at line breaks, control and
+//! bidi characters escaped, and every line of it marked with the step id (`step| ...`
+//! for humans, a `step` field in JSON), so no step can move the cursor, retitle the
+//! terminal, or print a line that passes for one of forge's own.
 
 pub mod json;
 pub mod plain;
@@ -13,6 +19,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use forge_engine::events::{Event, StepStatus, Summary};
+use forge_engine::text::{escape_control, escaped_lines};
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::exit::plural;
@@ -151,22 +158,45 @@ impl Style {
 }
 
 /// `ran     docker-build:backend (1.2s): file src/main.rs changed`
-pub fn step_line(
+///
+/// A reason that spans lines (a step's error, then its `help:`) continues on lines of
+/// [`step_text_lines`], so a step's error cannot start a line of its own.
+pub fn step_lines(
     style: Style,
     step: &str,
     status: StepStatus,
     duration: Duration,
     reason: Option<&str>,
-) -> String {
-    let mut line = format!("{} {step}", style.status(status));
+) -> Vec<String> {
+    let mut line = format!("{} {}", style.status(status), escape_control(step));
     if matches!(status, StepStatus::Ran | StepStatus::Failed) {
         line.push_str(&style.dim(&format!(" ({})", format_duration(duration))));
     }
-    if let Some(reason) = reason {
-        line.push_str(": ");
-        line.push_str(reason);
-    }
-    line
+    let Some(reason) = reason else {
+        return vec![line];
+    };
+    let mut reason = escaped_lines(reason);
+    line.push_str(": ");
+    line.push_str(&reason.next().unwrap_or_default());
+    let mut lines = vec![line];
+    lines.extend(reason.map(|more| step_text_line(style, step, &more)));
+    lines
+}
+
+/// Text a step wrote (a log line, possibly several), one display line per line:
+/// `docker-build:backend| Step 3/7 : RUN cargo build`, escaped.
+pub fn step_text_lines(style: Style, step: &str, text: &str) -> Vec<String> {
+    escaped_lines(text)
+        .map(|line| step_text_line(style, step, &line))
+        .collect()
+}
+
+/// One already escaped line of a step's text, behind the step id.
+fn step_text_line(style: Style, step: &str, escaped: &str) -> String {
+    format!(
+        "{} {escaped}",
+        style.dim(&format!("{}|", escape_control(step)))
+    )
 }
 
 /// The closing line of a human-readable run.
@@ -218,7 +248,7 @@ mod tests {
 
     #[test]
     fn step_line_lines_up_and_gives_the_reason() {
-        let line = step_line(
+        let line = step_lines(
             Style::new(false),
             "docker-build:backend",
             StepStatus::Ran,
@@ -227,16 +257,37 @@ mod tests {
         );
         assert_eq!(
             line,
-            "ran     docker-build:backend (1.2s): file src/main.rs changed"
+            ["ran     docker-build:backend (1.2s): file src/main.rs changed"]
         );
-        let cached = step_line(
+        let cached = step_lines(
             Style::new(false),
             "x",
             StepStatus::Cached,
             Duration::ZERO,
             None,
         );
-        assert_eq!(cached, "cached  x");
+        assert_eq!(cached, ["cached  x"]);
+    }
+
+    #[test]
+    fn a_failure_cannot_forge_a_line_or_reach_the_terminal() {
+        let lines = step_lines(
+            Style::new(false),
+            "evil",
+            StepStatus::Failed,
+            Duration::from_millis(100),
+            Some("boom\n12:00:00 ran deploy-prod\x1b]0;title\x07\u{202e}\n  help: it\x1b[2J"),
+        );
+        assert_eq!(
+            lines,
+            [
+                "failed  evil (0.1s): boom",
+                "evil| 12:00:00 ran deploy-prod\\x1b]0;title\\x07\\u{202e}",
+                "evil|   help: it\\x1b[2J",
+            ]
+        );
+        let logged = step_text_lines(Style::new(false), "evil", "a\r\nb\0\n");
+        assert_eq!(logged, ["evil| a", "evil| b\\x00"]);
     }
 
     #[test]

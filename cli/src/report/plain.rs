@@ -2,13 +2,19 @@
 //! timestamp, never a control character unless `--color always` asked for one.
 //!
 //! `2026-11-26T10:00:01Z ran     docker-build:backend (1.2s): file src/main.rs changed`
+//!
+//! With `-v`, a step's log lines too, each behind the step id and escaped
+//! (`2026-11-26T10:00:01Z docker-build:backend| Step 3/7 : RUN cargo build`); progress is
+//! not shown.
 
 use std::io::Write;
 use std::time::SystemTime;
 
 use forge_engine::events::{Event, StepStatus, Summary};
 
-use super::{OutputMode, Reporter, Style, Verbosity, step_line, summary_line};
+use forge_engine::text::escape_control;
+
+use super::{OutputMode, Reporter, Style, Verbosity, step_lines, step_text_lines, summary_line};
 
 pub struct PlainReporter {
     mode: OutputMode,
@@ -29,6 +35,10 @@ impl PlainReporter {
         writeln!(out, "{} {text}", self.style.dim(&now.to_string()))?;
         out.flush()
     }
+
+    fn lines(&self, lines: &[String]) -> std::io::Result<()> {
+        lines.iter().try_for_each(|line| self.line(line))
+    }
 }
 
 impl Reporter for PlainReporter {
@@ -41,8 +51,12 @@ impl Reporter for PlainReporter {
                 self.style.bold("forge"),
                 crate::exit::plural(*steps, "step")
             )),
-            Event::StepStarted { step } if verbose => self.line(&format!("start   {step}")),
-            Event::StepLog { step, line } if verbose => self.line(&format!("{step}| {line}")),
+            Event::StepStarted { step } if verbose => {
+                self.line(&format!("start   {}", escape_control(step)))
+            }
+            Event::StepLog { step, line } if verbose => {
+                self.lines(&step_text_lines(self.style, step, line))
+            }
             Event::StepFinished {
                 step,
                 status,
@@ -55,7 +69,7 @@ impl Reporter for PlainReporter {
                     StepStatus::Cached => verbose,
                 };
                 if show {
-                    self.line(&step_line(
+                    self.lines(&step_lines(
                         self.style,
                         step,
                         *status,
@@ -67,7 +81,7 @@ impl Reporter for PlainReporter {
                 }
             }
             Event::Warning { message } => {
-                super::stderr_line(format_args!("warning: {message}"));
+                super::stderr_line(format_args!("warning: {}", escape_control(message)));
                 Ok(())
             }
             _ => Ok(()),

@@ -10,6 +10,7 @@ mod command;
 mod explain;
 mod generate;
 mod graph;
+mod hostile;
 mod images;
 mod links;
 mod plan;
