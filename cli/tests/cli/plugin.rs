@@ -497,7 +497,7 @@ fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
     let inspected = project.forge("plugin inspect hello.wasm --json").run();
     let inspected = &inspected.json_lines()[0];
     assert_eq!(inspected["world"], "forge:plugin/step");
-    assert_eq!(inspected["version"], "0.1.0");
+    assert_eq!(inspected["version"], V);
     assert_eq!(inspected["exports"], serde_json::json!(["describe", "run"]));
     assert_eq!(inspected["hash"], hash.as_str());
 

@@ -3,6 +3,9 @@
 //! build` → a `project.kdl` that pins it → `forge build` twice → edit an input → rerun
 //! and `forge explain` → a wrong pin. And the worked example (`examples/plugins/template`
 //! with `examples/plugin-project`), whose committed pin must be what a fresh build gives.
+//! And a third-party plugin that calls AWS, from a scaffold outside any forge checkout
+//! (its SDK vendored) to a run against moto: that one also needs the local stack
+//! (`scripts/local-stack up`) and fails, never skips, without it.
 //!
 //! These compile wasm (slow the first time, then incremental in a target dir kept under
 //! `CARGO_TARGET_TMPDIR`) and need a wasm toolchain: without one they FAIL, never skip.
@@ -13,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::harness::{Output, Project};
+use crate::harness::{Forge, Output, Project};
 
 /// The toolchain check every test here starts with: a missing toolchain is a failure that
 /// says what to install, not a silent pass.
@@ -258,4 +261,197 @@ fn plugin_e2e_example_project_pin_matches_a_fresh_build() {
     let (steps, summary) = statuses(&second);
     assert_eq!(steps["render-config"], "cached", "{}", second.stdout);
     assert_eq!(summary["ran"], 0);
+}
+
+/// moto (the AWS stand-in `scripts/local-stack up` starts) must answer: a test that needs
+/// it fails, saying how to start it, rather than skipping.
+fn require_moto() -> String {
+    let addr = "127.0.0.1:4566";
+    let up = std::net::TcpStream::connect_timeout(
+        &addr.parse().expect("a socket address"),
+        std::time::Duration::from_secs(2),
+    )
+    .is_ok();
+    assert!(
+        up,
+        "moto is not listening on {addr}; start the local stack with `scripts/local-stack up`"
+    );
+    format!("http://{addr}")
+}
+
+/// `forge` through the real host with the local stack's test AWS credentials.
+fn with_aws(forge: Forge<'_>) -> Forge<'_> {
+    forge
+        .without_test_executor()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+}
+
+/// A third-party plugin that makes sure an ECR repository exists: it calls `aws`.
+const ECR_CHECK: &str = r#"//! Makes sure an ECR repository exists (capability `aws`).
+
+use forge_plugin_sdk::{AwsTarget, Context, Error, Info, Plugin, capability, export_plugin};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub repository: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    pub uri: String,
+    pub created: bool,
+}
+
+pub struct EcrCheck;
+
+impl Plugin for EcrCheck {
+    type Config = Config;
+    type Output = Output;
+
+    fn info() -> Info {
+        Info::new("ecr-check", "makes sure an ECR repository exists").capability(capability::AWS)
+    }
+
+    fn run(ctx: &mut Context, config: Config) -> Result<Output, Error> {
+        let target = AwsTarget { region: config.region, endpoint: config.endpoint };
+        let (repo, created) = match ctx.ecr_describe_repository(&target, &config.repository)? {
+            Some(repo) => (repo, false),
+            None => (ctx.ecr_create_repository(&target, &config.repository, true)?, true),
+        };
+        ctx.info(format!("repository {} at {} (created: {created})", repo.name, repo.uri));
+        Ok(Output { uri: repo.uri, created })
+    }
+}
+
+export_plugin!(EcrCheck);
+
+#[cfg(test)]
+mod tests {
+    use forge_plugin_sdk::MockHost;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn creates_a_missing_repository_and_keeps_an_existing_one() {
+        let mut host = MockHost::new().config(json!({ "repository": "shop/api" }));
+        assert!(host.run::<EcrCheck>().expect("runs").created);
+        assert!(host.ecr_repositories().contains_key("shop/api"));
+        let mut host = MockHost::new()
+            .ecr_repository("shop/api", true)
+            .config(json!({ "repository": "shop/api" }));
+        assert!(!host.run::<EcrCheck>().expect("runs").created);
+    }
+
+    #[test]
+    fn without_the_grant_it_does_not_start() {
+        let err = MockHost::new()
+            .grants(Vec::<String>::new())
+            .config(json!({ "repository": "shop/api" }))
+            .run::<EcrCheck>()
+            .expect_err("aws is not granted");
+        assert!(err.message().contains("`aws`"), "{}", err.message());
+    }
+}
+"#;
+
+/// A plugin that uses `aws`, written by a third party: `forge plugin new` outside a
+/// checkout (the SDK vendored), its MockHost tests, `forge plugin build` and `inspect`
+/// (which print the grant line), a step refused without the grant (naming the line to
+/// add), and the same step run against moto once granted.
+#[test]
+fn plugin_e2e_third_party_aws_plugin_needs_its_grant_and_runs_with_it() {
+    require_wasm_toolchain();
+    let endpoint = require_moto();
+    let project = Project::empty();
+    project
+        .forge("plugin new ecr-check")
+        .env_remove("FORGE_PLUGIN_SDK")
+        .run();
+    let crate_dir = project.root().join("ecr-check");
+    assert!(crate_dir.join("forge-sdk/plugin-sdk/Cargo.toml").is_file());
+    project.write("ecr-check/src/lib.rs", ECR_CHECK);
+    let target = kept_target("plugin-e2e-aws");
+
+    let tested = project
+        .forge("-j1 plugin test ecr-check")
+        .env("CARGO_TARGET_DIR", &target)
+        .run();
+    assert!(
+        tested.stdout.contains("test result: ok. 2 passed"),
+        "{}",
+        tested.stdout
+    );
+
+    let built = build_plugin(&project, &crate_dir, "plugins/ecr-check.wasm", &target);
+    let hash = built["hash"].as_str().expect("hash").to_owned();
+    assert!(
+        built["capabilities"]
+            .as_array()
+            .is_some_and(|caps| caps.iter().any(|c| c == "aws")),
+        "{built}"
+    );
+    let inspected = project.forge("plugin inspect plugins/ecr-check.wasm").run();
+    assert!(
+        inspected.stdout.contains("grant line    grant \"aws\"\n"),
+        "{}",
+        inspected.stdout
+    );
+
+    let repository = format!("forge-e2e/ecr-check-{}", std::process::id());
+    let kdl = |grant: &str| {
+        format!(
+            r#"version 1
+
+project "e2e" {{
+    region "us-east-1"
+    default-env "dev"
+}}
+
+plugin "ecr-check" path="plugins/ecr-check.wasm" hash="{hash}" {grant}
+
+step "repo" {{
+    plugin "ecr-check"
+    config {{
+        repository "{repository}"
+        endpoint "{endpoint}"
+        region "us-east-1"
+    }}
+    phase "build"
+}}
+
+env "dev" {{}}
+"#
+        )
+    };
+
+    // Not granted: refused before it starts, with the line to add.
+    project.write("project.kdl", &kdl(""));
+    let refused = with_aws(project.forge("build")).code(1).run();
+    let all = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        all.contains("plugin `ecr-check` uses capability `aws`, which its step is not granted"),
+        "{all}"
+    );
+    assert!(all.contains("grant \"aws\""), "the fix is named: {all}");
+
+    // Granted: it runs against moto and creates the repository.
+    project.write("project.kdl", &kdl("{\n    grant \"aws\"\n}"));
+    let ran = with_aws(project.forge("build --json")).run();
+    let (steps, _) = statuses(&ran);
+    assert_eq!(steps["repo"], "ran", "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains(&format!("repository {repository} at "))
+            && ran.stdout.contains("(created: true)"),
+        "the plugin's log line:\n{}",
+        ran.stdout
+    );
 }
