@@ -280,7 +280,8 @@ Examples:
     #[command(after_help = "\
 Examples:
   forge cache gc
-  forge cache gc --keep-runs 3")]
+  forge cache gc --keep-runs 3
+  forge cache gc --max-size 20G --dry-run")]
     Gc(GcArgs),
 }
 
@@ -293,9 +294,47 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
-    /// Recorded runs to keep per env; what they need is kept
+    /// Recorded runs to keep per env; what they need is kept (and, always, what each
+    /// env's newest successful deploy needs)
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub keep_runs: usize,
+    /// Keep results no kept run needs, least recently used going first, as long as the
+    /// store fits in SIZE (e.g. 500M, 20GiB; without it, they all go)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    /// List what would be removed and remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A size: bytes, or a number with K, M, G or T (powers of 1024; `KiB`, `MB`, `G`... all
+/// mean the same).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a size: write bytes, or a number with K, M, G or T")
+    })?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`: use K, M, G or T"
+            ));
+        }
+    };
+    let bytes = number * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("`{text}` is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Debug, Subcommand)]

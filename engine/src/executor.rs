@@ -26,8 +26,8 @@ pub struct StepRequest {
     /// The forge env being run, for env-scoped (deploy) steps; empty for build-phase
     /// steps, whose results every env shares.
     pub env: String,
-    /// Output manifests of the steps this one needs, by step id.
-    pub upstream: BTreeMap<String, serde_json::Value>,
+    /// Outputs (manifest and files) of the steps this one needs, by step id.
+    pub upstream: BTreeMap<String, Arc<StepOutput>>,
     /// The commit being built and its time, for steps that declare the commit SHA or
     /// stamp it ([`Step::stamp_commit`]); read only when such a step runs.
     pub stamp: Option<Stamp>,
@@ -44,11 +44,115 @@ pub struct Stamp {
     pub time: u64,
 }
 
-/// What a step produced: a JSON manifest (image digest, rendered directory hash, ...).
-/// Downstream steps see it, and its hash feeds their fingerprints.
-#[derive(Debug, Clone, PartialEq)]
+/// What a step produced: a JSON manifest (image digest, rendered directory hash, ...) and
+/// the output files it wrote. Downstream steps see both, and [`StepOutput::hash`] feeds
+/// their fingerprints.
+///
+/// The files are the engine's to know, not a convention inside the manifest: the store
+/// records them in the step's action entry, `gc` keeps their blobs for as long as it keeps
+/// the entry, `verify` checks them, and a cache hit whose blobs are gone is a miss. An
+/// executor fills `files` only with what the step wrote in this run, after putting each
+/// blob in the store ([`crate::store::Store::put_blob`]).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StepOutput {
     pub manifest: serde_json::Value,
+    /// Output file name (a relative `/`-separated path) → its blob.
+    pub files: BTreeMap<String, OutputFile>,
+}
+
+/// One output file: the blob holding it in the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutputFile {
+    /// blake3 of the contents (64 lowercase hex digits): the blob's name.
+    pub hash: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl OutputFile {
+    /// The entry for `contents`.
+    pub fn of(contents: &[u8]) -> OutputFile {
+        OutputFile {
+            hash: blake3::hash(contents).to_hex().to_string(),
+            size: contents.len() as u64,
+        }
+    }
+}
+
+/// Checks that `path` is a plain project-relative `/`-separated path: what declared inputs,
+/// output file names and `command` paths must be, so none can name something outside the
+/// project or the step's own outputs. `Err` says what is wrong with it, in words a plugin
+/// author or a `project.kdl` writer can act on.
+pub fn check_relative_path(path: &str) -> Result<(), String> {
+    let problem = if path.is_empty() {
+        "is empty"
+    } else if path.contains('\0') {
+        "contains a NUL byte"
+    } else if path.chars().any(char::is_control) {
+        "contains a control character"
+    } else if path.starts_with('/') {
+        "is absolute (starts with `/`)"
+    } else if path.contains('\\') {
+        "contains a backslash; separate segments with `/`"
+    } else if path.contains(':') {
+        "contains `:`, which names a drive or stream on some systems"
+    } else if path.split('/').any(|seg| seg.is_empty()) {
+        "has an empty segment (`//` or a trailing `/`)"
+    } else if path.split('/').any(|seg| seg == "." || seg == "..") {
+        "has a `.` or `..` segment"
+    } else if path.len() > MAX_PATH_LEN {
+        "is longer than 1024 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "`{}` {problem}: it must be a relative `/`-separated path",
+        path.escape_debug()
+    ))
+}
+
+const MAX_PATH_LEN: usize = 1024;
+
+/// The key [`StepOutput::hash`] is derived under.
+const OUTPUT_CONTEXT: &str = "forge 2026-12 step output";
+
+impl StepOutput {
+    /// An output with a manifest and no files.
+    pub fn new(manifest: serde_json::Value) -> StepOutput {
+        StepOutput {
+            manifest,
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// The output's identity for downstream fingerprints and run history: the hash of
+    /// the manifest's canonical JSON and of every file's name, hash and size. Equal
+    /// outputs hash equal however the plugin built its JSON, which is what gives early
+    /// cutoff.
+    pub fn hash(&self) -> String {
+        output_hash(
+            &blake3::hash(crate::store::canonical_json(&self.manifest).as_bytes())
+                .to_hex()
+                .to_string(),
+            &self.files,
+        )
+    }
+}
+
+/// [`StepOutput::hash`] from the manifest blob's hash (what the store keeps).
+pub(crate) fn output_hash(manifest_hash: &str, files: &BTreeMap<String, OutputFile>) -> String {
+    let mut h = blake3::Hasher::new_derive_key(OUTPUT_CONTEXT);
+    let mut field = |s: &str| {
+        h.update(&(s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    field(manifest_hash);
+    for (name, file) in files {
+        field(name);
+        field(&file.hash);
+        field(&file.size.to_string());
+    }
+    h.finalize().to_hex().to_string()
 }
 
 /// Why a step did not produce an output. Failures are never cached.

@@ -17,7 +17,7 @@
 //! | `config`   | the step's normalized config, [`flatten_config`]ed      | build args, module inputs, rollout settings all change the result |
 //! | `files`    | the step's input selections ([`crate::files::FileIndex::select`]), each file's blake3 | the content the step reads; paths are relative so the fingerprint is the same on every machine |
 //! | `upstream` | the *output* hash of each step it needs                 | early cutoff: an upstream that reruns and yields the same output leaves this step cached |
-//! | `env_vars` | declared process environment variables, values hashed   | steps may read them; values may be secret, so only their hash is kept |
+//! | `env_vars` | declared process environment variables, values hashed with the store's key | steps may read them; values may be secret, so only a keyed hash is kept |
 //! | `env`      | the forge env name, for env-scoped (deploy) steps       | the same render for `dev` and `prod` targets different infrastructure |
 //! | `commit`   | the git commit SHA ([`crate::git::commit_sha`]), only for steps that declare it | images are tagged by SHA; most steps must *not* rerun on every commit |
 //!
@@ -37,6 +37,8 @@
 //!
 //! Bump [`FINGERPRINT_SCHEMA_VERSION`] when the meaning or encoding of any field changes:
 //! - 1: first version.
+//! - 2: `env_vars` values are hashed with the store's key ([`StoreKey`]), not plain
+//!   blake3; `upstream` holds [`crate::executor::StepOutput::hash`] (manifest and files).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,9 +46,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::model::ConfigValue;
+use crate::store::StoreKey;
 
 /// Bump when the meaning or encoding of any field changes (see the module's version log).
-pub const FINGERPRINT_SCHEMA_VERSION: u32 = 1;
+pub const FINGERPRINT_SCHEMA_VERSION: u32 = 2;
 
 /// blake3 key-derivation context of [`Fingerprint::hash`]. Never change it: bump the schema.
 pub const HASH_CONTEXT: &str = "forge 2026-11 step fingerprint";
@@ -351,25 +354,21 @@ impl fmt::Display for Change {
     }
 }
 
-/// blake3 key-derivation context for env var values, so a value's hash in a fingerprint
-/// cannot be confused with (or looked up as) a file or blob hash of the same bytes.
-pub const ENV_VALUE_CONTEXT: &str = "forge 2026-11 env var value";
-
-/// The `env_vars` field for the variables a step declares: name → hash of the value, or
-/// `None` if unset. `lookup` is usually `|n| std::env::var(n).ok()`.
+/// The `env_vars` field for the variables a step declares: name → the store key's hash of
+/// the value ([`StoreKey::env_value_hash`]), or `None` if unset. `lookup` is usually
+/// `|n| std::env::var(n).ok()`.
 pub fn env_var_inputs<'a>(
     names: impl IntoIterator<Item = &'a str>,
     lookup: impl Fn(&str) -> Option<String>,
+    key: &StoreKey,
 ) -> BTreeMap<String, Option<String>> {
     names
         .into_iter()
         .map(|name| {
-            let value = lookup(name).map(|v| {
-                let mut h = blake3::Hasher::new_derive_key(ENV_VALUE_CONTEXT);
-                h.update(v.as_bytes());
-                h.finalize().to_hex().to_string()
-            });
-            (name.to_owned(), value)
+            (
+                name.to_owned(),
+                lookup(name).map(|v| key.env_value_hash(&v)),
+            )
         })
         .collect()
 }
@@ -453,7 +452,7 @@ mod tests {
     fn hash_is_pinned() {
         assert_eq!(
             sample().hash(),
-            "c0f5f6ff22f33bb7791ca19b76a85c41268a7581e8aa662a8bf80c4efc70bb8e",
+            "718612c3081fa5ff3bb3e41f1440d820f12f2263ec9a7bc75a7d8b0fdd914d89",
             "fingerprint encoding changed: bump FINGERPRINT_SCHEMA_VERSION"
         );
     }
@@ -582,13 +581,16 @@ mod tests {
     #[test]
     fn env_var_values_are_hashed_never_kept() {
         let env = |n: &str| (n == "TOKEN").then(|| "s3cret".to_owned());
-        let vars = env_var_inputs(["TOKEN", "UNSET"], env);
+        let key = StoreKey::from_bytes([7; 32]);
+        let vars = env_var_inputs(["TOKEN", "UNSET"], env, &key);
         assert_eq!(vars["UNSET"], None);
         let token = vars["TOKEN"].as_deref().expect("set");
         assert_eq!(token.len(), 64);
         assert!(!token.contains("s3cret"));
         assert_ne!(token, blake3::hash(b"s3cret").to_hex().as_str());
-        let other = env_var_inputs(["TOKEN"], |_| Some("other".to_owned()));
+        let other = env_var_inputs(["TOKEN"], |_| Some("other".to_owned()), &key);
+        let elsewhere = env_var_inputs(["TOKEN"], env, &StoreKey::from_bytes([8; 32]));
+        assert_ne!(elsewhere["TOKEN"], vars["TOKEN"], "keyed per store");
         assert_ne!(other["TOKEN"], vars["TOKEN"]);
     }
 

@@ -47,6 +47,11 @@ pub struct TestExecutor {
 }
 
 impl TestExecutor {
+    /// What stands for the plugin in the fingerprint of a step this executor runs
+    /// ([`crate::session::Session::executor_identity`]): its results are stored apart
+    /// from real plugins' results, so a store it was used on is not poisoned.
+    pub const IDENTITY: &'static str = "forge-test-executor";
+
     pub fn new() -> TestExecutor {
         TestExecutor::default()
     }
@@ -205,7 +210,7 @@ impl TestExecutor {
             Some(value) => value.clone(),
             None => TestExecutor::derived_output(request),
         };
-        Ok(StepOutput { manifest })
+        Ok(StepOutput::new(manifest))
     }
 }
 

@@ -642,7 +642,7 @@ async fn a_no_op_plan_or_run_does_not_read_run_history() {
     let exec = Arc::new(TestExecutor::new());
     fx.run(&exec).await;
     // Make the env's history unreadable: a file where its directory was.
-    let history = fx.store_dir().join("v1/history");
+    let history = fx.store_dir().join("v2/history");
     let project_dir = std::fs::read_dir(&history)
         .expect("history dir")
         .flatten()

@@ -325,9 +325,9 @@ impl forge_engine::executor::Executor for EnvRecorder {
             .lock()
             .expect("not poisoned")
             .push((request.step.id.clone(), env.clone()));
-        Ok(forge_engine::executor::StepOutput {
-            manifest: serde_json::json!({ "step": request.step.id, "env": env }),
-        })
+        Ok(forge_engine::executor::StepOutput::new(
+            serde_json::json!({ "step": request.step.id, "env": env }),
+        ))
     }
 }
 

@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use forge_engine::events::StepStatus;
 use forge_engine::executor::StepOutput;
 use forge_engine::fingerprint::Fingerprint;
-use forge_engine::store::{Lookup, RunOutcome, RunRecord, StepRecord, Store, new_run_id};
+use forge_engine::store::{
+    GcOptions, Lookup, RunOutcome, RunRecord, StepRecord, Store, new_run_id,
+};
 use serde_json::json;
 
 const DIR_ENV: &str = "FORGE_TEST_HAMMER_DIR";
@@ -56,19 +58,17 @@ fn hammer_worker() {
         let shared = fingerprint(i % SHARED);
         let mine = fingerprint(own(id, i));
         for (fp, n) in [(&shared, i % SHARED), (&mine, own(id, i))] {
-            let out = StepOutput {
-                manifest: manifest(n),
-            };
+            let out = StepOutput::new(manifest(n));
             store.record(fp, &out).expect("record");
             match store.lookup(&fp.hash()) {
-                Lookup::Hit(e) => assert_eq!(e.manifest, manifest(n), "wrong manifest"),
+                Lookup::Hit(e) => assert_eq!(e.result.manifest, manifest(n), "wrong manifest"),
                 other => panic!("just-recorded entry not served: {other:?}"),
             }
         }
         // Someone else's shared key: absent or right, never corrupt or wrong.
         let peek = (i + 5) % SHARED;
         match store.lookup(&fingerprint(peek).hash()) {
-            Lookup::Hit(e) => assert_eq!(e.manifest, manifest(peek)),
+            Lookup::Hit(e) => assert_eq!(e.result.manifest, manifest(peek)),
             Lookup::Miss => {}
             Lookup::Corrupt(e) => panic!("corrupt entry seen: {e}"),
         }
@@ -84,6 +84,7 @@ fn hammer_worker() {
                     id: new_run_id(),
                     project: "hammer".into(),
                     env: "dev".into(),
+                    phase: forge_engine::model::Phase::Build,
                     command: format!("worker {id}"),
                     started: 0,
                     finished: 0,
@@ -153,7 +154,7 @@ fn concurrent_processes_never_corrupt_the_store() {
     }
     for n in &expected {
         match store.lookup(&fingerprint(*n).hash()) {
-            Lookup::Hit(e) => assert_eq!(e.manifest, manifest(*n)),
+            Lookup::Hit(e) => assert_eq!(e.result.manifest, manifest(*n)),
             other => panic!("entry {n} not readable: {other:?}"),
         }
     }
@@ -163,7 +164,7 @@ fn concurrent_processes_never_corrupt_the_store() {
         stats.runs.get("hammer/dev"),
         Some(&((WORKERS * ITERATIONS / 5) as usize))
     );
-    let leftovers = std::fs::read_dir(dir.join("v1/tmp")).expect("tmp").count();
+    let leftovers = std::fs::read_dir(dir.join("v2/tmp")).expect("tmp").count();
     assert_eq!(leftovers, 0, "successful writes left temp files");
 }
 
@@ -187,7 +188,7 @@ fn a_process_killed_mid_write_leaves_no_corrupt_entry() {
     // to the first one it never got to.
     for n in 0..SHARED {
         match store.lookup(&fingerprint(n).hash()) {
-            Lookup::Hit(e) => assert_eq!(e.manifest, manifest(n)),
+            Lookup::Hit(e) => assert_eq!(e.result.manifest, manifest(n)),
             Lookup::Miss => {}
             Lookup::Corrupt(e) => panic!("corrupt after kill: {e}"),
         }
@@ -195,7 +196,7 @@ fn a_process_killed_mid_write_leaves_no_corrupt_entry() {
     let mut recorded = 0;
     loop {
         match store.lookup(&fingerprint(own(7, recorded)).hash()) {
-            Lookup::Hit(e) => assert_eq!(e.manifest, manifest(own(7, recorded))),
+            Lookup::Hit(e) => assert_eq!(e.result.manifest, manifest(own(7, recorded))),
             Lookup::Miss => break,
             Lookup::Corrupt(e) => panic!("corrupt after kill: {e}"),
         }
@@ -206,6 +207,8 @@ fn a_process_killed_mid_write_leaves_no_corrupt_entry() {
         "the worker said it was ready after 3 records"
     );
     // The store's lock died with the process: gc can run.
-    store.gc(10).expect("gc after the killed run");
+    store
+        .gc(&GcOptions::keep_runs(10))
+        .expect("gc after the killed run");
     assert_consistent(&store);
 }

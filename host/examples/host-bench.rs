@@ -72,7 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             step: "bench".into(),
             env: "dev".into(),
             config: "{}".into(),
-            upstream: vec![],
+            upstream: Default::default(),
             files: Default::default(),
             commit: None,
             commit_time: None,

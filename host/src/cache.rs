@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! ```text
-//! <store>/v1/wasm/<component blake3>-<compat>.cwasm
+//! <store>/v2/wasm/<component blake3>-<compat>.cwasm   (see forge_engine::store::component_cache_dir)
 //! ```
 //!
 //! `<compat>` is the first 16 hex digits of blake3 over the engine's
@@ -106,10 +106,12 @@ pub struct ComponentCache {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl ComponentCache {
-    /// A cache in `<store_dir>/v1/wasm`, or none (`store_dir = None`: always compile).
+    /// A cache in the store's component directory
+    /// ([`forge_engine::store::component_cache_dir`]), or none (`store_dir = None`: always
+    /// compile).
     pub fn new(store_dir: Option<&Path>, engine: &Engine) -> ComponentCache {
         ComponentCache {
-            dir: store_dir.map(|d| d.join("v1").join("wasm")),
+            dir: store_dir.map(forge_engine::store::component_cache_dir),
             compat: compat_hash(engine),
             stats: CacheStats::default(),
         }
@@ -184,6 +186,41 @@ impl ComponentCache {
 enum Verified {
     Intact,
     Damaged(String),
+}
+
+/// `forge cache verify` for compiled components: checks every cache file under the store at
+/// `store_dir` against its checksum, the same check a load makes, and with `repair` deletes
+/// the damaged ones (the next run compiles them again). Returns how many files were
+/// checked and, for each damaged one, its path and what is wrong.
+pub fn verify_store(store_dir: &Path, repair: bool) -> io::Result<(usize, Vec<(PathBuf, String)>)> {
+    let dir = forge_engine::store::component_cache_dir(store_dir);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, Vec::new())),
+        Err(e) => return Err(e),
+    };
+    let mut checked = 0;
+    let mut damaged = Vec::new();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        checked += 1;
+        let why = match verify(&path) {
+            Ok(Verified::Intact) => continue,
+            Ok(Verified::Damaged(why)) => why,
+            Err(e) => format!("cannot read it: {e}"),
+        };
+        if repair {
+            // A file being mapped by a running forge stays valid for it: unlinking never
+            // truncates, and that process verified its copy before mapping it.
+            let _ = fs::remove_file(&path);
+        }
+        damaged.push((path, why));
+    }
+    Ok((checked, damaged))
 }
 
 /// Hashes the serialized part of a cache file and compares it with the trailer.

@@ -20,9 +20,9 @@
 //! - the process gets a cleared environment: `PATH`, `HOME` and a few toolchain locations
 //!   (which select the tools, like `PATH` does for Bazel's actions), the step's declared
 //!   `env-var`s (which feed its fingerprint) and the config's `env` map, nothing else;
-//! - its outputs are copied into the store and listed under `$outputs`, so a consumer (a
-//!   `docker-build` `artifact`) reads the bytes this run produced, never a file that a
-//!   later edit or an earlier build left on disk;
+//! - its outputs are copied into the store and become the step's output files, so a
+//!   consumer (a `docker-build` `artifact`) reads the bytes this run produced, never a
+//!   file that a later edit or an earlier build left on disk;
 //! - a declared output that is missing after a successful exit fails the step.
 //!
 //! Its stdout and stderr stream to the step's log; Ctrl-C kills the process.
@@ -32,12 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use forge_engine::events::Event;
-use forge_engine::executor::{StepError, StepOutput, StepRequest};
+use forge_engine::executor::{OutputFile, StepError, StepOutput, StepRequest, check_relative_path};
 use forge_engine::store::Store;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-use crate::executor::OUTPUTS_KEY;
 
 /// The plugin name that selects this executor.
 pub const COMMAND: &str = "command";
@@ -101,23 +99,15 @@ fn parse_config(request: &StepRequest) -> Result<(Vec<String>, Config), StepErro
         return Err(failed("`run` names no program", SHAPE));
     }
     for path in config.cwd.iter().chain(config.outputs.values()) {
-        if !plain_relative(path) {
+        if let Err(problem) = check_relative_path(path) {
             return Err(failed(
-                format!("`{path}` is not a plain relative path inside the project"),
+                format!("path {problem}"),
                 "paths in a command step are relative to the folder that holds project.kdl, \
                  without `..` or a leading `/`",
             ));
         }
     }
     Ok((argv, config))
-}
-
-fn plain_relative(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with('/')
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Runs the step's process and stores its declared outputs.
@@ -223,8 +213,14 @@ fn store_outputs(
     outputs: &BTreeMap<String, String>,
     store: &Store,
 ) -> Result<StepOutput, StepError> {
-    let mut listed = serde_json::Map::new();
+    let mut output = StepOutput::new(serde_json::Value::Object(serde_json::Map::new()));
     for (name, rel) in outputs {
+        check_relative_path(name).map_err(|problem| {
+            failed(
+                format!("output name {problem}"),
+                "name outputs like files in a folder: `backend`, `dist/app.js`",
+            )
+        })?;
         let path: PathBuf = root.join(rel);
         let bytes = std::fs::read(&path).map_err(|e| {
             failed(
@@ -233,17 +229,15 @@ fn store_outputs(
                  `outputs` against where the command puts it",
             )
         })?;
-        let hash = store.put_blob(&bytes).map_err(|e| {
+        let file = OutputFile::of(&bytes);
+        let stored = store.put_blob(&bytes).map_err(|e| {
             failed(
                 format!("storing output `{name}`: {e}"),
                 "see `forge cache verify`",
             )
         })?;
-        listed.insert(name.clone(), serde_json::Value::String(hash));
+        debug_assert_eq!(stored, file.hash);
+        output.files.insert(name.clone(), file);
     }
-    let mut manifest = serde_json::Map::new();
-    manifest.insert(OUTPUTS_KEY.to_owned(), serde_json::Value::Object(listed));
-    Ok(StepOutput {
-        manifest: serde_json::Value::Object(manifest),
-    })
+    Ok(output)
 }

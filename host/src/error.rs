@@ -81,10 +81,19 @@ pub enum HostError {
         limit: u64,
     },
 
-    #[error("plugin `{plugin}` returned a manifest that is not a JSON object: {message}")]
+    #[error("plugin `{plugin}` wrote more than {limit} output files, the cap for one step")]
+    #[diagnostic(
+        code(forge::host::too_many_outputs),
+        help(
+            "bundle many small files into one output (a tar archive, a JSON map); each output file costs a store entry"
+        )
+    )]
+    TooManyOutputs { plugin: String, limit: u64 },
+
+    #[error("plugin `{plugin}` returned an invalid manifest: {message}")]
     #[diagnostic(
         code(forge::host::invalid_manifest),
-        help("a step's manifest must be a JSON object; this is a bug in the plugin")
+        help("a step's manifest must be JSON; this is a bug in the plugin")
     )]
     InvalidManifest { plugin: String, message: String },
 

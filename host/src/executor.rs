@@ -6,14 +6,13 @@
 //! fairly), then commit its output files to the store, again on a blocking thread, and
 //! return its manifest.
 //!
-//! # The manifest
+//! # The result
 //!
-//! The plugin's `step-output.manifest` must be JSON. When the plugin wrote output files,
-//! the host adds them to the manifest object under the reserved key `"$outputs"`:
-//! `{"$outputs": {"summary.txt": "<blake3 hex>"}, ...}` (name → hash of the blob in the
-//! store), so downstream steps and the fingerprint of every consumer see exactly which
-//! files a step produced. A plugin that writes files must therefore return an object, and
-//! may not use `"$outputs"` itself.
+//! The plugin's `step-output.manifest` must be JSON; it is the plugin's to shape. The files
+//! it wrote through `outputs.write` (and the image blobs `docker.build` wrote for it) are
+//! stored as blobs and returned beside the manifest as [`StepOutput::files`]: the engine
+//! records them in the step's action entry, so nothing a plugin puts in its manifest can
+//! add to them or point at another step's blobs.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -21,17 +20,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use forge_engine::executor::{Executor, StepError, StepOutput, StepRequest};
+use forge_engine::executor::{Executor, OutputFile, StepError, StepOutput, StepRequest};
 use forge_engine::model::PluginSource;
 use forge_engine::store::{Store, canonical_json};
 
 use crate::builtins::Builtins;
 use crate::error::HostError;
 use crate::grants::GrantSet;
-use crate::host::{Host, PluginCode, RunError, RunResult, RunSpec, under_root};
-
-/// The manifest key output files are listed under.
-pub const OUTPUTS_KEY: &str = "$outputs";
+use crate::host::{Host, PluginCode, RunError, RunResult, RunSpec, Upstream, under_root};
 
 /// Runs steps as wasm plugins.
 #[derive(Debug, Clone)]
@@ -105,7 +101,13 @@ impl HostExecutor {
             upstream: request
                 .upstream
                 .iter()
-                .map(|(id, m)| (id.clone(), canonical_json(m)))
+                .map(|(id, out)| {
+                    let upstream = Upstream {
+                        manifest: canonical_json(&out.manifest),
+                        files: out.files.clone(),
+                    };
+                    (id.clone(), upstream)
+                })
                 .collect(),
             files: request
                 .fingerprint
@@ -140,35 +142,31 @@ impl HostExecutor {
         Ok(blocking(move || this.commit(&plugin.name, result)).await??)
     }
 
-    /// Parses the manifest, lists the output files in it and stores them.
+    /// Parses the manifest and stores the output files.
     fn commit(&self, plugin: &str, result: RunResult) -> Result<StepOutput, HostError> {
-        let invalid = |message: String| HostError::InvalidManifest {
-            plugin: plugin.to_owned(),
-            message,
-        };
-        let mut manifest: serde_json::Value = serde_json::from_str(&result.manifest)
-            .map_err(|e| invalid(format!("not JSON: {e}")))?;
-        if !result.outputs.is_empty() {
-            let object = manifest.as_object_mut().ok_or_else(|| {
-                invalid("a step that writes output files must return a JSON object".into())
+        let manifest: serde_json::Value =
+            serde_json::from_str(&result.manifest).map_err(|e| HostError::InvalidManifest {
+                plugin: plugin.to_owned(),
+                message: format!("not JSON: {e}"),
             })?;
-            if object.contains_key(OUTPUTS_KEY) {
-                return Err(invalid(format!("`{OUTPUTS_KEY}` is reserved for forge")));
-            }
-            let mut listed = serde_json::Map::new();
-            for (name, (hash, bytes)) in &result.outputs {
-                let stored = self
-                    .store
-                    .put_blob(bytes)
-                    .map_err(|e| HostError::Internal {
-                        message: e.to_string(),
-                    })?;
-                debug_assert_eq!(&stored, hash);
-                listed.insert(name.clone(), serde_json::Value::String(stored));
-            }
-            object.insert(OUTPUTS_KEY.to_owned(), serde_json::Value::Object(listed));
+        let mut output = StepOutput::new(manifest);
+        for (name, (hash, bytes)) in &result.outputs {
+            let stored = self
+                .store
+                .put_blob(bytes)
+                .map_err(|e| HostError::Internal {
+                    message: e.to_string(),
+                })?;
+            debug_assert_eq!(&stored, hash);
+            output.files.insert(
+                name.clone(),
+                OutputFile {
+                    hash: stored,
+                    size: bytes.len() as u64,
+                },
+            );
         }
-        Ok(StepOutput { manifest })
+        Ok(output)
     }
 }
 

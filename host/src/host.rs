@@ -16,13 +16,14 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
+use crate::bindings::forge::plugin::types::{OutputFile, UpstreamStep};
 use crate::bindings::{PluginInfo, StepInput, StepPre};
 use crate::cache::ComponentCache;
 use crate::caps::Clients;
 use crate::error::{HostError, cap_message};
 use crate::grants::{self, GrantSet};
 use crate::limits::{EpochTicker, Limits};
-use crate::state::{HostState, Interrupt, Reach};
+use crate::state::{HostState, Interrupt, OutputOverflow, Reach};
 
 /// How to build a [`Host`].
 #[derive(Debug, Clone, Default)]
@@ -64,8 +65,9 @@ pub struct RunSpec {
     pub env: String,
     /// The step's config as JSON text.
     pub config: String,
-    /// (step id, manifest JSON) of upstream steps.
-    pub upstream: Vec<(String, String)>,
+    /// What the upstream steps produced, by step id: the plugin sees their manifests and
+    /// output files, and may read those files (`files.read-upstream`).
+    pub upstream: BTreeMap<String, Upstream>,
     /// Declared inputs: project-relative `/`-separated path → absolute path.
     pub files: BTreeMap<String, PathBuf>,
     pub commit: Option<String>,
@@ -81,6 +83,15 @@ pub struct RunSpec {
     pub limits: Option<Limits>,
     pub cancel: CancellationToken,
     pub events: EventSink,
+}
+
+/// One upstream step's output, as a run sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Upstream {
+    /// The output manifest as canonical JSON.
+    pub manifest: String,
+    /// Its output files: name → blob.
+    pub files: BTreeMap<String, forge_engine::executor::OutputFile>,
 }
 
 /// A successful run, before anything is committed to the store.
@@ -282,7 +293,7 @@ impl Host {
             spec.events.clone(),
             Reach {
                 clients: Arc::clone(&self.clients),
-                upstream: spec.upstream.iter().cloned().collect(),
+                upstream: spec.upstream.clone(),
                 store: spec.store.clone(),
                 cancel: spec.cancel.clone(),
             },
@@ -314,7 +325,23 @@ impl Host {
                 step: spec.step.clone(),
                 env: spec.env.clone(),
                 config: spec.config.clone(),
-                upstream: spec.upstream.clone(),
+                upstream: spec
+                    .upstream
+                    .iter()
+                    .map(|(step, up)| UpstreamStep {
+                        step: step.clone(),
+                        manifest: up.manifest.clone(),
+                        outputs: up
+                            .files
+                            .iter()
+                            .map(|(name, file)| OutputFile {
+                                name: name.clone(),
+                                hash: file.hash.clone(),
+                                size: file.size,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
                 files: spec.files.keys().cloned().collect(),
                 commit: spec.commit.clone(),
                 commit_time: spec.commit_time,
@@ -404,13 +431,19 @@ fn classify(
             limit: limits.memory,
         };
     }
-    if let Some(overflow) = state.output_overflow {
-        return HostError::OutputTooLarge {
-            plugin,
-            what: "output files",
-            size: overflow.size,
-            limit: overflow.limit,
-        };
+    match state.output_overflow {
+        Some(OutputOverflow::Size { size, limit }) => {
+            return HostError::OutputTooLarge {
+                plugin,
+                what: "output files",
+                size,
+                limit,
+            };
+        }
+        Some(OutputOverflow::Count { limit }) => {
+            return HostError::TooManyOutputs { plugin, limit };
+        }
+        None => {}
     }
     if let Some(message) = &state.panic_message {
         return HostError::Panic {
@@ -432,11 +465,16 @@ fn trap_summary(error: &wasmtime::Error) -> String {
     let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
         return what;
     };
-    let frames: Vec<&str> = backtrace
+    // A component built without a name section has no function names; the function's
+    // index in its module is what its author can look up (`wasm-tools print`).
+    let frames: Vec<String> = backtrace
         .frames()
         .iter()
         .take(6)
-        .map(|f| f.func_name().unwrap_or("<unnamed>"))
+        .map(|f| match f.func_name() {
+            Some(name) => name.to_owned(),
+            None => format!("wasm function #{}", f.func_index()),
+        })
         .collect();
     if frames.is_empty() {
         what

@@ -31,6 +31,9 @@ pub struct Limits {
     pub manifest: u64,
     /// Total size of the files written through `outputs.write`, bytes. Default 64 MiB.
     pub output_files: u64,
+    /// Number of files written through `outputs.write`. Default 10,000: each is a blob
+    /// and a line of the step's action entry, and downstream steps list them all.
+    pub output_count: u64,
     /// Total size of the image blobs `docker.build` stores as the step's outputs. They are
     /// written by the host, not the plugin, so they have a cap of their own, sized for
     /// real images; the engine's export of the image is held in memory while it is
@@ -49,6 +52,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(10 * 60),
             manifest: 4 * MIB,
             output_files: 64 * MIB,
+            output_count: 10_000,
             image_blobs: 4096 * MIB,
             log: MIB,
             read: 128 * MIB,

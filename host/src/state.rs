@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use forge_engine::events::{Event, EventSink, ProgressGate};
+use forge_engine::executor::check_relative_path;
 use forge_engine::store::Store;
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Resource, ResourceTable};
@@ -22,7 +23,6 @@ use wasmtime::component::{Resource, ResourceTable};
 use crate::bindings::forge::plugin::{files, log, outputs, secrets, types};
 use crate::caps::{Clients, Stop};
 use crate::error::bytes;
-use crate::executor::OUTPUTS_KEY;
 use crate::limits::{Limiter, Limits};
 
 /// A secret handle's payload: only the name. Values never enter the host state, let alone
@@ -59,9 +59,27 @@ pub(crate) struct OutputFile {
 
 /// A cap the plugin ran into that fails the step.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct OutputOverflow {
-    pub(crate) size: u64,
-    pub(crate) limit: u64,
+pub(crate) enum OutputOverflow {
+    /// Output files total `size` bytes, past `limit`.
+    Size { size: u64, limit: u64 },
+    /// More than `limit` output files.
+    Count { limit: u64 },
+}
+
+impl std::fmt::Display for OutputOverflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputOverflow::Size { size, limit } => write!(
+                f,
+                "output files total {} past the cap of {}",
+                bytes(*size),
+                bytes(*limit)
+            ),
+            OutputOverflow::Count { limit } => {
+                write!(f, "more than {limit} output files, the cap for one step")
+            }
+        }
+    }
 }
 
 /// The state behind one step run's imports.
@@ -92,8 +110,8 @@ pub struct HostState {
 #[derive(Debug, Clone)]
 pub(crate) struct Reach {
     pub(crate) clients: Arc<Clients>,
-    /// Upstream step id → its output manifest (JSON text).
-    pub(crate) upstream: BTreeMap<String, String>,
+    /// Upstream step id → its manifest and output files.
+    pub(crate) upstream: BTreeMap<String, crate::host::Upstream>,
     /// Where upstream output files are; `None` when the caller runs without a store.
     pub(crate) store: Option<Store>,
     pub(crate) cancel: CancellationToken,
@@ -167,17 +185,22 @@ impl HostState {
         cap: Option<u64>,
     ) -> impl Future<Output = Result<Vec<u8>, files::FileError>> + Send + 'static {
         let label = format!("{step}: {name}");
-        let hash = self
-            .reach
-            .upstream
-            .get(step)
-            .and_then(|manifest| serde_json::from_str::<serde_json::Value>(manifest).ok())
-            .and_then(|m| m.get(OUTPUTS_KEY)?.get(name)?.as_str().map(str::to_owned));
+        // Only what the step wrote in its run (the engine's record of it), never a name
+        // its manifest claims: a manifest is the plugin's to write, the files are not.
+        let file = match self.reach.upstream.get(step) {
+            None => Err(format!(
+                "`{step}` is not a step this one needs; add it to the step's `needs`"
+            )),
+            Some(up) => up
+                .files
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("step `{step}` wrote no output file `{name}`")),
+        };
         let store = self.reach.store.clone();
         async move {
-            let Some(hash) = hash else {
-                return Err(files::FileError::NotDeclared(label));
-            };
+            let file = file.map_err(files::FileError::NotDeclared)?;
+            let hash = file.hash;
             let Some(store) = store else {
                 return Err(files::FileError::Io(format!(
                     "{label}: this run has no store to read upstream outputs from"
@@ -208,32 +231,37 @@ impl HostState {
         }
     }
 
-    /// Adds an output file, counting it against the output cap. `Ok(Err)` is a refusal the
-    /// plugin sees; `Err` is the trap for running past the cap, which a plugin cannot
-    /// shrug off.
+    /// Adds an output file, counting it against the output caps. `Ok(Err)` is a refusal
+    /// the plugin sees (a bad name, a name written twice); `Err` is the trap for running
+    /// past a cap, which a plugin cannot shrug off.
     pub(crate) fn write_output(
         &mut self,
         name: String,
         contents: Vec<u8>,
     ) -> wasmtime::Result<Result<String, String>> {
-        if plain_relative(&name).is_none() {
+        if let Err(problem) = check_relative_path(&name) {
+            return Ok(Err(format!("output name {problem}")));
+        }
+        if self.outputs.contains_key(&name) {
             return Ok(Err(format!(
-                "output name `{name}` must be a relative `/`-separated path without `.` or `..`"
+                "output `{name}` was already written by this step; each output is written once"
             )));
         }
-        let replaced = self.outputs.get(&name).map_or(0, |o| o.bytes.len() as u64);
-        let total = self.output_bytes - replaced + contents.len() as u64;
+        if self.outputs.len() as u64 >= self.limits.output_count {
+            let overflow = OutputOverflow::Count {
+                limit: self.limits.output_count,
+            };
+            self.output_overflow = Some(overflow);
+            return Err(wasmtime::Error::msg(overflow.to_string()));
+        }
+        let total = self.output_bytes + contents.len() as u64;
         if total > self.limits.output_files {
-            let overflow = OutputOverflow {
+            let overflow = OutputOverflow::Size {
                 size: total,
                 limit: self.limits.output_files,
             };
             self.output_overflow = Some(overflow);
-            return Err(wasmtime::Error::msg(format!(
-                "output files total {} past the cap of {}",
-                bytes(overflow.size),
-                bytes(overflow.limit)
-            )));
+            return Err(wasmtime::Error::msg(overflow.to_string()));
         }
         let hash = blake3::hash(&contents).to_hex().to_string();
         self.output_bytes = total;
@@ -305,16 +333,9 @@ impl HostState {
 }
 
 /// Declared-path lookup key for `path`, or `None` if it is not a plain project-relative
-/// path (absolute, `..`, `.`, empty segments, backslashes). Such paths are never declared.
+/// path ([`check_relative_path`]). Such paths are never declared.
 fn plain_relative(path: &str) -> Option<&str> {
-    let plain = !path.is_empty()
-        && !path.contains('\\')
-        && !path.contains('\0')
-        && path
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-        && !path.contains(':');
-    plain.then_some(path)
+    check_relative_path(path).is_ok().then_some(path)
 }
 
 impl types::Host for HostState {}
@@ -395,9 +416,7 @@ impl files::Host for HostState {
 /// A file error as one sentence, for errors of other interfaces.
 pub(crate) fn describe_file_error(e: &files::FileError) -> String {
     match e {
-        files::FileError::NotDeclared(what) => {
-            format!("{what} is not an output of an upstream step")
-        }
+        files::FileError::NotDeclared(what) => what.clone(),
         files::FileError::NotFound(what) => format!("{what} is missing from the store"),
         files::FileError::TooLarge(what) => format!("{what} is too large"),
         files::FileError::Io(what) => what.clone(),

@@ -179,12 +179,29 @@ pub(crate) type HostImpl = crate::guest::WitHost;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) type HostImpl = Box<dyn Host>;
 
+/// An output file of an upstream step: the blob forge keeps it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// blake3 of the contents, 64 lowercase hex digits.
+    pub hash: String,
+    pub size: u64,
+}
+
+/// What an upstream step produced.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UpstreamData {
+    /// Its output manifest (JSON text).
+    pub(crate) manifest: String,
+    /// The files it wrote, by name: listed by forge, not by the step's manifest.
+    pub(crate) outputs: BTreeMap<String, OutputFile>,
+}
+
 /// The step's input, decoded once from the WIT `step-input`.
 pub(crate) struct StepData {
     pub(crate) step: String,
     pub(crate) env: String,
     pub(crate) config: String,
-    pub(crate) upstream: BTreeMap<String, String>,
+    pub(crate) upstream: BTreeMap<String, UpstreamData>,
     pub(crate) files: Vec<String>,
     pub(crate) commit: Option<String>,
     pub(crate) commit_time: Option<u64>,
@@ -317,9 +334,50 @@ impl Context {
             .ecr_create_repository(target, name, immutable_tags)
     }
 
-    /// An output file of upstream step `step` (capability `files.read`).
+    /// An output file of upstream step `step`, one of its
+    /// [`upstream_outputs`](Self::upstream_outputs) (capability `files.read`).
     pub fn read_upstream(&self, step: &str, name: &str) -> Result<Vec<u8>, Error> {
-        self.host.read_upstream(step, name).map_err(Error::from)
+        let outputs = self.upstream_outputs(step)?;
+        if !outputs.contains_key(name) {
+            return Err(no_such_output(step, name, outputs));
+        }
+        self.host.read_upstream(step, name).map_err(|e| match e {
+            FileError::NotDeclared(_) => no_such_output(step, name, outputs),
+            FileError::NotFound(_) => Error::new(format!(
+                "output `{name}` of step `{step}` is missing from forge's store"
+            ))
+            .with_help("run `forge cache verify --repair`, then the build again: the step that wrote it runs again"),
+            FileError::TooLarge(detail) => Error::new(format!(
+                "output `{name}` of step `{step}` is larger than the host's read cap ({detail})"
+            ))
+            .with_help("hand the file to a capability that reads it in the host (e.g. `registry.push-blob`) instead of reading it into the plugin"),
+            FileError::Io(detail) => Error::new(format!(
+                "reading output `{name}` of step `{step}` failed: {detail}"
+            )),
+        })
+    }
+
+    /// The output files upstream step `step` wrote in the run that produced its result:
+    /// name → blob. forge lists them from the store, so a step's manifest cannot add to
+    /// them.
+    pub fn upstream_outputs(&self, step: &str) -> Result<&BTreeMap<String, OutputFile>, Error> {
+        Ok(&self.upstream_data(step)?.outputs)
+    }
+
+    fn upstream_data(&self, step: &str) -> Result<&UpstreamData, Error> {
+        self.data.upstream.get(step).ok_or_else(|| {
+            let known: Vec<&str> = self.upstream_steps().collect();
+            Error::new(format!(
+                "`{step}` is not an upstream step of `{}` (upstream: {})",
+                self.data.step,
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .with_help(format!("add `{step}` to the step's `needs` in project.kdl"))
+        })
     }
 
     /// The step's declared input files: project-relative, `/`-separated, sorted. These,
@@ -335,19 +393,7 @@ impl Context {
 
     /// The output manifest of upstream step `step`, decoded as `T`.
     pub fn upstream<T: DeserializeOwned>(&self, step: &str) -> Result<T, Error> {
-        let Some(manifest) = self.data.upstream.get(step) else {
-            let known: Vec<&str> = self.upstream_steps().collect();
-            return Err(Error::new(format!(
-                "`{step}` is not an upstream step of `{}` (upstream: {})",
-                self.data.step,
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ))
-            .with_help(format!("add `{step}` to the step's `needs` in project.kdl")));
-        };
+        let manifest = &self.upstream_data(step)?.manifest;
         serde_json::from_str(manifest).map_err(|e| {
             Error::new(format!("the output of upstream step `{step}` does not have the expected shape: {e}"))
                 .with_help("the upstream plugin's version may have changed its output; check both plugins' versions")
@@ -418,4 +464,20 @@ impl Context {
     pub fn progress(&self, done: u64, total: u64) {
         self.host.progress(done, total);
     }
+}
+
+/// A read of an output file the upstream step did not write.
+fn no_such_output(step: &str, name: &str, outputs: &BTreeMap<String, OutputFile>) -> Error {
+    let known: Vec<&str> = outputs.keys().map(String::as_str).collect();
+    Error::new(format!(
+        "step `{step}` wrote no output file `{name}` (it wrote: {})",
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    ))
+    .with_help(format!(
+        "name one of `{step}`'s output files, or make `{step}` write `{name}`"
+    ))
 }

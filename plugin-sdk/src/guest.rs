@@ -259,7 +259,27 @@ pub fn run<P: Plugin>(input: types::StepInput) -> Result<types::StepOutput, type
         step: input.step,
         env: input.env,
         config: input.config,
-        upstream: input.upstream.into_iter().collect(),
+        upstream: input
+            .upstream
+            .into_iter()
+            .map(|up| {
+                let data = crate::context::UpstreamData {
+                    manifest: up.manifest,
+                    outputs: up
+                        .outputs
+                        .into_iter()
+                        .map(|f| {
+                            let file = crate::context::OutputFile {
+                                hash: f.hash,
+                                size: f.size,
+                            };
+                            (f.name, file)
+                        })
+                        .collect(),
+                };
+                (up.step, data)
+            })
+            .collect(),
         files: input.files,
         commit: input.commit,
         commit_time: input.commit_time,

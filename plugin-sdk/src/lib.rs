@@ -157,7 +157,7 @@ pub use caps::{
     AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, RegistryError,
     Repository, UpstreamBlob,
 };
-pub use context::{Context, Host, Level, Secret};
+pub use context::{Context, Host, Level, OutputFile, Secret};
 pub use error::{Error, FileError, ResultExt};
 #[cfg(not(target_arch = "wasm32"))]
 pub use mock::{LogRecord, MockHost, MockRegistry, sha256};

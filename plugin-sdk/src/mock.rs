@@ -11,7 +11,7 @@ use crate::caps::{
     AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, RegistryError, Repository,
     UpstreamBlob,
 };
-use crate::context::{Host, Level, Secret, StepData};
+use crate::context::{Host, Level, OutputFile, Secret, StepData, UpstreamData};
 use crate::plugin::capability;
 use crate::{Error, FileError, Info, Plugin};
 
@@ -103,7 +103,7 @@ pub struct MockHost {
     commit: Option<String>,
     commit_time: Option<u64>,
     config: serde_json::Value,
-    upstream: BTreeMap<String, String>,
+    upstream: BTreeMap<String, UpstreamData>,
     manifest: Option<String>,
 }
 
@@ -158,7 +158,7 @@ impl MockHost {
     pub fn upstream(mut self, step: impl Into<String>, manifest: impl Serialize) -> Self {
         let json =
             serde_json::to_string(&manifest).expect("upstream manifest must serialize to JSON");
-        self.upstream.insert(step.into(), json);
+        self.upstream.entry(step.into()).or_default().manifest = json;
         self
     }
 
@@ -190,19 +190,34 @@ impl MockHost {
         self
     }
 
-    /// Gives an upstream step an output file (what `files.read-upstream` and registry
-    /// pushes read).
+    /// Gives an upstream step an output file (listed in its
+    /// [`Context::upstream_outputs`](crate::Context::upstream_outputs); what
+    /// `files.read-upstream` and registry pushes read). The step's manifest is `{}` until
+    /// [`upstream`](Self::upstream) sets it.
     #[must_use]
     pub fn upstream_output(
-        self,
+        mut self,
         step: impl Into<String>,
         name: impl Into<String>,
         contents: impl AsRef<[u8]>,
     ) -> Self {
+        let (step, name) = (step.into(), name.into());
+        let contents = contents.as_ref();
+        let upstream = self.upstream.entry(step.clone()).or_default();
+        if upstream.manifest.is_empty() {
+            upstream.manifest = "{}".to_owned();
+        }
+        upstream.outputs.insert(
+            name.clone(),
+            OutputFile {
+                hash: blake3::hash(contents).to_hex().to_string(),
+                size: contents.len() as u64,
+            },
+        );
         self.state
             .borrow_mut()
             .upstream_outputs
-            .insert((step.into(), name.into()), contents.as_ref().to_vec());
+            .insert((step, name), contents.to_vec());
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use forge_engine::store::{ItemKind, Store};
+use forge_engine::store::{CorruptItem, GcItemKind, GcOptions, ItemKind, Store};
 use serde::Serialize;
 
 use crate::cli::CacheCommand;
@@ -47,12 +47,26 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
                     writeln!(out, "  {env}: {runs}")?;
                 }
             }
+            older_layouts(&mut out, &store)?;
             Ok(Outcome::Ok)
         }
         CacheCommand::Verify(args) => {
-            let report = store
+            let mut report = store
                 .verify(args.repair)
                 .map_err(forge_engine::Error::from)?;
+            // Compiled plugins: the host owns their format and its check.
+            let (checked, damaged) = forge_host::cache::verify_store(&dir, args.repair)?;
+            report.components = checked;
+            for (path, reason) in damaged {
+                if args.repair {
+                    report.repaired += 1;
+                }
+                report.corrupt.push(CorruptItem {
+                    kind: ItemKind::CompiledComponent,
+                    path,
+                    reason,
+                });
+            }
             if ctx.mode.json {
                 json::line(&Line {
                     kind: "cache-verify",
@@ -62,14 +76,16 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
             } else {
                 writeln!(
                     out,
-                    "checked {} and {}",
+                    "checked {}, {} and {}",
                     plural_with(report.entries, "entry", "entries"),
-                    plural(report.blobs, "blob")
+                    plural(report.blobs, "blob"),
+                    plural(report.components, "compiled plugin")
                 )?;
                 for item in &report.corrupt {
                     let kind = match item.kind {
                         ItemKind::Blob => "blob",
                         ItemKind::ActionEntry => "entry",
+                        ItemKind::CompiledComponent => "compiled plugin",
                     };
                     writeln!(
                         out,
@@ -97,9 +113,12 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
             }
         }
         CacheCommand::Gc(args) => {
-            let report = store
-                .gc(args.keep_runs)
-                .map_err(forge_engine::Error::from)?;
+            let options = GcOptions {
+                keep_runs: args.keep_runs,
+                max_size: args.max_size,
+                dry_run: args.dry_run,
+            };
+            let report = store.gc(&options).map_err(forge_engine::Error::from)?;
             if ctx.mode.json {
                 json::line(&Line {
                     kind: "cache-gc",
@@ -108,19 +127,85 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
                 })?;
                 return Ok(Outcome::Ok);
             }
+            if args.dry_run {
+                for item in &report.removed {
+                    let kind = match item.kind {
+                        GcItemKind::Run => "run",
+                        GcItemKind::Entry => "entry",
+                        GcItemKind::Blob => "blob",
+                        GcItemKind::Temp => "temp",
+                    };
+                    let of = item
+                        .of
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "would remove {kind} {}{of}, {}",
+                        item.name,
+                        bytes(item.bytes)
+                    )?;
+                }
+            }
+            let verb = if args.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            };
+            let deployed = if report.deployed_kept > 0 {
+                format!(
+                    ", {} kept as what is deployed",
+                    plural(report.deployed_kept, "older deploy run")
+                )
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "kept {} ({} per env), removed {}, {} and {}; freed {}",
+                "kept {} ({} per env{deployed}); {verb} {}, {} and {}; {} {}",
                 plural(report.runs_kept, "run"),
                 args.keep_runs,
                 plural(report.runs_deleted, "run"),
                 plural_with(report.entries_deleted, "entry", "entries"),
                 plural(report.blobs_deleted, "blob"),
+                if args.dry_run { "would free" } else { "freed" },
                 bytes(report.bytes_freed)
             )?;
+            if let Some(max) = args.max_size {
+                writeln!(
+                    out,
+                    "{} left ({} needed by kept runs, {} kept within --max-size {})",
+                    bytes(report.bytes_left),
+                    bytes(report.bytes_rooted),
+                    plural_with(report.entries_cached, "other entry", "other entries"),
+                    bytes(max)
+                )?;
+                if report.bytes_rooted > max {
+                    writeln!(
+                        out,
+                        "note: the kept runs alone need {}, more than --max-size; keep fewer with --keep-runs",
+                        bytes(report.bytes_rooted)
+                    )?;
+                }
+            }
+            older_layouts(&mut out, &store)?;
             Ok(Outcome::Ok)
         }
     }
+}
+
+/// Mentions the data older forge versions left in the cache dir, which this one neither
+/// reads nor collects.
+fn older_layouts(out: &mut impl Write, store: &Store) -> Result<(), CliError> {
+    for dir in store.older_layouts() {
+        writeln!(
+            out,
+            "note: {} holds an older forge's store layout, which this forge does not read or collect; delete it when no older forge uses this cache dir",
+            dir.display()
+        )?;
+    }
+    Ok(())
 }
 
 /// Sizes as forge shows them everywhere ([`forge_engine::text::human_bytes`]).

@@ -80,7 +80,7 @@ fn gc_keeps_what_recorded_runs_need() {
 
 /// Overwrites one blob of the store (`v1/cas/<shard>/<hash>`); returns its path.
 fn corrupt_one_blob(store: &std::path::Path) -> std::path::PathBuf {
-    let cas = store.join("v1/cas");
+    let cas = store.join("v2/cas");
     let mut shards: Vec<_> = std::fs::read_dir(&cas)
         .unwrap_or_else(|e| panic!("{}: {e}", cas.display()))
         .map(|e| e.expect("dir entry").path())
@@ -95,4 +95,123 @@ fn corrupt_one_blob(store: &std::path::Path) -> std::path::PathBuf {
         .expect("a blob in the store");
     std::fs::write(&blob, b"not what was stored").expect("overwrite blob");
     blob
+}
+
+/// A project whose one `command` step writes an output file, and the blob that holds it.
+fn command_project() -> Project {
+    let project = Project::with_kdl(
+        r#"version 1
+project "outs" { region "us-east-1"; }
+step "make" {
+    plugin "command"
+    phase "build"
+    config {
+        run "sh" "-c" "mkdir -p out && cp in.txt out/made.txt"
+        outputs { made "out/made.txt"; }
+    }
+    input "in.txt"
+}
+"#,
+    );
+    project.write("in.txt", "made by the step\n");
+    project
+}
+
+fn blob_of(project: &Project, bytes: &[u8]) -> std::path::PathBuf {
+    let hash = forge_engine::executor::OutputFile::of(bytes).hash;
+    project
+        .cache_dir()
+        .join(forge_engine::store::LAYOUT_DIR)
+        .join("cas")
+        .join(&hash[..2])
+        .join(&hash)
+}
+
+#[test]
+fn a_deleted_output_blob_is_found_by_verify_and_restored_by_the_next_build() {
+    let project = command_project();
+    let build = || project.forge("--json build").without_test_executor().run();
+    assert_eq!(
+        build()
+            .json_lines()
+            .iter()
+            .filter(|l| l["status"] == "ran")
+            .count(),
+        1
+    );
+    let blob = blob_of(&project, b"made by the step\n");
+    assert!(blob.exists(), "the output file is a blob in the store");
+    std::fs::remove_file(&blob).expect("delete the blob");
+
+    let out = project.forge("cache verify").code(1).run();
+    assert!(
+        out.stdout
+            .contains("names missing or corrupt output file `made`"),
+        "{}",
+        out.stdout
+    );
+    // Not served from the store: the step runs again and puts the file back.
+    let again = build();
+    let warning = again.stdout.clone() + &again.stderr;
+    assert!(warning.contains("running it again"), "{warning}");
+    assert_eq!(
+        again
+            .json_lines()
+            .iter()
+            .filter(|l| l["status"] == "ran")
+            .count(),
+        1
+    );
+    assert!(blob.exists(), "restored");
+    project.forge("cache verify").run();
+}
+
+#[test]
+fn verify_checks_compiled_plugins_and_repair_removes_a_damaged_one() {
+    let project = Project::with_kdl(
+        r#"version 1
+project "shop" { region "eu-west-1"; }
+step "render" {
+    plugin "terraform-render"
+    phase "build"
+    config {
+        project "shop"
+        region "eu-west-1"
+        modules {
+            net {
+                source "modules/net"
+                inputs { cidr "10.0.0.0/16"; }
+            }
+        }
+    }
+}
+"#,
+    );
+    let run = project.forge("build").without_test_executor().run();
+    let wasm = project
+        .cache_dir()
+        .join(forge_engine::store::LAYOUT_DIR)
+        .join("wasm");
+    let compiled: Vec<_> = std::fs::read_dir(&wasm)
+        .unwrap_or_else(|e| panic!("no compiled plugins after {}: {e}", run.stderr))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(compiled.len(), 1, "{compiled:?}");
+    let ok = project.forge("cache verify").run();
+    assert!(ok.stdout.contains("1 compiled plugin"), "{}", ok.stdout);
+
+    let mut bytes = std::fs::read(&compiled[0]).expect("read");
+    bytes[100] ^= 0xff;
+    std::fs::write(&compiled[0], bytes).expect("corrupt");
+    let bad = project.forge("cache verify").code(1).run();
+    assert!(
+        bad.stdout.contains("corrupt compiled plugin"),
+        "{}",
+        bad.stdout
+    );
+    assert!(bad.stdout.contains("checksum"), "{}", bad.stdout);
+    project.forge("cache verify --repair").run();
+    assert!(!compiled[0].exists());
+    project.forge("cache verify").run();
 }

@@ -346,3 +346,44 @@ impl Output {
             .collect()
     }
 }
+
+/// The compiled fixture plugin `name` (`plugins/fixtures/<name>`, package
+/// `fixture-<name>`), built once per test binary by `scripts/build-plugins`, as the host
+/// tests build theirs. Without a wasm toolchain the test fails, loudly.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forge-cli-fixture-plugins");
+    let package = format!("fixture-{name}");
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.contains(&package) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-plugins");
+        let status = std::process::Command::new(&script)
+            .arg(&out)
+            .arg(&package)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            status.success(),
+            "scripts/build-plugins failed ({status}); this test needs the real compiled \
+             fixture plugin {package}. Its output above says which toolchain is missing."
+        );
+        built.push(package.clone());
+    }
+    out.join(format!("{package}.wasm"))
+}
+
+impl Project {
+    /// Copies a compiled plugin into the project (`plugins/<name>.wasm`) and returns the
+    /// `plugin` block that pins it, granting `grants`.
+    pub fn pin_plugin(&self, name: &str, component: &Path, grants: &[&str]) -> String {
+        let rel = format!("plugins/{name}.wasm");
+        let dest = self.root().join(&rel);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(component, &dest).expect("copy the plugin");
+        let hash = forge_plugin_tools::hash_file(&dest).expect("hash the plugin");
+        let grants: String = grants.iter().map(|g| format!(" grant \"{g}\";")).collect();
+        format!(r#"plugin "{name}" path="{rel}" hash="{hash}" {{{grants} }}"#)
+    }
+}

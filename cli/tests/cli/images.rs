@@ -484,3 +484,62 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
     git(project.root(), &["commit", "-q", "-m", "notes"]);
     assert_eq!(ran(&forge(0)), ["ecr-push:backend", "ecr-push:frontend"]);
 }
+
+/// The store keeps what it serves: `gc` once deleted the blobs behind kept results (the
+/// binaries, the image layers), `verify` called that consistent, and the next build failed
+/// for good reading an artifact that was gone. Through the real host: the `command`
+/// built-in and docker-build, on the reference project.
+#[test]
+fn gc_keeps_the_output_files_a_kept_run_needs() {
+    require_stack();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let project = Project::with_kdl("");
+    std::fs::copy(repo.join("project.kdl"), project.root().join("project.kdl")).expect("kdl");
+    copy_tree(&repo.join("modules"), &project.root().join("modules"));
+    copy_tree(
+        &repo.join("examples/app"),
+        &project.root().join("examples/app"),
+    );
+    git(project.root(), &["init", "-q"]);
+    git(project.root(), &["add", "-A"]);
+    git(project.root(), &["commit", "-q", "-m", "reference project"]);
+    let forge = |args: &str, code: i32| {
+        project
+            .forge(args)
+            .without_test_executor()
+            .env("DOCKER_HOST", &docker_host())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("FORGE_COMMIT_SHA")
+            .env_remove("GIT_COMMIT")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .code(code)
+            .run()
+    };
+
+    assert_eq!(ran(&forge("--json build", 0).json_lines()).len(), 6);
+    let gc = forge("cache gc --keep-runs 1", 0);
+    assert!(gc.stdout.contains("kept 1 run"), "{}", gc.stdout);
+    assert!(
+        gc.stdout.contains("removed 0 runs, 0 entries and 0 blobs"),
+        "the only run needs everything: {}",
+        gc.stdout
+    );
+    let verify = forge("cache verify", 0);
+    assert!(
+        verify.stdout.contains("store is consistent"),
+        "{}",
+        verify.stdout
+    );
+
+    let dockerfile = project.root().join("examples/app/backend/Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).expect("read Dockerfile");
+    std::fs::write(&dockerfile, format!("{text}LABEL x=y\n")).expect("edit Dockerfile");
+    let rebuilt = forge("--json build", 0).json_lines();
+    assert_eq!(
+        ran(&rebuilt),
+        ["docker-build:backend", "ecr-push:backend"],
+        "the image rebuilds from the stored binary"
+    );
+    assert!(ran(&forge("--json build", 0).json_lines()).is_empty());
+}

@@ -8,6 +8,7 @@ mod builtins;
 mod cache;
 mod command;
 mod explain;
+mod forged;
 mod generate;
 mod graph;
 mod hostile;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::Error;
 use crate::events::StepStatus;
@@ -18,20 +18,13 @@ use super::RunResult;
 /// The answer of the action cache for one fingerprint.
 pub(crate) enum Lookup {
     Hit {
-        manifest: serde_json::Value,
+        output: Arc<StepOutput>,
         output_hash: String,
     },
     Miss,
-    /// An entry exists but does not verify: reported, then treated as a miss.
+    /// An entry exists but does not verify, or an output file of it is gone: reported,
+    /// then treated as a miss.
     Corrupt(String),
-}
-
-/// The hash downstream fingerprints use for an output: blake3 of its canonical JSON
-/// (the same hash the store gives the manifest blob).
-pub(crate) fn output_hash(manifest: &serde_json::Value) -> String {
-    blake3::hash(store::canonical_json(manifest).as_bytes())
-        .to_hex()
-        .to_string()
 }
 
 /// A step's last recorded run in one env.
@@ -146,7 +139,7 @@ impl Cache {
     pub fn lookup(&self, key: &str) -> Lookup {
         match self.store.lookup(key) {
             store::Lookup::Hit(entry) => Lookup::Hit {
-                manifest: entry.manifest,
+                output: Arc::new(entry.result),
                 output_hash: entry.output,
             },
             store::Lookup::Miss => Lookup::Miss,
@@ -155,15 +148,8 @@ impl Cache {
     }
 
     /// Records a success; returns the output hash downstream fingerprints use.
-    pub fn record(
-        &self,
-        fingerprint: &Fingerprint,
-        manifest: &serde_json::Value,
-    ) -> Result<String, Error> {
-        let output = StepOutput {
-            manifest: manifest.clone(),
-        };
-        Ok(self.store.record(fingerprint, &output)?.output)
+    pub fn record(&self, fingerprint: &Fingerprint, output: &StepOutput) -> Result<String, Error> {
+        Ok(self.store.record(fingerprint, output)?.output)
     }
 }
 
@@ -229,6 +215,7 @@ impl Cache {
             id: run.id.to_string(),
             project: run.project.to_string(),
             env: run.env.to_string(),
+            phase: options.phase,
             command: options.command.clone(),
             started: run.started_ms,
             finished: store::now_ms(),

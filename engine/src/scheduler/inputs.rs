@@ -12,9 +12,10 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::Error;
 use crate::files::FileIndex;
-use crate::fingerprint::{Fingerprint, flatten_config};
+use crate::fingerprint::{Fingerprint, env_var_inputs, flatten_config};
 use crate::graph::Step;
 use crate::model::PluginSource;
+use crate::store::StoreKey;
 
 /// The engine version that identifies built-in plugins.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -30,6 +31,12 @@ pub(crate) struct Inputs {
     stamp: OnceLock<Option<crate::executor::Stamp>>,
     vars: EnvVars,
     builtins: BuiltinIdentities,
+    /// Set when steps do not run as their plugins (the engine's test executor): it then
+    /// feeds every plugin identity, so its results never pass for the plugins' own.
+    executor: Option<String>,
+    store_dir: PathBuf,
+    /// Read (or made) only when a step declares an env var.
+    key: OnceLock<Result<StoreKey, String>>,
 }
 
 /// Identities of the built-in plugins this forge embeds: name → `blake3:<hash>` of the
@@ -64,6 +71,7 @@ impl Inputs {
         env: &str,
         vars: EnvVars,
         builtins: BuiltinIdentities,
+        executor: Option<String>,
     ) -> Result<Inputs, Error> {
         let index = FileIndex::open(root, store_dir)?;
         Ok(Inputs {
@@ -74,7 +82,21 @@ impl Inputs {
             stamp: OnceLock::new(),
             vars,
             builtins,
+            executor,
+            store_dir: store_dir.to_path_buf(),
+            key: OnceLock::new(),
         })
+    }
+
+    fn key(&self) -> Result<&StoreKey, Error> {
+        self.key
+            .get_or_init(|| {
+                crate::store::Store::open(&self.store_dir)
+                    .and_then(|s| s.key())
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::Internal(format!("cannot read the store key: {e}")))
     }
 
     fn commit(&self) -> Option<String> {
@@ -115,12 +137,16 @@ impl Inputs {
     /// forge upgrade that changes a built-in reruns its steps, and one that doesn't
     /// keeps them cached), or a third-party plugin's pinned hash.
     pub fn plugin_identity(&self, step: &Step) -> String {
-        match &step.plugin_source {
+        let plugin = match &step.plugin_source {
             PluginSource::Builtin => match self.builtins.get(&step.plugin) {
                 Some(hash) => format!("builtin:{}@{hash}", step.plugin),
                 None => format!("builtin:{}@{ENGINE_VERSION}", step.plugin),
             },
             PluginSource::Path { hash, .. } => hash.clone(),
+        };
+        match &self.executor {
+            Some(executor) => format!("{executor} for {plugin}"),
+            None => plugin,
         }
     }
 
@@ -168,17 +194,13 @@ impl Inputs {
         fp.files = index.hex_hashes(&files);
         drop(index);
         fp.upstream = upstream;
-        fp.env_vars = step
-            .env_vars
-            .iter()
-            .map(|name| {
-                let value = self
-                    .vars
-                    .get(name)
-                    .map(|v| blake3::hash(v.as_bytes()).to_hex().to_string());
-                (name.clone(), value)
-            })
-            .collect();
+        if !step.env_vars.is_empty() {
+            fp.env_vars = env_var_inputs(
+                step.env_vars.iter().map(String::as_str),
+                |n| self.vars.get(n),
+                self.key()?,
+            );
+        }
         fp.env = step.env_scoped.then(|| self.env.clone());
         if step.commit_sha {
             fp.commit = self.commit();

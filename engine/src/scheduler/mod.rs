@@ -33,7 +33,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, EventSink, StepStatus, Summary};
-use crate::executor::{Executor, StepError, StepRequest};
+use crate::executor::{Executor, StepError, StepOutput, StepRequest};
 use crate::graph::{Step, StepGraph};
 use crate::session::RunOptions;
 
@@ -43,7 +43,7 @@ pub(crate) struct StepOutcome {
     pub status: StepStatus,
     pub fingerprint_hash: Option<String>,
     pub output_hash: Option<String>,
-    pub manifest: Option<serde_json::Value>,
+    pub output: Option<Arc<StepOutput>>,
     pub reason: Option<String>,
     pub duration: Duration,
 }
@@ -235,7 +235,7 @@ fn skipped(reason: String) -> StepOutcome {
         status: StepStatus::Skipped,
         fingerprint_hash: None,
         output_hash: None,
-        manifest: None,
+        output: None,
         reason: Some(reason),
         duration: Duration::ZERO,
     }
@@ -271,19 +271,19 @@ fn skip_dependents(
     }
 }
 
-/// Output manifests and hashes of the steps `i` needs (all finished with an output).
+/// Outputs and their hashes of the steps `i` needs (all finished with an output).
 fn upstream_outputs(
     ctx: &RunContext,
     i: usize,
     outcomes: &BTreeMap<usize, StepOutcome>,
-) -> BTreeMap<String, (String, serde_json::Value)> {
+) -> BTreeMap<String, (String, Arc<StepOutput>)> {
     ctx.graph.deps[i]
         .iter()
         .filter_map(|d| {
             let o = outcomes.get(d)?;
             Some((
                 ctx.graph.steps[*d].id.clone(),
-                (o.output_hash.clone()?, o.manifest.clone()?),
+                (o.output_hash.clone()?, o.output.clone()?),
             ))
         })
         .collect()
@@ -292,7 +292,7 @@ fn upstream_outputs(
 struct StepTask {
     ctx: Arc<RunContext>,
     index: usize,
-    upstream: BTreeMap<String, (String, serde_json::Value)>,
+    upstream: BTreeMap<String, (String, Arc<StepOutput>)>,
     cancel: CancellationToken,
     /// The run's token (parent of `cancel`): tells a timeout apart from Ctrl-C.
     run_cancel: CancellationToken,
@@ -307,7 +307,7 @@ impl StepTask {
             status: StepStatus::Failed,
             fingerprint_hash,
             output_hash: None,
-            manifest: None,
+            output: None,
             reason: Some(reason),
             duration: Duration::ZERO,
         };
@@ -330,14 +330,14 @@ impl StepTask {
 
         match self.ctx.cache.lookup(&key) {
             Lookup::Hit {
-                manifest,
+                output,
                 output_hash,
             } => {
                 return StepOutcome {
                     status: StepStatus::Cached,
                     fingerprint_hash: Some(key),
                     output_hash: Some(output_hash),
-                    manifest: Some(manifest),
+                    output: Some(output),
                     reason: None,
                     duration: Duration::ZERO,
                 };
@@ -374,7 +374,7 @@ impl StepTask {
             upstream: self
                 .upstream
                 .iter()
-                .map(|(k, (_, m))| (k.clone(), m.clone()))
+                .map(|(k, (_, o))| (k.clone(), o.clone()))
                 .collect(),
             stamp: (step.commit_sha || step.stamp_commit)
                 .then(|| self.ctx.inputs.stamp())
@@ -397,21 +397,34 @@ impl StepTask {
         let fingerprint = Arc::unwrap_or_clone(fingerprint);
         match result {
             Ok(output) => {
-                let output_hash = match self.ctx.cache.record(&fingerprint, &output.manifest) {
+                // Blob checks and atomic writes with fsyncs: file I/O, off the runtime.
+                let cache = self.ctx.cache.clone();
+                let recorded = tokio::task::spawn_blocking(move || {
+                    let result = cache.record(&fingerprint, &output);
+                    (output, result)
+                })
+                .await;
+                let (output, recorded) = match recorded {
+                    Ok(done) => done,
+                    Err(err) => {
+                        return failed(format!("recording the result stopped: {err}"), Some(key));
+                    }
+                };
+                let output_hash = match recorded {
                     Ok(hash) => hash,
                     Err(err) => {
                         // The output is still good for this run; it is just not reused later.
                         self.events.send(Event::Warning {
                             message: format!("step `{}`: result not cached: {err}", step.id),
                         });
-                        cache::output_hash(&output.manifest)
+                        output.hash()
                     }
                 };
                 StepOutcome {
                     status: StepStatus::Ran,
                     fingerprint_hash: Some(key),
                     output_hash: Some(output_hash),
-                    manifest: Some(output.manifest),
+                    output: Some(Arc::new(output)),
                     reason: Some(why),
                     duration: Duration::ZERO,
                 }

@@ -69,6 +69,10 @@ pub struct Session {
     pub env_vars: EnvVars,
     /// Component hashes of the embedded built-in plugins (see [`BuiltinIdentities`]).
     pub builtins: BuiltinIdentities,
+    /// The identity of an executor that stands in for every plugin (the engine's
+    /// [`crate::testing::TestExecutor`]): it feeds every step's plugin identity, so what
+    /// it produces is never served as a real plugin's result, nor the other way round.
+    pub executor_identity: Option<String>,
 }
 
 impl Session {
@@ -98,6 +102,7 @@ impl Session {
             store_dir: store_dir.to_path_buf(),
             env_vars: EnvVars::Process,
             builtins: BuiltinIdentities::default(),
+            executor_identity: None,
         })
     }
 
@@ -221,10 +226,11 @@ impl Session {
         let env = self.env.clone();
         let vars = self.env_vars.clone();
         let builtins = self.builtins.clone();
+        let executor = self.executor_identity.clone();
         let graph = self.graph.clone();
         let selected = selected.to_vec();
         tokio::task::spawn_blocking(move || {
-            let inputs = Inputs::open(&root, &store, &env, vars, builtins)?;
+            let inputs = Inputs::open(&root, &store, &env, vars, builtins, executor)?;
             // Best effort: a step whose inputs cannot be read fails on its own, later,
             // with its name on the error; the other steps still run.
             let _ = inputs.prehash(selected.iter().map(|&i| &graph.steps[i]));

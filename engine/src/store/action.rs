@@ -1,20 +1,26 @@
-//! The action cache: fingerprint hash → (fingerprint blob, output manifest blob).
+//! The action cache: fingerprint hash → (fingerprint blob, manifest blob, output files).
 //!
 //! An entry's file name is the fingerprint hash, not a hash of its content, so the content
 //! carries its own checksum: blake3 (derive-key mode, [`ENTRY_CONTEXT`]) over the key and
 //! every field. An entry moved, truncated or edited fails the check and is a miss.
+//!
+//! An entry names every blob its step's result needs: the fingerprint (for `explain`),
+//! the manifest and each output file. Whatever keeps an entry (gc) keeps those blobs, and
+//! a lookup is a hit only while all of them are there: a step whose output file is gone
+//! runs again and puts it back, instead of a cached result that fails downstream.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, atomic, io_err, is_hash};
-use crate::executor::StepOutput;
+use crate::executor::{OutputFile, StepOutput, output_hash};
 use crate::fingerprint::Fingerprint;
 
-const ENTRY_CONTEXT: &str = "forge 2026-11 action cache entry";
-const ENTRY_VERSION: u32 = 1;
+const ENTRY_CONTEXT: &str = "forge 2026-12 action cache entry";
+const ENTRY_VERSION: u32 = 2;
 
 /// A cached step result.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,12 +29,14 @@ pub struct ActionEntry {
     pub key: String,
     /// Hash of the fingerprint blob (the full fingerprint as JSON, for `forge explain`).
     pub fingerprint: String,
-    /// Hash of the output manifest blob: what downstream fingerprints record as `upstream`.
+    /// [`StepOutput::hash`]: what downstream fingerprints record as `upstream`.
     pub output: String,
+    /// Hash of the manifest blob (the manifest's canonical JSON).
+    pub manifest_blob: String,
     /// When the entry was written, milliseconds since the Unix epoch.
     pub created_ms: u64,
-    /// The output manifest, read and verified.
-    pub manifest: serde_json::Value,
+    /// The result: manifest (read and verified) and output files (present in the store).
+    pub result: StepOutput,
 }
 
 /// What [`Store::lookup`] found.
@@ -36,32 +44,49 @@ pub struct ActionEntry {
 pub enum Lookup {
     Hit(ActionEntry),
     Miss,
-    /// The entry (or the manifest it names) is damaged or missing. Report it, then treat it
-    /// as a miss: the step reruns and its new result replaces the entry.
+    /// The entry, its manifest or one of its output files is damaged or missing. Report it,
+    /// then treat it as a miss: the step reruns and its new result replaces the entry.
     Corrupt(StoreError),
 }
 
-/// The on-disk form of an entry.
+/// The on-disk form of an entry; what `gc` and `verify` read of it.
 #[derive(Debug, Serialize, Deserialize)]
-struct EntryFile {
+pub(crate) struct EntryFile {
     v: u32,
     key: String,
-    fingerprint: String,
-    output: String,
-    created_ms: u64,
+    pub(crate) fingerprint: String,
+    /// Hash of the manifest blob (its canonical JSON).
+    pub(crate) manifest: String,
+    pub(crate) files: BTreeMap<String, OutputFile>,
+    pub(crate) created_ms: u64,
     check: String,
 }
 
 impl EntryFile {
     fn checksum(&self) -> String {
         let mut h = blake3::Hasher::new_derive_key(ENTRY_CONTEXT);
-        h.update(&self.v.to_le_bytes());
-        for s in [&self.key, &self.fingerprint, &self.output] {
+        let mut field = |s: &str| {
             h.update(&(s.len() as u64).to_le_bytes());
             h.update(s.as_bytes());
+        };
+        field(&self.key);
+        field(&self.fingerprint);
+        field(&self.manifest);
+        for (name, file) in &self.files {
+            field(name);
+            field(&file.hash);
+            field(&file.size.to_string());
         }
+        h.update(&self.v.to_le_bytes());
         h.update(&self.created_ms.to_le_bytes());
         h.finalize().to_hex().to_string()
+    }
+
+    /// Every blob the entry needs, fingerprint first.
+    pub(crate) fn blobs(&self) -> impl Iterator<Item = &str> {
+        [self.fingerprint.as_str(), self.manifest.as_str()]
+            .into_iter()
+            .chain(self.files.values().map(|f| f.hash.as_str()))
     }
 }
 
@@ -106,22 +131,28 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
 
 impl Store {
     /// Records a successful step: the fingerprint and manifest as blobs, then the action
-    /// entry that ties them to the fingerprint hash (written last, so a reader that sees it
-    /// finds both blobs). Taking a [`StepOutput`] means a failure cannot be recorded: only
-    /// an executor's success produces one.
+    /// entry that ties them and the output files to the fingerprint hash (written last, so
+    /// a reader that sees it finds every blob). Taking a [`StepOutput`] means a failure
+    /// cannot be recorded: only an executor's success produces one. The output files'
+    /// blobs must already be stored (the executor puts them); one that is not is refused
+    /// rather than recorded as an entry that could never be served.
     pub fn record(&self, fp: &Fingerprint, output: &StepOutput) -> Result<ActionEntry, StoreError> {
+        for (name, file) in &output.files {
+            self.check_blob_size(name, file)?;
+        }
         let fp_json = serde_json::to_vec(fp).map_err(|e| StoreError::Decode {
             path: self.path("cas"),
             message: e.to_string(),
         })?;
         let fingerprint = self.put_blob(&fp_json)?;
-        let output_hash = self.put_blob(canonical_json(&output.manifest).as_bytes())?;
+        let manifest = self.put_blob(canonical_json(&output.manifest).as_bytes())?;
         let key = fp.hash();
         let mut file = EntryFile {
             v: ENTRY_VERSION,
             key: key.clone(),
             fingerprint: fingerprint.clone(),
-            output: output_hash.clone(),
+            manifest: manifest.clone(),
+            files: output.files.clone(),
             created_ms: super::now_ms(),
             check: String::new(),
         };
@@ -135,32 +166,68 @@ impl Store {
         Ok(ActionEntry {
             key,
             fingerprint,
-            output: output_hash,
+            output: output_hash(&manifest, &output.files),
+            manifest_blob: manifest,
             created_ms: file.created_ms,
-            manifest: output.manifest.clone(),
+            result: output.clone(),
         })
     }
 
-    /// The cached result for a fingerprint hash, with its manifest read and verified.
+    /// The cached result for a fingerprint hash: its manifest read and verified, and every
+    /// output file's blob present with its recorded size. (Their contents are re-hashed
+    /// when read, and by `forge cache verify`; hashing gigabytes of image layers on every
+    /// cached step would cost the no-op path what caching saves.)
     pub fn lookup(&self, fingerprint_hash: &str) -> Lookup {
-        match self.read_entry(fingerprint_hash) {
-            Ok(None) => Lookup::Miss,
-            Err(e) => Lookup::Corrupt(e),
-            Ok(Some(file)) => match self.manifest(&file.output) {
-                Ok(Some(manifest)) => Lookup::Hit(ActionEntry {
-                    key: file.key,
-                    fingerprint: file.fingerprint,
-                    output: file.output,
-                    created_ms: file.created_ms,
-                    manifest,
-                }),
-                Ok(None) => Lookup::Corrupt(StoreError::Corrupt {
-                    path: self.blob_path(&file.output).unwrap_or_default(),
-                    expected: format!("output manifest {}", file.output),
+        let file = match self.read_entry(fingerprint_hash) {
+            Ok(None) => return Lookup::Miss,
+            Err(e) => return Lookup::Corrupt(e),
+            Ok(Some(file)) => file,
+        };
+        let manifest = match self.manifest(&file.manifest) {
+            Ok(Some(manifest)) => manifest,
+            Ok(None) => {
+                return Lookup::Corrupt(StoreError::Corrupt {
+                    path: self.blob_path(&file.manifest).unwrap_or_default(),
+                    expected: format!("output manifest {}", file.manifest),
                     actual: "no such blob".into(),
-                }),
-                Err(e) => Lookup::Corrupt(e),
+                });
+            }
+            Err(e) => return Lookup::Corrupt(e),
+        };
+        for (name, out) in &file.files {
+            if let Err(e) = self.check_blob_size(name, out) {
+                return Lookup::Corrupt(e);
+            }
+        }
+        Lookup::Hit(ActionEntry {
+            output: output_hash(&file.manifest, &file.files),
+            manifest_blob: file.manifest,
+            key: file.key,
+            fingerprint: file.fingerprint,
+            created_ms: file.created_ms,
+            result: StepOutput {
+                manifest,
+                files: file.files,
             },
+        })
+    }
+
+    /// Whether output file `name`'s blob is in the store with its recorded size.
+    pub(crate) fn check_blob_size(&self, name: &str, file: &OutputFile) -> Result<(), StoreError> {
+        let path = self.blob_path(&file.hash)?;
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.len() == file.size => Ok(()),
+            Ok(meta) => Err(StoreError::Corrupt {
+                path,
+                expected: format!("output file `{name}` of {} bytes", file.size),
+                actual: format!("{} bytes", meta.len()),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Corrupt {
+                path,
+                expected: format!("output file `{name}`"),
+                actual: "no such blob".into(),
+            }),
+            Err(source) => Err(StoreError::Io { path, source }),
         }
     }
 
@@ -184,7 +251,7 @@ impl Store {
                 actual,
             });
         }
-        if !is_hash(&file.fingerprint) || !is_hash(&file.output) {
+        if !file.blobs().all(is_hash) {
             return Err(StoreError::Decode {
                 path,
                 message: "entry names a blob that is not a blake3 hash".into(),
@@ -193,9 +260,9 @@ impl Store {
         Ok(Some(file))
     }
 
-    /// The blob hashes an action entry names, verified: `(fingerprint blob, output blob)`.
-    pub(crate) fn entry_refs(&self, key: &str) -> Result<Option<(String, String)>, StoreError> {
-        Ok(self.read_entry(key)?.map(|f| (f.fingerprint, f.output)))
+    /// An action entry, its checksum verified: the blobs it names.
+    pub(crate) fn entry_refs(&self, key: &str) -> Result<Option<EntryFile>, StoreError> {
+        self.read_entry(key)
     }
 
     /// The fingerprint stored under a blob hash (as in [`ActionEntry::fingerprint`]).
@@ -203,7 +270,7 @@ impl Store {
         self.json_blob(blob)
     }
 
-    /// The output manifest stored under a blob hash (as in [`ActionEntry::output`]).
+    /// The output manifest stored under a blob hash.
     pub fn manifest(&self, blob: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.json_blob(blob)
     }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, atomic, io_err};
 use crate::events::StepStatus;
+use crate::model::Phase;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub struct StepRecord {
     pub status: StepStatus,
     /// [`crate::fingerprint::Fingerprint::hash`], when the fingerprint was known.
     pub fingerprint: Option<String>,
-    /// The output manifest's hash, when the step ran or was cached.
+    /// [`crate::executor::StepOutput::hash`], when the step ran or was cached.
     pub output: Option<String>,
     pub duration_ms: u64,
 }
@@ -42,6 +43,9 @@ pub struct RunRecord {
     /// From [`project_key`].
     pub project: String,
     pub env: String,
+    /// `Build` (`forge build`) or `Deploy` (`forge deploy`): the newest successful deploy
+    /// run of an env is what is deployed there, which `gc` never collects.
+    pub phase: Phase,
     /// The command line, for people reading history.
     pub command: String,
     /// Milliseconds since the Unix epoch ([`now_ms`]).

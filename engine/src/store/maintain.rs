@@ -1,6 +1,6 @@
 //! `forge cache stats / verify / gc`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::history::{list_run_files, read_run};
+use super::action::EntryFile;
+use super::history::{RunOutcome, list_run_files, read_run};
 use super::{Store, StoreError, is_hash};
+use crate::model::Phase;
 
 /// Temp files younger than this may belong to a write in progress; older ones are orphans
 /// of a crash.
@@ -31,6 +33,9 @@ pub struct StoreStats {
 pub enum ItemKind {
     Blob,
     ActionEntry,
+    /// A compiled plugin in [`super::component_cache_dir`] (checked by the plugin host,
+    /// which owns its format).
+    CompiledComponent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +49,8 @@ pub struct CorruptItem {
 pub struct VerifyReport {
     pub blobs: usize,
     pub entries: usize,
+    /// Compiled components checked (filled in by whoever knows their format).
+    pub components: usize,
     pub corrupt: Vec<CorruptItem>,
     /// Corrupt items deleted (with `repair`).
     pub repaired: usize,
@@ -55,14 +62,76 @@ impl VerifyReport {
     }
 }
 
+/// What `forge cache gc` keeps and how far it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Run records kept per project and env (newest first); what they need is kept.
+    pub keep_runs: usize,
+    /// With a size, unrooted entries are evicted least recently used first only until the
+    /// store fits (an entry is used by each run that records its fingerprint); without
+    /// one, every unrooted entry goes.
+    pub max_size: Option<u64>,
+    /// Report what would go and delete nothing.
+    pub dry_run: bool,
+}
+
+impl GcOptions {
+    /// Keep `keep_runs` runs per env and what they need, delete everything else.
+    pub fn keep_runs(keep_runs: usize) -> GcOptions {
+        GcOptions {
+            keep_runs,
+            max_size: None,
+            dry_run: false,
+        }
+    }
+}
+
+/// One thing `gc` removed (or, with `dry_run`, would remove).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GcItem {
+    pub kind: GcItemKind,
+    /// The run id, or the entry's or blob's hash.
+    pub name: String,
+    /// For a run: `project/env`; for an entry: the step it is a result of, when its
+    /// fingerprint is readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub of: Option<String>,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GcItemKind {
+    Run,
+    Entry,
+    Blob,
+    Temp,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GcReport {
+    pub dry_run: bool,
+    /// Run records kept: the newest `keep_runs` of each env, plus each env's newest
+    /// successful deploy when it is older than those.
     pub runs_kept: usize,
+    /// Of `runs_kept`, the deploy runs kept only because they are what is deployed.
+    pub deployed_kept: usize,
     pub runs_deleted: usize,
+    /// Action entries the kept runs need.
+    pub entries_rooted: usize,
+    /// Unrooted entries kept because the store fits `max_size` with them.
+    pub entries_cached: usize,
     pub entries_deleted: usize,
     pub blobs_deleted: usize,
     pub temp_deleted: usize,
     pub bytes_freed: u64,
+    /// Entries and blobs left, in bytes.
+    pub bytes_left: u64,
+    /// What the rooted entries alone take, in bytes: more than `max_size` means the size
+    /// cannot be met without losing a kept run's results.
+    pub bytes_rooted: u64,
+    /// Everything removed (or that would be), runs first.
+    pub removed: Vec<GcItem>,
 }
 
 /// Every file two levels under `dir` (`<dir>/<shard>/<name>`), with its name.
@@ -180,12 +249,18 @@ impl Store {
         for (name, path) in sharded_files(&self.path("ac"))? {
             report.entries += 1;
             let reason = match self.entry_refs(&name) {
-                Ok(Some((fp, out))) => [fp, out]
-                    .into_iter()
+                Ok(Some(entry)) => entry
+                    .blobs()
                     .find(|b| {
-                        bad_blobs.contains(b) || self.blob_path(b).map_or(true, |p| !p.exists())
+                        bad_blobs.contains(*b) || self.blob_path(b).map_or(true, |p| !p.exists())
                     })
-                    .map(|b| format!("names missing or corrupt blob {b}")),
+                    .map(|b| {
+                        let what = entry.files.iter().find(|(_, f)| f.hash == b).map_or_else(
+                            || "blob".to_owned(),
+                            |(n, _)| format!("output file `{n}`, blob"),
+                        );
+                        format!("names missing or corrupt {what} {b}")
+                    }),
                 Ok(None) => None,
                 Err(e) => Some(e.detail()),
             };
@@ -208,62 +283,199 @@ impl Store {
         Ok(report)
     }
 
-    /// Deletes everything the newest `keep_runs_per_env` run records of each project and
-    /// env do not need: older run records, action entries and blobs nothing kept refers to,
-    /// and temp files orphaned by crashes. Fails with [`StoreError::Busy`] while any run
-    /// holds the store (see [`Store::lock_shared`]).
-    pub fn gc(&self, keep_runs_per_env: usize) -> Result<GcReport, StoreError> {
+    /// Deletes what the kept runs do not need: run records past the newest
+    /// `keep_runs` of each project and env (the newest successful deploy of each env is
+    /// always kept: it is what is deployed there, a rollback target), action entries no
+    /// kept run refers to (least recently used first, only as far as `max_size` requires,
+    /// when given), blobs no remaining entry names, and temp files orphaned by crashes.
+    /// Fails with [`StoreError::Busy`] while any run holds the store
+    /// (see [`Store::lock_shared`]).
+    pub fn gc(&self, options: &GcOptions) -> Result<GcReport, StoreError> {
         let _lock = self.try_lock_exclusive()?;
-        let mut report = GcReport::default();
+        let mut report = GcReport {
+            dry_run: options.dry_run,
+            ..GcReport::default()
+        };
         let mut freed = 0;
-        let mut live_entries = HashSet::new();
-        let mut live_blobs = HashSet::new();
-        for (_, _, dir) in self.history_envs()? {
+        let delete = |path: &Path, freed: &mut u64| -> Result<bool, StoreError> {
+            if options.dry_run {
+                *freed += file_len(path);
+                Ok(true)
+            } else {
+                remove(path, freed)
+            }
+        };
+
+        // Runs: roots, and when each entry was last used.
+        let mut rooted: HashSet<String> = HashSet::new();
+        let mut last_used: HashMap<String, u64> = HashMap::new();
+        for (project, env, dir) in self.history_envs()? {
             let mut kept = 0;
+            let mut deployed_seen = false;
             for path in list_run_files(&dir)? {
-                let run = if kept < keep_runs_per_env {
-                    read_run(&path)
-                } else {
-                    None
-                };
-                match run {
-                    Some(run) => {
-                        kept += 1;
-                        for step in run.steps.into_values() {
-                            live_entries.extend(step.fingerprint);
-                            live_blobs.extend(step.output);
+                let run = read_run(&path);
+                let newest = kept < options.keep_runs;
+                let deployed = !deployed_seen
+                    && run.as_ref().is_some_and(|r| {
+                        r.phase == Phase::Deploy && r.outcome == RunOutcome::Succeeded
+                    });
+                deployed_seen |= deployed;
+                if let Some(run) = &run {
+                    for step in run.steps.values() {
+                        if let Some(fp) = &step.fingerprint {
+                            let t = last_used.entry(fp.clone()).or_default();
+                            *t = (*t).max(run.started);
                         }
                     }
-                    None => {
-                        if remove(&path, &mut freed)? {
+                }
+                match run {
+                    Some(run) if newest || deployed => {
+                        kept += 1;
+                        if !newest {
+                            report.deployed_kept += 1;
+                        }
+                        rooted.extend(run.steps.into_values().filter_map(|s| s.fingerprint));
+                    }
+                    run => {
+                        let bytes = file_len(&path);
+                        if delete(&path, &mut freed)? {
                             report.runs_deleted += 1;
+                            report.removed.push(GcItem {
+                                kind: GcItemKind::Run,
+                                name: run.map_or_else(
+                                    || {
+                                        path.file_stem().map_or_else(String::new, |s| {
+                                            s.to_string_lossy().into_owned()
+                                        })
+                                    },
+                                    |r| r.id,
+                                ),
+                                of: Some(format!("{project}/{env}")),
+                                bytes,
+                            });
                         }
                     }
                 }
             }
             report.runs_kept += kept;
         }
+
+        // Entries: what each needs; unreadable ones go.
+        let mut blob_refs: HashMap<String, usize> = HashMap::new();
+        let mut candidates = Vec::new();
+        let mut entries = Vec::new();
         for (name, path) in sharded_files(&self.path("ac"))? {
-            let refs = if live_entries.contains(&name) {
-                self.entry_refs(&name).ok().flatten()
-            } else {
-                None
-            };
-            match refs {
-                Some((fp, out)) => {
-                    live_blobs.insert(fp);
-                    live_blobs.insert(out);
+            match self.entry_refs(&name).ok().flatten() {
+                Some(entry) => {
+                    for blob in entry.blobs() {
+                        *blob_refs.entry(blob.to_owned()).or_default() += 1;
+                    }
+                    if rooted.contains(&name) {
+                        report.entries_rooted += 1;
+                    } else {
+                        let used = last_used.get(&name).copied().unwrap_or(entry.created_ms);
+                        candidates.push((used, name.clone()));
+                    }
+                    entries.push((name, path, Some(entry)));
                 }
-                None => {
-                    if remove(&path, &mut freed)? {
-                        report.entries_deleted += 1;
+                None => entries.push((name, path, None)),
+            }
+        }
+        let blob_sizes: HashMap<String, u64> = sharded_files(&self.path("cas"))?
+            .into_iter()
+            .map(|(name, path)| {
+                let len = file_len(&path);
+                (name, len)
+            })
+            .collect();
+        let entry_sizes: HashMap<String, u64> = entries
+            .iter()
+            .map(|(name, path, _)| (name.clone(), file_len(path)))
+            .collect();
+
+        // Which unrooted entries go: all of them, or the least recently used ones until
+        // what is left fits.
+        let mut doomed: HashSet<String> = entries
+            .iter()
+            .filter(|(_, _, e)| e.is_none())
+            .map(|(name, _, _)| name.clone())
+            .collect();
+        candidates.sort();
+        match options.max_size {
+            None => doomed.extend(candidates.iter().map(|(_, name)| name.clone())),
+            Some(max) => {
+                // Orphan blobs and unreadable entries go whatever the size.
+                let mut live: u64 = entries
+                    .iter()
+                    .filter(|(name, _, e)| e.is_some() && !doomed.contains(name))
+                    .map(|(name, _, _)| entry_sizes[name])
+                    .sum::<u64>()
+                    + blob_refs
+                        .keys()
+                        .filter_map(|b| blob_sizes.get(b))
+                        .sum::<u64>();
+                let by_name: HashMap<&str, &EntryFile> = entries
+                    .iter()
+                    .filter_map(|(name, _, e)| Some((name.as_str(), e.as_ref()?)))
+                    .collect();
+                let mut refs = blob_refs.clone();
+                for (_, name) in &candidates {
+                    if live <= max {
+                        report.entries_cached += 1;
+                        continue;
+                    }
+                    doomed.insert(name.clone());
+                    live -= entry_sizes[name];
+                    for blob in by_name[name.as_str()].blobs() {
+                        let n = refs.get_mut(blob).expect("counted above");
+                        *n -= 1;
+                        if *n == 0 {
+                            live -= blob_sizes.get(blob).copied().unwrap_or(0);
+                        }
                     }
                 }
             }
         }
+
+        for (name, path, entry) in &entries {
+            if !doomed.contains(name) {
+                continue;
+            }
+            if let Some(entry) = entry {
+                for blob in entry.blobs() {
+                    if let Some(n) = blob_refs.get_mut(blob) {
+                        *n -= 1;
+                    }
+                }
+            }
+            let of = entry
+                .as_ref()
+                .and_then(|e| self.fingerprint(&e.fingerprint).ok().flatten())
+                .map(|fp| fp.step);
+            let bytes = entry_sizes[name];
+            if delete(path, &mut freed)? {
+                report.entries_deleted += 1;
+                report.removed.push(GcItem {
+                    kind: GcItemKind::Entry,
+                    name: name.clone(),
+                    of,
+                    bytes,
+                });
+            }
+        }
         for (name, path) in sharded_files(&self.path("cas"))? {
-            if !live_blobs.contains(&name) && remove(&path, &mut freed)? {
+            if blob_refs.get(&name).is_some_and(|n| *n > 0) {
+                continue;
+            }
+            let bytes = file_len(&path);
+            if delete(&path, &mut freed)? {
                 report.blobs_deleted += 1;
+                report.removed.push(GcItem {
+                    kind: GcItemKind::Blob,
+                    name,
+                    of: None,
+                    bytes,
+                });
             }
         }
         let now = SystemTime::now();
@@ -271,10 +483,43 @@ impl Store {
             let old = fs::symlink_metadata(&path)
                 .and_then(|m| m.modified())
                 .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > TEMP_MAX_AGE));
-            if old && remove(&path, &mut freed)? {
+            let bytes = file_len(&path);
+            if old && delete(&path, &mut freed)? {
                 report.temp_deleted += 1;
+                report.removed.push(GcItem {
+                    kind: GcItemKind::Temp,
+                    name: path
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    of: None,
+                    bytes,
+                });
             }
         }
+
+        let by_name: HashMap<&str, &EntryFile> = entries
+            .iter()
+            .filter_map(|(name, _, e)| Some((name.as_str(), e.as_ref()?)))
+            .collect();
+        let mut rooted_blobs = HashSet::new();
+        for name in rooted.iter().filter(|n| by_name.contains_key(n.as_str())) {
+            report.bytes_rooted += entry_sizes[name];
+            rooted_blobs.extend(by_name[name.as_str()].blobs());
+        }
+        report.bytes_rooted += rooted_blobs
+            .iter()
+            .filter_map(|b| blob_sizes.get(*b))
+            .sum::<u64>();
+        report.bytes_left = entries
+            .iter()
+            .filter(|(name, _, _)| !doomed.contains(name))
+            .map(|(name, _, _)| entry_sizes[name])
+            .sum::<u64>()
+            + blob_refs
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .filter_map(|(b, _)| blob_sizes.get(b))
+                .sum::<u64>();
         report.bytes_freed = freed;
         Ok(report)
     }

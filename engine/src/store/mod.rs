@@ -5,12 +5,15 @@
 //!
 //! ```text
 //! <dir>/CACHEDIR.TAG                     tells backup tools to skip the store
-//! <dir>/v1/lock                          shared by runs, exclusive for gc
-//! <dir>/v1/cas/<2 hex>/<blake3>          blobs: output manifests (canonical JSON), fingerprints (JSON)
-//! <dir>/v1/ac/<2 hex>/<fingerprint hash> action cache entries (see `action`)
-//! <dir>/v1/history/<project key>/<env>/<run id>.json   run records, newest = greatest id
-//! <dir>/v1/stat/<root key>.bin           stat caches of `crate::files`
-//! <dir>/v1/tmp/                          staging for atomic writes
+//! <dir>/v2/lock                          shared by runs, exclusive for gc
+//! <dir>/v2/key                           this store's secret key (see `key`)
+//! <dir>/v2/cas/<2 hex>/<blake3>          blobs: output manifests (canonical JSON), output
+//!                                        files, fingerprints (JSON)
+//! <dir>/v2/ac/<2 hex>/<fingerprint hash> action cache entries (see `action`)
+//! <dir>/v2/history/<project key>/<env>/<run id>.json   run records, newest = greatest id
+//! <dir>/v2/stat/<root key>.bin           stat caches of `crate::files`
+//! <dir>/v2/wasm/                         the plugin host's compiled components
+//! <dir>/v2/tmp/                          staging for atomic writes
 //! ```
 //!
 //! # Guarantees
@@ -29,11 +32,15 @@
 mod action;
 pub(crate) mod atomic;
 mod history;
+mod key;
 mod maintain;
 
 pub use action::{ActionEntry, Lookup, canonical_json};
 pub use history::{RunOutcome, RunRecord, StepRecord, new_run_id, now_ms, project_key};
-pub use maintain::{CorruptItem, GcReport, ItemKind, StoreStats, VerifyReport};
+pub use key::StoreKey;
+pub use maintain::{
+    CorruptItem, GcItem, GcItemKind, GcOptions, GcReport, ItemKind, StoreStats, VerifyReport,
+};
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -42,7 +49,20 @@ use std::path::{Path, PathBuf};
 
 /// The versioned directory inside a store; a new layout gets a new directory, so old and
 /// new forge versions can share a cache dir without misreading each other.
-pub const LAYOUT_DIR: &str = "v1";
+///
+/// - `v1`: action entries named one output manifest; output files hid inside it.
+/// - `v2`: action entries name their output files (name → blob hash, size); run records
+///   say whether they were a build or a deploy; env values are hashed with the store key.
+pub const LAYOUT_DIR: &str = "v2";
+
+/// Layout directories of older forge versions, which this one neither reads nor collects.
+const OLDER_LAYOUTS: &[&str] = &["v1"];
+
+/// Where the plugin host keeps compiled components for the store at `store_dir`: beside
+/// the store's own files, in the same layout version.
+pub fn component_cache_dir(store_dir: &Path) -> PathBuf {
+    store_dir.join(LAYOUT_DIR).join("wasm")
+}
 
 /// Problems with the store.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -184,6 +204,17 @@ impl Store {
     /// The directory the store was opened at.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Directories of older store layouts found beside this one (`<dir>/v1`): data an
+    /// older forge wrote, which this one does not read, verify or collect. `forge cache`
+    /// commands mention them so their space is not lost silently.
+    pub fn older_layouts(&self) -> Vec<PathBuf> {
+        OLDER_LAYOUTS
+            .iter()
+            .map(|v| self.dir.join(v))
+            .filter(|p| p.is_dir())
+            .collect()
     }
 
     pub(crate) fn path(&self, sub: &str) -> PathBuf {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Clients;
 use crate::bindings::forge::plugin::{files, registry as wit_registry};
+use crate::host::Upstream;
 use crate::limits::Limits;
 use crate::state::{HostState, Interrupt, Reach};
 
@@ -27,7 +28,7 @@ struct Run {
 
 fn run(
     limits: Limits,
-    upstream: &[(&str, serde_json::Value)],
+    upstream: &[(&str, Upstream)],
     store: Option<(Store, tempfile::TempDir)>,
     clients: Clients,
 ) -> Run {
@@ -47,7 +48,7 @@ fn run(
             clients: Arc::new(clients),
             upstream: upstream
                 .iter()
-                .map(|(step, manifest)| ((*step).to_owned(), manifest.to_string()))
+                .map(|(step, up)| ((*step).to_owned(), up.clone()))
                 .collect(),
             store,
             cancel: cancel.clone(),
@@ -73,15 +74,24 @@ fn store() -> (Store, tempfile::TempDir) {
 #[tokio::test]
 async fn upstream_outputs_are_read_through_the_store_within_the_cap() {
     let (store, dir) = store();
-    let hash = store.put_blob(b"layer bytes").expect("put");
-    let manifest = serde_json::json!({ "image": "x", "$outputs": { "blobs/sha256/aa": hash } });
+    store.put_blob(b"layer bytes").expect("put");
+    let other = store.put_blob(b"another step's secret").expect("put");
+    // The manifest claims a file it did not write, under the key outputs once hid in.
+    let manifest = serde_json::json!({ "image": "x", "$outputs": { "blobs/sha256/bb": other } });
+    let upstream = Upstream {
+        manifest: manifest.to_string(),
+        files: BTreeMap::from([(
+            "blobs/sha256/aa".to_owned(),
+            forge_engine::executor::OutputFile::of(b"layer bytes"),
+        )]),
+    };
     let limits = Limits {
         read: 5,
         ..Limits::default()
     };
     let mut r = run(
         limits,
-        &[("build", manifest)],
+        &[("build", upstream)],
         Some((store, dir)),
         Clients::default(),
     );
@@ -90,13 +100,16 @@ async fn upstream_outputs_are_read_through_the_store_within_the_cap() {
         read(st, "build", "blobs/sha256/aa").await,
         Err(files::FileError::TooLarge(m)) if m.contains("cap 5 B")
     ));
-    assert!(matches!(
-        read(st, "build", "blobs/sha256/bb").await,
-        Err(files::FileError::NotDeclared(_))
-    ));
+    assert!(
+        matches!(
+            read(st, "build", "blobs/sha256/bb").await,
+            Err(files::FileError::NotDeclared(m)) if m.contains("wrote no output file")
+        ),
+        "a file a manifest claims is not an output"
+    );
     assert!(matches!(
         read(st, "other", "blobs/sha256/aa").await,
-        Err(files::FileError::NotDeclared(_))
+        Err(files::FileError::NotDeclared(m)) if m.contains("add it to the step's `needs`")
     ));
     assert!(
         matches!(
@@ -306,11 +319,14 @@ mod with_components {
         let blob = format!("a blob of {}", unique()).into_bytes();
         let digest = oci::sha256_digest(&blob);
         let name = oci::blob_output_name(&digest);
-        let hash = store.put_blob(&blob).expect("put");
-        let manifest = serde_json::json!({ "$outputs": { name.clone(): hash } });
+        store.put_blob(&blob).expect("put");
+        let upstream = Upstream {
+            manifest: "{}".into(),
+            files: BTreeMap::from([(name.clone(), forge_engine::executor::OutputFile::of(&blob))]),
+        };
         let mut r = run(
             Limits::default(),
-            &[("build", manifest)],
+            &[("build", upstream)],
             Some((store, dir)),
             clients().await,
         );

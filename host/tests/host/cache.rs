@@ -40,7 +40,14 @@ async fn a_compiled_component_is_reused_after_first_use() {
     assert_eq!(first.cache().stats().compiles(), 1);
     let path = first.cache_path(&code("ok").hash).expect("cache path");
     assert!(path.is_file(), "{}", path.display());
-    assert!(path.starts_with(project.store_dir().join("v1").join("wasm")));
+    assert!(
+        path.starts_with(
+            project
+                .store_dir()
+                .join(forge_engine::store::LAYOUT_DIR)
+                .join("wasm")
+        )
+    );
 
     // Same host: the in-memory component and InstancePre are reused.
     run_ok(&first, &project).await;

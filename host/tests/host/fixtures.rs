@@ -92,7 +92,7 @@ impl Project {
             step: "fixture-step".into(),
             env: "dev".into(),
             config: config.into(),
-            upstream: vec![],
+            upstream: Default::default(),
             files: files
                 .iter()
                 .map(|f| ((*f).to_owned(), self.root().join(f)))
@@ -145,7 +145,12 @@ impl Project {
             fingerprint: Arc::new(fingerprint),
             root: self.root(),
             env: "dev".into(),
-            upstream: BTreeMap::from([("up".to_owned(), serde_json::json!({"digest": "d"}))]),
+            upstream: BTreeMap::from([(
+                "up".to_owned(),
+                std::sync::Arc::new(forge_engine::executor::StepOutput::new(
+                    serde_json::json!({"digest": "d"}),
+                )),
+            )]),
             stamp: None,
             cancel: CancellationToken::new(),
             events,

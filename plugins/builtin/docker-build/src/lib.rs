@@ -48,13 +48,6 @@ pub struct Config {
     pub source: Option<String>,
 }
 
-/// An upstream step's output files, as the host lists them in its manifest.
-#[derive(Debug, Deserialize)]
-struct Produced {
-    #[serde(rename = "$outputs", default)]
-    outputs: BTreeMap<String, String>,
-}
-
 /// The manifest downstream steps see.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Output {
@@ -100,9 +93,9 @@ impl Plugin for DockerBuild {
         };
         for (path, reference) in &config.artifacts {
             let (step, output) = artifact_source(path, reference)?;
-            let produced: Produced = ctx.upstream(&step)?;
-            if !produced.outputs.contains_key(&output) {
-                let known: Vec<&str> = produced.outputs.keys().map(String::as_str).collect();
+            let produced = ctx.upstream_outputs(&step)?;
+            if !produced.contains_key(&output) {
+                let known: Vec<&str> = produced.keys().map(String::as_str).collect();
                 return Err(Error::new(format!(
                     "artifact `{path}`: step `{step}` has no output `{output}` (it has: {})",
                     if known.is_empty() { "none".to_owned() } else { known.join(", ") }

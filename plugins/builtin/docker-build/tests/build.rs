@@ -24,6 +24,11 @@ fn image(_: &BuildRequest) -> Result<Image, DockerError> {
 }
 
 fn host() -> MockHost {
+    host_with_output("backend")
+}
+
+/// The host of [`host`], where `backend-bin` wrote one output file named `output`.
+fn host_with_output(output: &str) -> MockHost {
     MockHost::new()
         .step("docker-build:backend")
         .commit(SHA)
@@ -39,8 +44,7 @@ fn host() -> MockHost {
         )
         .file("app/backend/.dockerignore", "*\n!dist/backend\n")
         .file("app/shared/lib.rs", "// an extra input outside the context")
-        .upstream("backend-bin", json!({"$outputs": {"backend": "b3"}}))
-        .upstream_output("backend-bin", "backend", b"\x7fELF binary")
+        .upstream_output("backend-bin", output, b"\x7fELF binary")
         .docker(image)
 }
 
@@ -115,7 +119,7 @@ fn a_context_file_that_shadows_an_artifact_is_refused() {
 
 #[test]
 fn an_artifact_naming_an_output_its_step_lacks_lists_what_it_has() {
-    let mut h = host().upstream("backend-bin", json!({"$outputs": {"server": "b3"}}));
+    let mut h = host_with_output("server");
     let err = h.run::<DockerBuild>().unwrap_err();
     assert!(
         err.message()
