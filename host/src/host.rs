@@ -301,6 +301,11 @@ impl Host {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
+        // wasmtime caps what one call may copy out of the guest (128 MiB by default) with
+        // a message of its own. A guest cannot hand over more than it holds, so the memory
+        // cap bounds the copy already; forge's own caps (manifest, outputs) then judge it
+        // and say which cap it was.
+        store.set_hostcall_fuel(usize::try_from(limits.memory).unwrap_or(usize::MAX));
         let cancel = spec.cancel.clone();
         let timeout = limits.timeout;
         store.epoch_deadline_callback(move |mut ctx| {

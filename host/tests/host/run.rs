@@ -75,10 +75,14 @@ async fn ok_reads_declared_inputs_writes_an_output_and_returns_its_manifest() {
     assert_eq!(files[0]["blake3"], blake3::hash(b"alpha").to_hex().as_str());
     assert_eq!(files[1]["blake3"], blake3::hash(b"beta!").to_hex().as_str());
 
-    // The output file is listed under `$outputs` and stored in the store under its hash.
-    let hash = m["$outputs"]["summary.txt"]
-        .as_str()
-        .expect("listed output");
+    // The output file is one of the step's output files (not a manifest key), stored in
+    // the store under its hash.
+    assert_eq!(
+        m.as_object().map(|o| o.contains_key("$outputs")),
+        Some(false)
+    );
+    let file = &output.files["summary.txt"];
+    let hash = file.hash.as_str();
     assert_eq!(m["summary_hash"], hash);
     let store = Store::open(project.store_dir()).expect("store");
     let blob = store
@@ -434,4 +438,84 @@ async fn a_spinning_plugin_does_not_starve_other_steps_on_a_single_thread() {
     cancel.cancel();
     let result = spinner.await.expect("join");
     assert!(matches!(result, Err(StepError::Cancelled)), "{result:?}");
+}
+
+/// A manifest past wasmtime's own per-call copy limit (128 MiB) is still judged by
+/// forge's manifest cap, with forge's message.
+#[tokio::test]
+async fn a_huge_manifest_is_refused_by_the_manifest_cap() {
+    let project = Project::new();
+    let (mut spec, _) = project.spec(&[], &[], r#"{"manifest_mib":160}"#);
+    // Room for the padding and its JSON: the cap under test is the manifest's.
+    spec.limits = Some(Limits {
+        memory: 2 << 30,
+        ..Limits::default()
+    });
+    let err = host_error(host().run(&code("big-output"), spec).await);
+    assert!(
+        matches!(err, HostError::OutputTooLarge { what: "manifest", size, limit, .. }
+            if size > 160 << 20 && limit == 4 << 20),
+        "{err:?}"
+    );
+}
+
+/// Outputs written straight through the import, past what the SDK would allow.
+mod shapes {
+    use super::*;
+
+    fn run(config: &str, limits: Limits) -> Result<forge_host::RunResult, RunError> {
+        let project = Project::new();
+        let (mut spec, _) = project.spec(&[], &[], config);
+        spec.limits = Some(limits);
+        futures_block_on(host().run(&code("shapes"), spec))
+    }
+
+    fn futures_block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn the_number_of_output_files_is_capped() {
+        let limits = Limits {
+            output_count: 100,
+            ..Limits::default()
+        };
+        let err = host_error(run(r#"{"mode":"many","count":100000}"#, limits));
+        assert!(
+            matches!(err, HostError::TooManyOutputs { limit: 100, .. }),
+            "{err:?}"
+        );
+        let ok = manifest(run(r#"{"mode":"many","count":100}"#, limits));
+        assert_eq!(ok["refused"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn an_output_is_written_once() {
+        let result = run(r#"{"mode":"twice"}"#, Limits::default()).expect("run");
+        let refused: serde_json::Value = serde_json::from_str(&result.manifest).expect("json");
+        assert_eq!(
+            refused["refused"].as_array().map(Vec::len),
+            Some(1),
+            "{refused}"
+        );
+        assert!(
+            refused["refused"][0]
+                .as_str()
+                .is_some_and(|m| m.contains("already written")),
+            "{refused}"
+        );
+        assert_eq!(result.outputs["a"].1, b"first", "the first write stands");
+    }
+
+    #[test]
+    fn a_nul_in_an_output_name_is_called_that() {
+        let m = manifest(run(r#"{"mode":"nul"}"#, Limits::default()));
+        let message = m["refused"][0].as_str().unwrap_or_default();
+        assert!(message.contains("NUL"), "{m}");
+        assert!(!message.contains(".."), "not blamed on `.`/`..`: {m}");
+    }
 }
