@@ -7,10 +7,16 @@
 //! - [`graph`]: expand services and `step` blocks into a [`graph::StepGraph`].
 //! - [`files`]: find and hash each step's input files (stat cache, parallel blake3).
 //! - [`fingerprint`]: one struct with every input of a step; its hash keys the cache.
+//!   Beside it, the code that fills one from the world (`fingerprint::inputs`: files,
+//!   config, env values keyed by the store, the commit) and the store as fingerprints see
+//!   it (`fingerprint::cache`: hit, miss, corrupt, last run and why a step runs).
 //! - [`git`]: the commit SHA, read from `.git` without running git.
-//! - [`store`]: the local content-addressed store and run history.
-//! - [`executor`]: the seam through which a step is run (wasm host, or a test executor).
-//! - [`scheduler`]: runs the graph on tokio, in parallel, with cancellation.
+//! - [`store`]: the local content-addressed store (action entries with their output
+//!   files, blobs), run history, gc roots, the store's secret key.
+//! - [`executor`]: the seam through which a step is run (wasm host, or a test executor),
+//!   and what a step produces ([`executor::StepOutput`]: manifest and output files).
+//! - [`scheduler`]: runs the graph on tokio, in parallel, with cancellation
+//!   ([`scheduler::RunOptions`]).
 //! - [`session`]: the facade the CLI uses: build, deploy, plan, explain.
 //! - [`events`]: what a run reports as it goes.
 //! - [`testing`]: a deterministic executor for engine and CLI tests.

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use forge_engine::events::EventSink;
+use forge_engine::fingerprint::EnvVars;
 use forge_engine::model::Phase;
-use forge_engine::scheduler::EnvVars;
 use forge_engine::session::{RunOptions, Session};
 use forge_engine::testing::TestExecutor;
 use tempfile::TempDir;
@@ -222,7 +222,7 @@ async fn a_changed_builtin_component_reruns_its_steps() {
             format!("blake3:{}", hash.repeat(64)),
         )]))
     };
-    let run = |builtins: forge_engine::scheduler::BuiltinIdentities| {
+    let run = |builtins: forge_engine::fingerprint::BuiltinIdentities| {
         let exec = exec.clone();
         let mut session = fx.session("dev");
         session.builtins = builtins;

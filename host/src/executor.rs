@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use forge_engine::executor::{Executor, OutputFile, StepError, StepOutput, StepRequest};
@@ -27,35 +27,79 @@ use forge_engine::store::{Store, canonical_json};
 use crate::builtins::Builtins;
 use crate::error::HostError;
 use crate::grants::GrantSet;
-use crate::host::{Host, PluginCode, RunError, RunResult, RunSpec, Upstream, under_root};
+use crate::host::{
+    Host, HostConfig, PluginCode, RunError, RunResult, RunSpec, Upstream, under_root,
+};
 
-/// Runs steps as wasm plugins.
+/// Runs steps: `command` steps as processes ([`crate::command`]), every other step as a
+/// wasm plugin. The one place a step is routed to what runs it.
 #[derive(Debug, Clone)]
 pub struct HostExecutor {
-    host: Arc<Host>,
+    host: Arc<HostSlot>,
     store: Store,
     builtins: Builtins,
     timeout: Option<Duration>,
 }
 
+/// The plugin host, or what starts it on first use.
+#[derive(Debug)]
+enum HostSlot {
+    Ready(Arc<Host>),
+    Lazy {
+        config: HostConfig,
+        host: OnceLock<Result<Arc<Host>, String>>,
+    },
+}
+
 impl HostExecutor {
+    /// An executor on a running host.
     pub fn new(host: Arc<Host>, store: Store, builtins: Builtins) -> HostExecutor {
         HostExecutor {
-            host,
+            host: Arc::new(HostSlot::Ready(host)),
             store,
             builtins,
             timeout: None,
         }
     }
 
-    /// Per-step CPU deadline (`--timeout`), instead of the host's default.
+    /// An executor whose host (a wasmtime engine, its epoch thread and compiled-component
+    /// cache) starts with the first plugin step that has to run: a fully cached run, or
+    /// one that runs only `command` steps, never pays for it.
+    pub fn lazy(config: HostConfig, store: Store, builtins: Builtins) -> HostExecutor {
+        HostExecutor {
+            host: Arc::new(HostSlot::Lazy {
+                config,
+                host: OnceLock::new(),
+            }),
+            store,
+            builtins,
+            timeout: None,
+        }
+    }
+
+    /// The run's `--timeout`. The engine's scheduler enforces it, for every kind of step,
+    /// with one message; the host's own deadline is only moved past it, so that a plugin
+    /// may use all of it and the sandbox's deadline never fires first with another.
     pub fn with_timeout(mut self, timeout: Duration) -> HostExecutor {
         self.timeout = Some(timeout);
         self
     }
 
-    pub fn host(&self) -> &Arc<Host> {
-        &self.host
+    /// The plugin host, started now if it was not yet.
+    pub fn host(&self) -> Result<&Arc<Host>, HostError> {
+        match &*self.host {
+            HostSlot::Ready(host) => Ok(host),
+            HostSlot::Lazy { config, host } => host
+                .get_or_init(|| {
+                    Host::new(config.clone())
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string())
+                })
+                .as_ref()
+                .map_err(|message| HostError::Internal {
+                    message: format!("the plugin host could not start: {message}"),
+                }),
+        }
     }
 
     pub fn builtins(&self) -> &Builtins {
@@ -63,6 +107,7 @@ impl HostExecutor {
     }
 
     async fn run_step(&self, request: StepRequest) -> Result<StepOutput, RunError> {
+        let host = self.host()?;
         let step = &request.step;
         let grants = GrantSet::from_grants(&step.grants);
         let plugin = match &step.plugin_source {
@@ -82,17 +127,17 @@ impl HostExecutor {
                     .await??
             }
         };
-        if !self.host.is_prepared(&plugin, grants) {
+        if !host.is_prepared(&plugin, grants) {
             // Compiling is CPU work measured in hundreds of milliseconds; loading from the
             // cache verifies and maps a file. Neither belongs on a runtime thread.
-            let host = Arc::clone(&self.host);
+            let host = Arc::clone(host);
             let code = plugin.clone();
             let events = request.events.clone();
             blocking(move || host.prepare(&code, grants, &events)).await??;
         }
-        let mut limits = self.host.limits();
+        let mut limits = host.limits();
         if let Some(timeout) = self.timeout {
-            limits.timeout = timeout;
+            limits.timeout = limits.timeout.max(timeout + TIMEOUT_MARGIN);
         }
         let spec = RunSpec {
             step: step.id.clone(),
@@ -130,7 +175,7 @@ impl HostExecutor {
             cancel: request.cancel.clone(),
             events: request.events.clone(),
         };
-        let result = self.host.run(&plugin, spec).await?;
+        let result = host.run(&plugin, spec).await?;
         if request.cancel.is_cancelled() {
             return Err(HostError::Cancelled.into());
         }
@@ -169,6 +214,10 @@ impl HostExecutor {
         Ok(output)
     }
 }
+
+/// How far past `--timeout` the host's own deadline is moved: the scheduler's cancel
+/// reaches a plugin within one epoch tick, long before this.
+const TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 
 /// The component a step runs: a built-in by name, or a pinned file.
 fn resolve(

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::context::Context;
-use crate::executor::{LazyHost, builtins, test_executor};
+use crate::executor::{builtins, host_executor, test_executor};
 use crate::exit::{CliError, Outcome};
 use crate::report::{Reporter, Tally};
 
@@ -51,14 +51,15 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
         Ok(executor) => executor,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
     };
+    let host = match host_executor(session.store_dir.clone(), builtins(), args.timeout) {
+        Ok(host) => host,
+        Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+    };
     let (result, tally) = runtime.block_on(async {
         tokio::spawn(watch_ctrl_c(cancel.clone()));
         match test_executor {
             Some(executor) => drive(&session, Arc::new(executor), options, reporter.as_mut()).await,
-            None => {
-                let host = LazyHost::new(session.store_dir.clone(), builtins(), args.timeout);
-                drive(&session, Arc::new(host), options, reporter.as_mut()).await
-            }
+            None => drive(&session, Arc::new(host), options, reporter.as_mut()).await,
         }
     })?;
     match result {

@@ -18,13 +18,6 @@
 //!    the store and every step not yet finished is `skipped`. The run is still recorded in
 //!    the env's history, as cancelled.
 
-mod cache;
-mod inputs;
-
-pub(crate) use cache::{Cache, LazyPrevious, Lookup, PreviousRuns, RunMeta};
-pub(crate) use inputs::Inputs;
-pub use inputs::{BuiltinIdentities, ENGINE_VERSION, EnvVars};
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,8 +27,40 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, EventSink, StepStatus, Summary};
 use crate::executor::{Executor, StepError, StepOutput, StepRequest};
+use crate::fingerprint::cache::{Cache, LazyPrevious, Lookup};
+use crate::fingerprint::inputs::Inputs;
 use crate::graph::{Step, StepGraph};
-use crate::session::RunOptions;
+use crate::model::Phase;
+
+/// Options of one `forge build` / `forge deploy`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `Build` runs only build-phase steps; `Deploy` runs everything.
+    pub phase: Phase,
+    /// Steps run at once (`-j N`).
+    pub jobs: usize,
+    /// Only these steps and what they need (empty: all of the phase).
+    pub targets: Vec<String>,
+    /// The command line, recorded in run history.
+    pub command: String,
+    pub cancel: CancellationToken,
+    /// Per-step deadline (`--timeout`); cancels the step through the same path as Ctrl-C.
+    pub step_timeout: Option<Duration>,
+}
+
+impl RunOptions {
+    /// Every step of `phase`, as many jobs as cores, no timeout, a fresh cancel token.
+    pub fn new(phase: Phase) -> RunOptions {
+        RunOptions {
+            phase,
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            targets: Vec::new(),
+            command: String::new(),
+            cancel: CancellationToken::new(),
+            step_timeout: None,
+        }
+    }
+}
 
 /// What the coordinator knows about one finished step, and what the run history records.
 #[derive(Debug, Clone)]

@@ -15,49 +15,17 @@ pub use plan::{Explanation, LastRun, Plan, PlanStatus, PlannedStep};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::events::{Event, EventSink, Summary};
 use crate::executor::Executor;
+use crate::fingerprint::cache::{Cache, LazyPrevious, PreviousRuns};
+use crate::fingerprint::inputs::{BuiltinIdentities, EnvVars, Inputs};
 use crate::graph::StepGraph;
-use crate::model::{self, Phase, Project};
-use crate::scheduler::{
-    self, BuiltinIdentities, Cache, EnvVars, Inputs, LazyPrevious, PreviousRuns, RunContext,
-    RunMeta,
-};
-
-/// Options of one `forge build` / `forge deploy`.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// `Build` runs only build-phase steps; `Deploy` runs everything.
-    pub phase: Phase,
-    /// Steps run at once (`-j N`).
-    pub jobs: usize,
-    /// Only these steps and what they need (empty: all of the phase).
-    pub targets: Vec<String>,
-    /// The command line, recorded in run history.
-    pub command: String,
-    pub cancel: CancellationToken,
-    /// Per-step deadline (`--timeout`); cancels the step through the same path as Ctrl-C.
-    pub step_timeout: Option<Duration>,
-}
-
-impl RunOptions {
-    /// Every step of `phase`, as many jobs as cores, no timeout, a fresh cancel token.
-    pub fn new(phase: Phase) -> RunOptions {
-        RunOptions {
-            phase,
-            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            targets: Vec::new(),
-            command: String::new(),
-            cancel: CancellationToken::new(),
-            step_timeout: None,
-        }
-    }
-}
+use crate::model::{self, Project};
+pub use crate::scheduler::RunOptions;
+use crate::scheduler::{self, RunContext};
+use crate::store::{RunOutcome, RunRecord, StepRecord};
 
 /// A project opened for one env against one store.
 pub struct Session {
@@ -170,16 +138,10 @@ impl Session {
         let summary = result.summary.clone();
         let all_cached = summary.ran == 0 && summary.failed == 0 && summary.skipped == 0;
         if !all_cached || summary.cancelled {
-            let project = self.project_key();
-            let meta = RunMeta {
-                id: &run_id,
-                project: &project,
-                env: &self.env,
-                started_ms,
-            };
+            let record = self.run_record(run_id, started_ms, &options, &result);
             // The steps' results are already stored; a history write that fails costs
             // `explain` its comparison and `gc` a reason to keep them, not the run.
-            if let Err(err) = cache.record_run(meta, &options, &result) {
+            if let Err(err) = cache.record_run(&record) {
                 events.send(Event::Warning {
                     message: format!("run history not recorded: {err}"),
                 });
@@ -187,6 +149,47 @@ impl Session {
         }
         events.send(Event::Summary(summary.clone()));
         Ok(summary)
+    }
+
+    /// What the env's history keeps of a run.
+    fn run_record(
+        &self,
+        id: String,
+        started_ms: u64,
+        options: &RunOptions,
+        result: &scheduler::RunResult,
+    ) -> RunRecord {
+        let outcome = if result.summary.cancelled {
+            RunOutcome::Cancelled
+        } else if result.summary.failed > 0 {
+            RunOutcome::Failed
+        } else {
+            RunOutcome::Succeeded
+        };
+        let steps = result
+            .outcomes
+            .iter()
+            .map(|(id, o)| {
+                let record = StepRecord {
+                    status: o.status,
+                    fingerprint: o.fingerprint_hash.clone(),
+                    output: o.output_hash.clone(),
+                    duration_ms: o.duration.as_millis() as u64,
+                };
+                (id.clone(), record)
+            })
+            .collect();
+        RunRecord {
+            id,
+            project: self.project_key(),
+            env: self.env.clone(),
+            phase: options.phase,
+            command: options.command.clone(),
+            started: started_ms,
+            finished: crate::store::now_ms(),
+            outcome,
+            steps,
+        }
     }
 
     /// The key this project's run history is filed under in the store.

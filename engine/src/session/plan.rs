@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::events::StepStatus;
+use crate::fingerprint::cache::{Cache, Lookup, PreviousRuns};
+use crate::fingerprint::inputs::Inputs;
 use crate::fingerprint::{Change, Fingerprint};
 use crate::model::Phase;
-use crate::scheduler::{Cache, Lookup, PreviousRuns};
 
 use super::Session;
 
@@ -256,7 +257,7 @@ impl Session {
     fn assess(&self, selected: &[usize]) -> Result<Vec<Assessed>, Error> {
         let cache = Cache::open_read_only(&self.store_dir)?;
         let previous = self.lazy_previous(&cache);
-        let inputs = crate::scheduler::Inputs::open(
+        let inputs = Inputs::open(
             &self.project.root,
             &self.store_dir,
             &self.env,
@@ -331,7 +332,7 @@ impl Session {
 /// taken from its last run, diffed against that run, so only what is already known to
 /// differ is reported.
 fn partial_changes(
-    inputs: &crate::scheduler::Inputs,
+    inputs: &Inputs,
     previous: &PreviousRuns,
     step: &crate::graph::Step,
     mut upstream: BTreeMap<String, String>,

@@ -1,4 +1,4 @@
-//! The scheduler's view of the store: look a fingerprint up, record a success, read and
+//! The store as fingerprints see it: look a fingerprint up, record a success, read and
 //! write run history. Kept in one place so the scheduler, `plan` and `explain` agree on
 //! what "cached", "corrupt" and "last run" mean.
 
@@ -10,10 +10,7 @@ use crate::Error;
 use crate::events::StepStatus;
 use crate::executor::StepOutput;
 use crate::fingerprint::Fingerprint;
-use crate::session::RunOptions;
-use crate::store::{self, RunOutcome, RunRecord, StepRecord, Store};
-
-use super::RunResult;
+use crate::store::{self, RunRecord, Store};
 
 /// The answer of the action cache for one fingerprint.
 pub(crate) enum Lookup {
@@ -182,56 +179,9 @@ impl Cache {
         Ok(out)
     }
 
-    /// Writes the run's record to the env's history.
-    pub fn record_run(
-        &self,
-        run: RunMeta<'_>,
-        options: &RunOptions,
-        result: &RunResult,
-    ) -> Result<(), Error> {
-        let outcome = if result.summary.cancelled {
-            RunOutcome::Cancelled
-        } else if result.summary.failed > 0 {
-            RunOutcome::Failed
-        } else {
-            RunOutcome::Succeeded
-        };
-        let steps = result
-            .outcomes
-            .iter()
-            .map(|(id, o)| {
-                (
-                    id.clone(),
-                    StepRecord {
-                        status: o.status,
-                        fingerprint: o.fingerprint_hash.clone(),
-                        output: o.output_hash.clone(),
-                        duration_ms: o.duration.as_millis() as u64,
-                    },
-                )
-            })
-            .collect();
-        let record = RunRecord {
-            id: run.id.to_string(),
-            project: run.project.to_string(),
-            env: run.env.to_string(),
-            phase: options.phase,
-            command: options.command.clone(),
-            started: run.started_ms,
-            finished: store::now_ms(),
-            outcome,
-            steps,
-        };
-        self.store.record_run(&record)?;
+    /// Writes a run's record to its env's history.
+    pub fn record_run(&self, record: &RunRecord) -> Result<(), Error> {
+        self.store.record_run(record)?;
         Ok(())
     }
-}
-
-/// Who a run record belongs to.
-pub(crate) struct RunMeta<'a> {
-    pub id: &'a str,
-    /// [`store::project_key`] of the project.
-    pub project: &'a str,
-    pub env: &'a str,
-    pub started_ms: u64,
 }

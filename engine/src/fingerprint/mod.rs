@@ -40,6 +40,11 @@
 //! - 2: `env_vars` values are hashed with the store's key ([`StoreKey`]), not plain
 //!   blake3; `upstream` holds [`crate::executor::StepOutput::hash`] (manifest and files).
 
+pub(crate) mod cache;
+pub(crate) mod inputs;
+
+pub use inputs::{BuiltinIdentities, ENGINE_VERSION, EnvVars};
+
 use std::collections::BTreeMap;
 use std::fmt;
 
