@@ -394,6 +394,10 @@ pub struct PluginBuildArgs {
     /// Where to write the component [default: <target dir>/forge/<crate>.wasm]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Build exactly what Cargo.lock pins, failing if it would change (cargo's --locked)
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,9 @@
 //! on a current-thread runtime) of a trivial plugin.
 //!
 //! ```text
-//! scripts/build-plugins target/plugins
+//! for f in ok spin; do
+//!     forge plugin build plugins/fixtures/$f --locked --out target/plugins/fixture-$f.wasm
+//! done
 //! cargo run --release -p forge-host --example host-bench -- target/plugins [fixture-ok]
 //! ```
 //!

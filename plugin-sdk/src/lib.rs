@@ -103,9 +103,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Build it into a component with `forge plugin build` (or `scripts/build-plugins` for the
-//! plugins in forge's own tree), pin it by hash in `project.kdl`, and grant what
-//! [`Info`] declares: `grant "files.read"`.
+//! Build it into a component with `forge plugin build` (forge's own plugins are built the
+//! same way), pin it by hash in `project.kdl`, and grant what [`Info`] declares:
+//! `grant "files.read"`.
 //!
 //! ## The API in one screen
 //!

@@ -33,6 +33,9 @@ pub struct BuildOptions {
     /// A forge binary to run as cargo's `RUSTC_WRAPPER` (see [`crate::wrapper`]), which
     /// makes the bytes independent of the directories the crates sit in.
     pub rustc_wrapper: Option<PathBuf>,
+    /// cargo's `--locked`: build exactly the committed `Cargo.lock` (forge's built-ins and
+    /// fixtures, CI), failing rather than updating it.
+    pub locked: bool,
 }
 
 /// A built plugin.
@@ -58,7 +61,7 @@ pub fn build(options: &BuildOptions, toolchain: &Toolchain) -> Result<BuildOutpu
     if !manifest.is_file() {
         return Err(Error::NotACrate { dir });
     }
-    let meta = metadata(toolchain, &manifest)?;
+    let meta = metadata(toolchain, &manifest, options.locked)?;
 
     let mut command = Command::new(&toolchain.cargo);
     command
@@ -80,6 +83,9 @@ pub fn build(options: &BuildOptions, toolchain: &Toolchain) -> Result<BuildOutpu
         .stdin(Stdio::null());
     if let Some(jobs) = options.jobs {
         command.arg(format!("-j{jobs}"));
+    }
+    if options.locked {
+        command.arg("--locked");
     }
     if let Some(wrapper) = &options.rustc_wrapper {
         let crates: Vec<String> = meta
@@ -187,8 +193,9 @@ struct Metadata {
     path_packages: Vec<(String, PathBuf)>,
 }
 
-fn metadata(toolchain: &Toolchain, manifest: &Path) -> Result<Metadata, Error> {
-    let output = Command::new(&toolchain.cargo)
+fn metadata(toolchain: &Toolchain, manifest: &Path, locked: bool) -> Result<Metadata, Error> {
+    let mut command = Command::new(&toolchain.cargo);
+    command
         .args([
             "metadata",
             "--format-version",
@@ -199,12 +206,14 @@ fn metadata(toolchain: &Toolchain, manifest: &Path) -> Result<Metadata, Error> {
         .arg("--manifest-path")
         .arg(manifest)
         .env("RUSTC", &toolchain.rustc)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| Error::Spawn {
-            program: toolchain.cargo.display().to_string(),
-            source,
-        })?;
+        .stdin(Stdio::null());
+    if locked {
+        command.arg("--locked");
+    }
+    let output = command.output().map_err(|source| Error::Spawn {
+        program: toolchain.cargo.display().to_string(),
+        source,
+    })?;
     let fail = |message: String| Error::Metadata {
         manifest: manifest.to_path_buf(),
         message,

@@ -1,6 +1,7 @@
-//! Components for tests, made without a wasm toolchain: wit-component's dummy module for
-//! a world (every import used, every export a stub), encoded like `forge plugin build`
-//! encodes a real plugin. Enabled by the `testing` feature.
+//! Components for tests. Most are made without a wasm toolchain: wit-component's dummy
+//! module for a world (every import used, every export a stub), encoded like `forge plugin
+//! build` encodes a real plugin. [`fixture_plugin`] builds one of forge's real fixture
+//! plugins (that needs a wasm toolchain). Enabled by the `testing` feature.
 
 use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
 
@@ -63,4 +64,50 @@ pub fn edited_step_component(imports: &[&str], from: &str, to: &str) -> Vec<u8> 
     assert!(CONTRACT_WIT.contains(from), "the WIT has {from:?}");
     let wit = CONTRACT_WIT.replacen(from, to, 1) + &narrow_world(imports);
     component(&wit, "test-step")
+}
+
+/// forge's fixture plugin `plugins/fixtures/<name>` (package `fixture-<name>`), built into
+/// `out/fixture-<name>.wasm` by the same code as `forge plugin build` (with the plugin
+/// workspace's committed lockfile), once per process. Panics, saying what to install, when
+/// no wasm toolchain is found: a test that needs a real plugin must not pass without one.
+pub fn fixture_plugin(name: &str, out: &std::path::Path) -> std::path::PathBuf {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    // One build at a time (they share the plugin workspace's target dir) and one per name.
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let path = out.join(format!("fixture-{name}.wasm"));
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if built.contains(name) {
+        return path;
+    }
+    let toolchain = crate::toolchain::detect().unwrap_or_else(|err| {
+        panic!(
+            "this test needs the real compiled fixture plugin fixture-{name}, and no wasm \
+             toolchain is here: {:?}",
+            miette::Report::new(err)
+        )
+    });
+    let plugins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/fixtures");
+    let jobs = std::env::var("FORGE_BUILD_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(2);
+    let options = crate::build::BuildOptions {
+        dir: plugins.join(name),
+        out: Some(path.clone()),
+        jobs: Some(jobs),
+        rustc_wrapper: None,
+        locked: true,
+    };
+    if let Err(err) = crate::build::build(&options, &toolchain) {
+        panic!(
+            "building fixture-{name} failed: {:?}",
+            miette::Report::new(err)
+        );
+    }
+    built.insert(name.to_owned());
+    path
 }

@@ -87,7 +87,11 @@ struct BuildLine<'a> {
     hash: &'a str,
     size: u64,
     capabilities: Vec<&'a str>,
+    /// The fewest `grant`s that cover `capabilities`.
+    grants: &'a [String],
     toolchain: toolchain::ToolchainKind,
+    /// `rustc --version` of the toolchain: the bytes are only reproducible with the same.
+    rustc: &'a str,
     /// The line to paste into project.kdl.
     kdl: &'a str,
 }
@@ -113,6 +117,7 @@ fn build(ctx: &Context<'_>, args: &PluginBuildArgs) -> Result<Outcome, CliError>
         out: args.out.clone(),
         jobs: ctx.global.jobs,
         rustc_wrapper: std::env::current_exe().ok(),
+        locked: args.locked,
     };
     let built: BuildOutput = forge_plugin_tools::build::build(&options, &toolchain)?;
     let shown = for_project_kdl(&built.path);
@@ -131,7 +136,9 @@ fn build(ctx: &Context<'_>, args: &PluginBuildArgs) -> Result<Outcome, CliError>
             hash: &built.hash,
             size: built.inspection.size,
             capabilities,
+            grants: &built.inspection.grants,
             toolchain: built.toolchain.kind,
+            rustc: &built.toolchain.version,
             kdl: &kdl,
         })?;
         return Ok(Outcome::Ok);

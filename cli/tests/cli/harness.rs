@@ -348,30 +348,12 @@ impl Output {
 }
 
 /// The compiled fixture plugin `name` (`plugins/fixtures/<name>`, package
-/// `fixture-<name>`), built once per test binary by `scripts/build-plugins`, as the host
-/// tests build theirs. Without a wasm toolchain the test fails, loudly.
+/// `fixture-<name>`), built once per test binary by `forge plugin build`'s code
+/// ([`forge_plugin_tools::testing::fixture_plugin`]), as the host tests build theirs.
+/// Without a wasm toolchain the test fails, loudly.
 pub fn fixture_plugin(name: &str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forge-cli-fixture-plugins");
-    let package = format!("fixture-{name}");
-    let mut built = BUILT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !built.contains(&package) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-plugins");
-        let status = std::process::Command::new(&script)
-            .arg(&out)
-            .arg(&package)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            status.success(),
-            "scripts/build-plugins failed ({status}); this test needs the real compiled \
-             fixture plugin {package}. Its output above says which toolchain is missing."
-        );
-        built.push(package.clone());
-    }
-    out.join(format!("{package}.wasm"))
+    forge_plugin_tools::testing::fixture_plugin(name, &out)
 }
 
 impl Project {

@@ -5,36 +5,19 @@
 //! in plain output and in `--json` alike. Also: its progress shows in `--json`, and an
 //! oversized error is capped.
 //!
-//! The fixture (`plugins/fixtures/hostile`) is built once per test binary by
-//! `scripts/build-plugins`, as the host tests build theirs; without a wasm toolchain these
-//! tests fail, loudly.
+//! The fixture (`plugins/fixtures/hostile`) is built once per test binary by `forge plugin
+//! build`'s code, as the host tests build theirs; without a wasm toolchain these tests
+//! fail, loudly.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::harness::{Output, Project};
 
 /// The compiled `fixture-hostile` component.
-fn component() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forge-cli-fixture-plugins");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-plugins");
-        let status = Command::new(&script)
-            .arg(&out)
-            .arg("fixture-hostile")
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            status.success(),
-            "scripts/build-plugins failed ({status}); these tests need the real compiled \
-             fixture plugin. Its output above says which toolchain is missing."
-        );
-        out.join("fixture-hostile.wasm")
-    })
+fn component() -> PathBuf {
+    crate::harness::fixture_plugin("hostile")
 }
 
 /// A project whose one step, `hostile`, runs the fixture pinned by hash with `config`.

@@ -1,13 +1,13 @@
 //! Real compiled fixture plugins and a throwaway project to run them in.
 //!
-//! The components are built once per test binary by `scripts/build-plugins` (the same
-//! script CI uses) into cargo's per-target temp dir. When no toolchain can build them the
-//! tests fail, loudly: a host test that skips without its plugins proves nothing.
+//! The components are built once per test binary by `forge plugin build`'s code
+//! (`forge_plugin_tools::testing::fixture_plugin`, the path every plugin is built by) into
+//! cargo's per-target temp dir. When no toolchain can build them the tests fail, loudly: a
+//! host test that skips without its plugins proves nothing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use forge_engine::events::{Event, EventSink};
 use forge_engine::executor::StepRequest;
@@ -18,39 +18,10 @@ use forge_host::{GrantSet, PluginCode, RunSpec};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
-
-fn build_all() -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forge-fixture-plugins");
-    let script = workspace_root().join("scripts").join("build-plugins");
-    assert!(
-        script.is_file(),
-        "{} is missing: the host tests need real compiled fixture plugins",
-        script.display()
-    );
-    let status = Command::new(&script)
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        status.success(),
-        "scripts/build-plugins failed ({status}); the host tests need real compiled fixture \
-         plugins. Its output above says which toolchain is missing."
-    );
-    out
-}
-
 /// The bytes of fixture component `name` (`ok` → `fixture-ok.wasm`).
 pub fn component(name: &str) -> Vec<u8> {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let path = DIR
-        .get_or_init(build_all)
-        .join(format!("fixture-{name}.wasm"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forge-fixture-plugins");
+    let path = forge_plugin_tools::testing::fixture_plugin(name, &out);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
