@@ -147,11 +147,16 @@ fn build(project: &Project, commit: &str, code: i32) -> (Vec<serde_json::Value>,
 }
 
 /// Ids of the steps that ran, sorted.
+/// The steps that ran, sorted. Why each ran goes to stderr, so a failing assertion's
+/// output says.
 fn ran(lines: &[serde_json::Value]) -> Vec<String> {
     let mut ids: Vec<String> = lines
         .iter()
         .filter(|l| l["type"] == "step-finished" && l["status"] == "ran")
-        .map(|l| l["step"].as_str().unwrap_or_default().to_owned())
+        .map(|l| {
+            eprintln!("ran {}: {}", l["step"], l["reason"]);
+            l["step"].as_str().unwrap_or_default().to_owned()
+        })
         .collect();
     ids.sort();
     ids
