@@ -385,14 +385,20 @@ impl files::Host for HostState {
             return Err(files::FileError::NotDeclared(path));
         };
         let cap = self.limits.read;
+        // The project root: `abs` is the root joined with the declared path's segments.
+        let root = abs
+            .ancestors()
+            .nth(path.split('/').count())
+            .map(std::path::Path::to_path_buf);
         // Up to the read cap of disk I/O: off the runtime thread, which other steps share
         // (inline only when polled outside a tokio runtime, where there is no pool).
+        let read = move || read_capped(&abs, root.as_deref(), cap);
         let outcome = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => runtime
-                .spawn_blocking(move || read_capped(&abs, cap))
+                .spawn_blocking(read)
                 .await
                 .map_err(|e| files::FileError::Io(format!("{path}: the read failed: {e}")))?,
-            Err(_) => read_capped(&abs, cap),
+            Err(_) => read(),
         };
         outcome.map_err(|e| match e {
             ReadError::NotFound => files::FileError::NotFound(path),
@@ -400,6 +406,10 @@ impl files::Host for HostState {
                 files::FileError::TooLarge(format!("{path}: {} (cap {})", bytes(size), bytes(cap)))
             }
             ReadError::Io(e) => files::FileError::Io(format!("{path}: {e}")),
+            ReadError::OutsideRoot(real) => files::FileError::Io(format!(
+                "{path}: resolves to {}, outside the project root; forge does not read it",
+                real.display()
+            )),
         })
     }
 
@@ -427,19 +437,46 @@ enum ReadError {
     NotFound,
     TooLarge(u64),
     Io(std::io::Error),
+    /// The path resolves (through a link) to this, outside the project root.
+    OutsideRoot(std::path::PathBuf),
 }
 
 /// Reads a declared input, refusing one larger than `cap` before reading it.
-fn read_capped(abs: &std::path::Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+///
+/// The engine refuses inputs that are links leaving the project root when it selects
+/// them; this checks again at read time, in case a link was put in place since (by a
+/// `command` step that ran in between, say). The path is resolved once and the resolved
+/// path is what is read, from one open handle: its size is the handle's.
+fn read_capped(
+    abs: &std::path::Path,
+    root: Option<&std::path::Path>,
+    cap: u64,
+) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
     let classify = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => ReadError::NotFound,
         _ => ReadError::Io(e),
     };
-    let meta = std::fs::metadata(abs).map_err(classify)?;
-    if meta.len() > cap {
-        return Err(ReadError::TooLarge(meta.len()));
+    let real = std::fs::canonicalize(abs).map_err(classify)?;
+    if let Some(root) = root {
+        let real_root = std::fs::canonicalize(root).map_err(classify)?;
+        if !real.starts_with(&real_root) {
+            return Err(ReadError::OutsideRoot(real));
+        }
     }
-    std::fs::read(abs).map_err(classify)
+    let file = std::fs::File::open(&real).map_err(classify)?;
+    let len = file.metadata().map_err(classify)?.len();
+    if len > cap {
+        return Err(ReadError::TooLarge(len));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(classify)?;
+    if bytes.len() as u64 > cap {
+        return Err(ReadError::TooLarge(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 impl outputs::Host for HostState {

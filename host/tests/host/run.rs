@@ -205,6 +205,37 @@ async fn reads_outside_the_declared_inputs_are_denied() {
     );
 }
 
+/// A declared input that became a link out of the project after the engine selected it
+/// (the engine refuses such links when it selects inputs) is not read either.
+#[tokio::test]
+async fn a_declared_input_that_links_out_of_the_project_is_not_read() {
+    let project = Project::new();
+    project.write("in-root.txt", "inside");
+    std::fs::write(project.dir.path().join("outside.txt"), "outside").expect("write");
+    std::os::unix::fs::symlink(
+        project.dir.path().join("outside.txt"),
+        project.root().join("link.txt"),
+    )
+    .expect("link out");
+    std::os::unix::fs::symlink("in-root.txt", project.root().join("inner.txt")).expect("link in");
+    let host = host();
+    let (spec, _) = project.spec(&["link.txt"], &["files.read"], r#"{"path":"link.txt"}"#);
+    let m = manifest(host.run(&code("read-outside"), spec).await);
+    assert_eq!(m["denied"], "io", "{m}");
+    assert!(
+        m["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("outside the project root")),
+        "{m}"
+    );
+    // A link that stays inside the root is read through.
+    let (spec, _) = project.spec(&["inner.txt"], &["files.read"], r#"{"path":"inner.txt"}"#);
+    assert_eq!(
+        manifest(host.run(&code("read-outside"), spec).await)["read_bytes"],
+        6
+    );
+}
+
 #[tokio::test]
 async fn an_ungranted_import_is_refused_before_the_plugin_starts() {
     let project = Project::new();
