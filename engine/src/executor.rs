@@ -131,9 +131,9 @@ impl StepOutput {
     /// cutoff.
     pub fn hash(&self) -> String {
         output_hash(
-            &blake3::hash(crate::store::canonical_json(&self.manifest).as_bytes())
+            blake3::hash(crate::store::canonical_json(&self.manifest).as_bytes())
                 .to_hex()
-                .to_string(),
+                .as_str(),
             &self.files,
         )
     }
