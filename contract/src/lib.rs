@@ -7,6 +7,7 @@
 //! | [`capability`] | the capability names as `project.kdl` writes them (`grant "files.read"`) |
 //! | [`grants`] | a step's granted capabilities ([`GrantSet`], with `aws` implying `registry`), the default grants of the built-ins, and the fewest `grant` lines that cover a set of capabilities |
 //! | [`pin`] | plugin pins, `blake3:<hex>` (feature `pin`) |
+//! | [`path`] | what a path a step names may be ([`check_relative_path`]): declared inputs, output file names |
 //!
 //! and, here, the contract's version and the rule for which versions run together.
 //!
@@ -21,11 +22,13 @@
 pub mod capability;
 pub mod grants;
 pub mod interface;
+pub mod path;
 #[cfg(feature = "pin")]
 pub mod pin;
 
 pub use grants::{BUILTIN_GRANTS, GrantSet, builtin_grants, fewest_grants};
 pub use interface::{Access, Capability, ImportName, Interface, classify_import};
+pub use path::check_relative_path;
 
 /// The WIT package of the contract.
 pub const PACKAGE: &str = "forge:plugin";

@@ -79,39 +79,9 @@ impl OutputFile {
     }
 }
 
-/// Checks that `path` is a plain project-relative `/`-separated path: what declared inputs,
-/// output file names and `command` paths must be, so none can name something outside the
-/// project or the step's own outputs. `Err` says what is wrong with it, in words a plugin
-/// author or a `project.kdl` writer can act on.
-pub fn check_relative_path(path: &str) -> Result<(), String> {
-    let problem = if path.is_empty() {
-        "is empty"
-    } else if path.contains('\0') {
-        "contains a NUL byte"
-    } else if path.chars().any(char::is_control) {
-        "contains a control character"
-    } else if path.starts_with('/') {
-        "is absolute (starts with `/`)"
-    } else if path.contains('\\') {
-        "contains a backslash; separate segments with `/`"
-    } else if path.contains(':') {
-        "contains `:`, which names a drive or stream on some systems"
-    } else if path.split('/').any(|seg| seg.is_empty()) {
-        "has an empty segment (`//` or a trailing `/`)"
-    } else if path.split('/').any(|seg| seg == "." || seg == "..") {
-        "has a `.` or `..` segment"
-    } else if path.len() > MAX_PATH_LEN {
-        "is longer than 1024 bytes"
-    } else {
-        return Ok(());
-    };
-    Err(format!(
-        "`{}` {problem}: it must be a relative `/`-separated path",
-        path.escape_debug()
-    ))
-}
-
-const MAX_PATH_LEN: usize = 1024;
+/// The rule for declared inputs, output file names and `command` paths, which the plugin
+/// contract owns (the SDK's `MockHost` applies the same one).
+pub use forge_contract::check_relative_path;
 
 /// The key [`StepOutput::hash`] is derived under.
 const OUTPUT_CONTEXT: &str = "forge 2026-12 step output";

@@ -367,7 +367,7 @@ impl Plugin for Writes {
 
 #[test]
 fn output_names_must_be_relative_clean_and_unique() {
-    for bad in ["", "/abs", "a/../b", "./a", "a//b", "a\\b"] {
+    for bad in ["", "/abs", "a/../b", "./a", "a//b", "a\\b", "a\0b", "C:/x"] {
         let err = MockHost::new()
             .config(json!([bad]))
             .run::<Writes>()
@@ -385,7 +385,7 @@ fn output_names_must_be_relative_clean_and_unique() {
         .expect_err("duplicate");
     assert!(
         err.message()
-            .ends_with("output `a` was already written by this step"),
+            .ends_with("output `a` was already written by this step; each output is written once"),
         "{}",
         err.message()
     );

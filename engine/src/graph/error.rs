@@ -74,30 +74,5 @@ pub enum GraphError {
     },
 }
 
-/// The candidate closest to `name`, if it is close enough to be a typo (the same rule as
-/// the project file's "did you mean").
-pub(crate) fn closest<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
-    crate::model::schema::suggest(name, candidates)
-}
-
-/// "did you mean `x`?" or the list of what exists.
-pub(crate) fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str> + Clone,
-    what: &str,
-) -> String {
-    match closest(name, candidates.clone()) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None => {
-            let all: Vec<&str> = candidates.collect();
-            if all.is_empty() {
-                format!("there are no {what}s")
-            } else {
-                format!("known {what}s: {}", all.join(", "))
-            }
-        }
-    }
-}
+/// Suggestions: the model's one rule ("close enough to be a typo") and wording.
+pub(crate) use crate::model::schema::{did_you_mean, suggest as closest};
