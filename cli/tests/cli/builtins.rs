@@ -3,7 +3,7 @@
 
 use crate::harness::Project;
 
-const RENDER_KDL: &str = r#"
+pub const RENDER_KDL: &str = r#"
 version 1
 project "shop" { region "eu-west-1"; }
 step "render" {

@@ -168,25 +168,7 @@ fn a_deleted_output_blob_is_found_by_verify_and_restored_by_the_next_build() {
 
 #[test]
 fn verify_checks_compiled_plugins_and_repair_removes_a_damaged_one() {
-    let project = Project::with_kdl(
-        r#"version 1
-project "shop" { region "eu-west-1"; }
-step "render" {
-    plugin "terraform-render"
-    phase "build"
-    config {
-        project "shop"
-        region "eu-west-1"
-        modules {
-            net {
-                source "modules/net"
-                inputs { cidr "10.0.0.0/16"; }
-            }
-        }
-    }
-}
-"#,
-    );
+    let project = Project::with_kdl(crate::builtins::RENDER_KDL);
     let run = project.forge("build").without_test_executor().run();
     let wasm = project
         .cache_dir()

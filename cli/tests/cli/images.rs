@@ -407,9 +407,9 @@ fn git(root: &Path, args: &[&str]) {
     assert!(status.success(), "git {args:?}");
 }
 
-#[test]
-fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
-    require_stack();
+/// The reference project (project.kdl, its modules and the sample app) in a temp git
+/// repository of its own, committed.
+fn reference_project() -> Project {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let project = Project::with_kdl("");
     std::fs::copy(repo.join("project.kdl"), project.root().join("project.kdl")).expect("kdl");
@@ -421,22 +421,31 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
     git(project.root(), &["init", "-q"]);
     git(project.root(), &["add", "-A"]);
     git(project.root(), &["commit", "-q", "-m", "reference project"]);
+    project
+}
 
-    let forge = |code: i32| {
-        project
-            .forge("--json build")
-            .without_test_executor()
-            .env("DOCKER_HOST", &docker_host())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            // The commit is the temp repository's HEAD, whatever the CI job says.
-            .env_remove("FORGE_COMMIT_SHA")
-            .env_remove("GIT_COMMIT")
-            .env_remove("SOURCE_DATE_EPOCH")
-            .code(code)
-            .run()
-            .json_lines()
-    };
+/// `forge ARGS` with real executors against the local stack.
+fn on_the_stack(project: &Project, args: &str, code: i32) -> Output {
+    project
+        .forge(args)
+        .without_test_executor()
+        .env("DOCKER_HOST", &docker_host())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        // The commit is the temp repository's HEAD, whatever the CI job says.
+        .env_remove("FORGE_COMMIT_SHA")
+        .env_remove("GIT_COMMIT")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .code(code)
+        .run()
+}
+
+#[test]
+fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
+    require_stack();
+    let project = reference_project();
+
+    let forge = |code: i32| on_the_stack(&project, "--json build", code).json_lines();
     let first = forge(0);
     assert_eq!(
         ran(&first),
@@ -497,30 +506,8 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
 #[test]
 fn gc_keeps_the_output_files_a_kept_run_needs() {
     require_stack();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let project = Project::with_kdl("");
-    std::fs::copy(repo.join("project.kdl"), project.root().join("project.kdl")).expect("kdl");
-    copy_tree(&repo.join("modules"), &project.root().join("modules"));
-    copy_tree(
-        &repo.join("examples/app"),
-        &project.root().join("examples/app"),
-    );
-    git(project.root(), &["init", "-q"]);
-    git(project.root(), &["add", "-A"]);
-    git(project.root(), &["commit", "-q", "-m", "reference project"]);
-    let forge = |args: &str, code: i32| {
-        project
-            .forge(args)
-            .without_test_executor()
-            .env("DOCKER_HOST", &docker_host())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("FORGE_COMMIT_SHA")
-            .env_remove("GIT_COMMIT")
-            .env_remove("SOURCE_DATE_EPOCH")
-            .code(code)
-            .run()
-    };
+    let project = reference_project();
+    let forge = |args: &str, code: i32| on_the_stack(&project, args, code);
 
     assert_eq!(ran(&forge("--json build", 0).json_lines()).len(), 6);
     let gc = forge("cache gc --keep-runs 1", 0);
