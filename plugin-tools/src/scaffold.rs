@@ -124,67 +124,9 @@ pub fn new_plugin(name: &str, dir: &Path, sdk: &SdkSource) -> Result<Scaffold, E
     })
 }
 
-/// The SDK and contract sources this forge was built with: (path in the repository,
-/// contents). A test checks that the list is every file of `plugin-sdk/src`,
-/// `plugin-sdk/wit` and `contract/src`.
-const EMBEDDED_SOURCES: &[(&str, &str)] = &[
-    (
-        "plugin-sdk/src/caps.rs",
-        include_str!("../../plugin-sdk/src/caps.rs"),
-    ),
-    (
-        "plugin-sdk/src/context.rs",
-        include_str!("../../plugin-sdk/src/context.rs"),
-    ),
-    (
-        "plugin-sdk/src/error.rs",
-        include_str!("../../plugin-sdk/src/error.rs"),
-    ),
-    (
-        "plugin-sdk/src/guest.rs",
-        include_str!("../../plugin-sdk/src/guest.rs"),
-    ),
-    (
-        "plugin-sdk/src/lib.rs",
-        include_str!("../../plugin-sdk/src/lib.rs"),
-    ),
-    (
-        "plugin-sdk/src/mock.rs",
-        include_str!("../../plugin-sdk/src/mock.rs"),
-    ),
-    (
-        "plugin-sdk/src/plugin.rs",
-        include_str!("../../plugin-sdk/src/plugin.rs"),
-    ),
-    (
-        "plugin-sdk/src/runtime.rs",
-        include_str!("../../plugin-sdk/src/runtime.rs"),
-    ),
-    (
-        "plugin-sdk/wit/plugin.wit",
-        include_str!("../../plugin-sdk/wit/plugin.wit"),
-    ),
-    (
-        "contract/src/capability.rs",
-        include_str!("../../contract/src/capability.rs"),
-    ),
-    (
-        "contract/src/grants.rs",
-        include_str!("../../contract/src/grants.rs"),
-    ),
-    (
-        "contract/src/interface.rs",
-        include_str!("../../contract/src/interface.rs"),
-    ),
-    (
-        "contract/src/lib.rs",
-        include_str!("../../contract/src/lib.rs"),
-    ),
-    (
-        "contract/src/pin.rs",
-        include_str!("../../contract/src/pin.rs"),
-    ),
-];
+// `EMBEDDED_SOURCES`: the SDK and contract sources this forge was built with, (path in
+// the repository, contents), listed by `build.rs`.
+include!(concat!(env!("OUT_DIR"), "/embedded_sources.rs"));
 
 const ROOT_MANIFEST: &str = include_str!("../../Cargo.toml");
 const SDK_MANIFEST: &str = include_str!("../../plugin-sdk/Cargo.toml");
@@ -755,7 +697,10 @@ mod tests {
             .map(|(path, _)| (*path).to_owned())
             .collect();
         embedded.sort();
-        assert_eq!(embedded, on_disk, "update EMBEDDED_SOURCES in scaffold.rs");
+        assert_eq!(
+            embedded, on_disk,
+            "plugin-tools/build.rs embeds files of these directories only"
+        );
     }
 
     #[test]
