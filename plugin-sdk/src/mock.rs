@@ -349,7 +349,10 @@ struct MockBackend {
 
 impl MockBackend {
     fn require(&self, cap: &str) -> Result<(), String> {
-        if self.state.borrow().granted.contains(cap) {
+        // The contract's rule, as the host applies it: `aws` implies `registry`.
+        let state = self.state.borrow();
+        let granted: Vec<&String> = state.granted.iter().collect();
+        if forge_contract::GrantSet::from_grants(&granted).has_capability(cap) {
             Ok(())
         } else {
             Err(format!(

@@ -313,6 +313,37 @@ fn a_capability_used_but_not_granted_fails_the_call() {
     );
 }
 
+/// Declares only `aws`, and checks a registry for a blob with the credentials it got.
+struct PushesWithAws;
+
+impl Plugin for PushesWithAws {
+    type Config = NoConfig;
+    type Output = bool;
+
+    fn info() -> Info {
+        Info::new("pushes", "logs in with aws, then asks the registry").capability(capability::AWS)
+    }
+
+    fn run(ctx: &mut Context, _: NoConfig) -> Result<bool, Error> {
+        Ok(ctx.registry_has_blob("registry.test", "shop/api", "sha256:00", None)?)
+    }
+}
+
+/// As on the real host, a grant of `aws` covers `registry` (the contract's implication):
+/// `aws.ecr-login` returns registry credentials, useless without the registry calls.
+#[test]
+fn a_grant_of_aws_covers_the_registry() {
+    let has = MockHost::new()
+        .run::<PushesWithAws>()
+        .expect("aws implies registry");
+    assert!(!has, "the empty MockRegistry has no blob");
+    let err = MockHost::new()
+        .grants(["registry"])
+        .run::<PushesWithAws>()
+        .expect_err("registry does not imply aws");
+    assert!(err.message().contains("`aws`"), "{}", err.message());
+}
+
 /// Asks for a secret by name and returns its name (never a value).
 struct UsesSecret;
 
