@@ -14,13 +14,13 @@ const REGISTRY: &str = "127.0.0.1:5000";
 const MOTO: &str = "127.0.0.1:4566";
 
 /// Where the local stack's dockerd listens (`scripts/local-stack env`).
-fn docker_host() -> String {
+pub(crate) fn docker_host() -> String {
     std::env::var("DOCKER_HOST")
         .unwrap_or_else(|_| "unix:///tmp/forge-local-stack/docker.sock".to_owned())
 }
 
 /// One HTTP/1.0 request over `stream`; the whole answer as text.
-fn http(mut stream: impl Read + Write, request: &str) -> String {
+pub(crate) fn http(mut stream: impl Read + Write, request: &str) -> String {
     stream.write_all(request.as_bytes()).expect("send request");
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).expect("read answer");
@@ -36,7 +36,7 @@ fn tcp(addr: &str) -> Option<TcpStream> {
 }
 
 /// Fails the test unless every local component answers.
-fn require_stack() {
+pub(crate) fn require_stack() {
     let socket = docker_host();
     let socket = socket.strip_prefix("unix://").unwrap_or(&socket).to_owned();
     let docker = std::os::unix::net::UnixStream::connect(&socket)

@@ -4,8 +4,9 @@
 //! and `forge explain` → a wrong pin. And the worked example (`examples/plugins/template`
 //! with `examples/plugin-project`), whose committed pin must be what a fresh build gives.
 //! And a third-party plugin that calls AWS, from a scaffold outside any forge checkout
-//! (its SDK vendored) to a run against moto: that one also needs the local stack
-//! (`scripts/local-stack up`) and fails, never skips, without it.
+//! (its SDK vendored) to a run against moto, and one that calls `docker` to a real image
+//! built by the local stack's Docker Engine: those also need the local stack
+//! (`scripts/local-stack up`) and fail, never skip, without it.
 //!
 //! These compile wasm (slow the first time, then incremental in a target dir kept under
 //! `CARGO_TARGET_TMPDIR`) and need a wasm toolchain: without one they FAIL, never skip.
@@ -453,5 +454,267 @@ env "dev" {{}}
             && ran.stdout.contains("(created: true)"),
         "the plugin's log line:\n{}",
         ran.stdout
+    );
+}
+
+/// A third-party plugin that builds an image: it calls `docker` with a context tar it
+/// writes itself (a `FROM scratch` Dockerfile and one file, so nothing is pulled).
+const IMAGE_BUILD: &str = r#"//! Builds a one-file image through the Docker Engine (capability `docker`).
+
+use forge_plugin_sdk::{BuildRequest, Context, Error, Info, Plugin, capability, export_plugin};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The image's local tag.
+    pub tag: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    pub id: String,
+    pub digest: String,
+    pub tag: String,
+}
+
+pub const DOCKERFILE: &[u8] = b"FROM scratch\nCOPY hello.txt /hello.txt\n";
+
+/// A ustar archive of `files`: fixed mode, owner and mtime, so the same files give the
+/// same bytes.
+pub fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in files {
+        let mut header = [0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[100..108].copy_from_slice(b"0000644\0");
+        header[108..116].copy_from_slice(b"0000000\0");
+        header[116..124].copy_from_slice(b"0000000\0");
+        header[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        header[136..148].copy_from_slice(b"00000000000\0");
+        header[148..156].copy_from_slice(b"        ");
+        header[156] = b'0';
+        header[257..265].copy_from_slice(b"ustar\x0000");
+        let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(512), 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+pub struct ImageBuild;
+
+impl Plugin for ImageBuild {
+    type Config = Config;
+    type Output = Output;
+
+    fn info() -> Info {
+        Info::new("image-build", "builds a one-file image").capability(capability::DOCKER)
+    }
+
+    fn run(ctx: &mut Context, config: Config) -> Result<Output, Error> {
+        let context = tar(&[("Dockerfile", DOCKERFILE), ("hello.txt", b"hello from a plugin\n")]);
+        let image = ctx.docker_build(&BuildRequest {
+            context,
+            dockerfile: "Dockerfile".to_owned(),
+            source_date_epoch: ctx.commit_time().unwrap_or(0),
+            tags: vec![config.tag.clone()],
+            ..BuildRequest::default()
+        })?;
+        ctx.info(format!("built {} as {} ({})", config.tag, image.digest, image.id));
+        Ok(Output { id: image.id, digest: image.digest, tag: config.tag })
+    }
+}
+
+export_plugin!(ImageBuild);
+
+#[cfg(test)]
+mod tests {
+    use forge_plugin_sdk::{Blob, DockerError, Image, MockHost};
+    use serde_json::json;
+
+    use super::*;
+
+    fn image() -> Image {
+        let config = Blob {
+            digest: "sha256:c0".to_owned(),
+            size: 2,
+            media_type: "application/vnd.oci.image.config.v1+json".to_owned(),
+            output: "config".to_owned(),
+        };
+        Image {
+            id: "sha256:c0".to_owned(),
+            manifest: "{}".to_owned(),
+            digest: "sha256:d1".to_owned(),
+            config,
+            layers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sends_the_dockerfile_in_its_context_and_reports_the_digest() {
+        let mut host = MockHost::new()
+            .config(json!({ "tag": "forge-e2e/hello:test" }))
+            .docker(|_| Ok(image()));
+        let out = host.run::<ImageBuild>().expect("runs");
+        assert_eq!(out.digest, "sha256:d1");
+        let request = &host.docker_requests()[0];
+        assert_eq!(request.tags, ["forge-e2e/hello:test"]);
+        assert_eq!(request.source_date_epoch, 0);
+        assert_eq!(request.context.len() % 512, 0);
+        assert!(request.context.starts_with(b"Dockerfile\0"));
+        assert!(request.context.windows(DOCKERFILE.len()).any(|w| w == DOCKERFILE));
+        assert!(host.logs().iter().any(|l| l.message.contains("sha256:d1")));
+    }
+
+    #[test]
+    fn a_failed_build_is_reported() {
+        let err = MockHost::new()
+            .config(json!({ "tag": "forge-e2e/hello:test" }))
+            .docker(|_| Err(DockerError::BuildFailed("COPY failed".to_owned())))
+            .run::<ImageBuild>()
+            .expect_err("the build fails");
+        assert!(err.message().contains("COPY failed"), "{}", err.message());
+    }
+}
+"#;
+
+/// One request to the local stack's Docker Engine; the whole answer.
+fn docker_api(request: &str) -> String {
+    let host = crate::images::docker_host();
+    let socket = host.strip_prefix("unix://").unwrap_or(&host);
+    let stream = std::os::unix::net::UnixStream::connect(socket)
+        .unwrap_or_else(|e| panic!("the Docker Engine at {socket}: {e}"));
+    crate::images::http(stream, request)
+}
+
+/// A plugin that uses `docker`, written by a third party: scaffolded outside a checkout,
+/// its MockHost tests, `forge plugin build` and `inspect` (the grant line), a step refused
+/// without the grant (naming the line to add), and the same step building a real image in
+/// the local stack's Docker Engine once granted.
+#[test]
+fn plugin_e2e_third_party_docker_plugin_needs_its_grant_and_builds_an_image() {
+    require_wasm_toolchain();
+    crate::images::require_stack();
+    let docker_host = crate::images::docker_host();
+    let project = Project::empty();
+    project
+        .forge("plugin new image-build")
+        .env_remove("FORGE_PLUGIN_SDK")
+        .run();
+    let crate_dir = project.root().join("image-build");
+    project.write("image-build/src/lib.rs", IMAGE_BUILD);
+    let target = kept_target("plugin-e2e-docker");
+
+    let tested = project
+        .forge("-j1 plugin test image-build")
+        .env("CARGO_TARGET_DIR", &target)
+        .run();
+    assert!(
+        tested.stdout.contains("test result: ok. 2 passed"),
+        "{}",
+        tested.stdout
+    );
+
+    let built = build_plugin(&project, &crate_dir, "plugins/image-build.wasm", &target);
+    let hash = built["hash"].as_str().expect("hash").to_owned();
+    assert_eq!(
+        built["capabilities"],
+        serde_json::json!(["docker"]),
+        "{built}"
+    );
+    let inspected = project
+        .forge("plugin inspect plugins/image-build.wasm")
+        .run();
+    assert!(
+        inspected
+            .stdout
+            .contains("grant line    grant \"docker\"\n"),
+        "{}",
+        inspected.stdout
+    );
+
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let tag = format!("forge-e2e/hello:{}-{nanos:x}", std::process::id());
+    let kdl = |grant: &str| {
+        format!(
+            r#"version 1
+
+project "e2e" {{
+    region "us-east-1"
+    default-env "dev"
+}}
+
+plugin "image-build" path="plugins/image-build.wasm" hash="{hash}" {grant}
+
+step "image" {{
+    plugin "image-build"
+    config {{
+        tag "{tag}"
+    }}
+    phase "build"
+}}
+
+env "dev" {{}}
+"#
+        )
+    };
+
+    // Not granted: refused before it starts, with the line to add.
+    project.write("project.kdl", &kdl(""));
+    let refused = project
+        .forge("build")
+        .without_test_executor()
+        .env("DOCKER_HOST", &docker_host)
+        .code(1)
+        .run();
+    let all = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        all.contains(
+            "plugin `image-build` uses capability `docker`, which its step is not granted"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("grant \"docker\""), "the fix is named: {all}");
+
+    // Granted: the engine builds the image, tagged as asked.
+    project.write("project.kdl", &kdl("{\n    grant \"docker\"\n}"));
+    let ran = project
+        .forge("build --json")
+        .without_test_executor()
+        .env("DOCKER_HOST", &docker_host)
+        .run();
+    let (steps, _) = statuses(&ran);
+    assert_eq!(steps["image"], "ran", "{}", ran.stdout);
+    let logged = format!("built {tag} as sha256:");
+    let start = ran
+        .stdout
+        .find(&logged)
+        .unwrap_or_else(|| panic!("the plugin's log line:\n{}", ran.stdout))
+        + logged.len();
+    let digest = &ran.stdout[start..start + 64];
+    assert!(
+        digest.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a sha256 digest: {digest}"
+    );
+    let id_at = ran.stdout[start..].find("(sha256:").expect("the image id") + start + 1;
+    let id = &ran.stdout[id_at..id_at + "sha256:".len() + 64];
+
+    let inspected = docker_api(&format!("GET /images/{tag}/json HTTP/1.0\r\n\r\n"));
+    let removed = docker_api(&format!("DELETE /images/{tag}?force=1 HTTP/1.0\r\n\r\n"));
+    assert!(
+        inspected.starts_with("HTTP/1.0 200") || inspected.starts_with("HTTP/1.1 200"),
+        "the engine has {tag}:\n{inspected}"
+    );
+    assert!(inspected.contains(id), "{tag} is {id}:\n{inspected}");
+    assert!(
+        removed.starts_with("HTTP/1.0 200") || removed.starts_with("HTTP/1.1 200"),
+        "removing {tag}:\n{removed}"
     );
 }
