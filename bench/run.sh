@@ -58,21 +58,33 @@ git -C "$ws" add -A
 git -C "$ws" -c user.name=bench -c user.email=bench@example.invalid commit -q -m synthetic
 
 export FORGE_CACHE_DIR="$store"
-echo "== populating the store: forge deploy --env $env_name (test executor)"
-FORGE_TEST_EXECUTOR='' "$forge" -C "$ws" deploy --env "$env_name" --quiet
-# The populating run cannot trust hashes of files written in its own clock tick; one plan
-# settles the stat cache. After it, nothing may be left to run.
-"$forge" -C "$ws" plan --env "$env_name" --quiet >/dev/null || true
-if ! "$forge" -C "$ws" plan --env "$env_name" --detailed-exitcode >/dev/null; then
-    echo "error: after populating, forge plan still has work to do" >&2
-    exit 1
+# Every command below runs with the test executor selected: its identity feeds the plugin
+# identities in fingerprints (so its results never pass for real plugins'), and the no-op
+# commands must compute the same fingerprints as the run that populated the store.
+export FORGE_TEST_EXECUTOR=''
+# Populates the store for one binary (each forge version reads only its own store layout)
+# and settles its stat cache: the populating run cannot trust hashes of files written in
+# its own clock tick, so one plan follows. After it, nothing may be left to run.
+populate() {
+    echo "== populating the store: $1 deploy --env $env_name (test executor)"
+    "$1" -C "$ws" deploy --env "$env_name" --quiet
+    "$1" -C "$ws" plan --env "$env_name" --quiet >/dev/null || true
+    if ! "$1" -C "$ws" plan --env "$env_name" --detailed-exitcode >/dev/null; then
+        echo "error: after populating, $1 plan still has work to do" >&2
+        exit 1
+    fi
+}
+populate "$forge"
+if [[ -n "${FORGE_BASELINE:-}" ]]; then
+    populate "$(realpath "$FORGE_BASELINE")"
 fi
-stat_dir="$store/v1/stat"
+# Stat caches of both layout versions (hyperfine -N runs prepare commands without a shell).
+stat_dirs="$store/v1/stat $store/v2/stat"
 
 cmds=(
     -n "forge plan (warm)" -p "true"
     "$forge -C $ws plan --env $env_name"
-    -n "forge plan (cold stat cache)" -p "rm -rf $stat_dir"
+    -n "forge plan (cold stat cache)" -p "rm -rf $stat_dirs"
     "$forge -C $ws plan --env $env_name"
     -n "forge deploy (all cached)" -p "true"
     "$forge -C $ws deploy --env $env_name"
@@ -82,7 +94,7 @@ if [[ -n "${FORGE_BASELINE:-}" ]]; then
     cmds+=(
         -n "baseline: forge plan (warm)" -p "true"
         "$base -C $ws plan --env $env_name"
-        -n "baseline: forge plan (cold stat cache)" -p "rm -rf $stat_dir"
+        -n "baseline: forge plan (cold stat cache)" -p "rm -rf $stat_dirs"
         "$base -C $ws plan --env $env_name"
         -n "baseline: forge deploy (all cached)" -p "true"
         "$base -C $ws deploy --env $env_name"
