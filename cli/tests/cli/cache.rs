@@ -197,3 +197,38 @@ fn verify_checks_compiled_plugins_and_repair_removes_a_damaged_one() {
     assert!(!compiled[0].exists());
     project.forge("cache verify").run();
 }
+
+/// A store an older forge wrote (layout `v1`) is not read: the first run says why every
+/// step runs, later runs do not repeat it, and `cache stats` and `gc` name the old data.
+#[test]
+fn an_older_store_layout_is_named_not_read() {
+    let project = Project::new();
+    let old = project.cache_dir().join("v1").join("ac");
+    std::fs::create_dir_all(&old).expect("an older layout");
+    std::fs::write(old.join("entry"), "from an older forge").expect("write");
+    let first = project.forge("build").run();
+    let said = first.stdout.clone() + &first.stderr;
+    assert!(said.contains("holds results of an older forge"), "{said}");
+    let second = project.forge("build").run();
+    assert!(
+        !(second.stdout.clone() + &second.stderr).contains("older forge"),
+        "said once: {}",
+        second.stderr
+    );
+    let stats = project.forge("cache stats").run();
+    assert!(
+        stats.stdout.contains("older forge's store layout"),
+        "{}",
+        stats.stdout
+    );
+    let gc = project.forge("cache gc").run();
+    assert!(
+        gc.stdout.contains("older forge's store layout"),
+        "{}",
+        gc.stdout
+    );
+    assert!(
+        old.join("entry").exists(),
+        "gc leaves another version's data alone"
+    );
+}

@@ -129,6 +129,11 @@ impl Cache {
         Cache::open(dir)
     }
 
+    /// The store this cache reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn lock_shared(&self) -> Result<crate::store::StoreLock, Error> {
         Ok(self.store.lock_shared()?)
     }

@@ -109,6 +109,14 @@ impl Session {
         }
         let selected = self.graph.closure(options.phase, &options.targets);
         let cache = Arc::new(Cache::open(&self.store_dir)?);
+        if cache.store().upgraded() {
+            events.send(Event::Warning {
+                message: format!(
+                    "the store at {} holds results of an older forge, in a layout this one does not read: every step runs once; `forge cache stats` shows how to free that space",
+                    self.store_dir.display()
+                ),
+            });
+        }
         // Shared: runs may proceed side by side; `forge cache gc` takes it exclusively.
         let _lock = cache.lock_shared()?;
         let inputs = Arc::new(self.inputs(&selected).await?);

@@ -206,6 +206,14 @@ impl Store {
         &self.dir
     }
 
+    /// Whether an older forge's data sits beside a layout of this one that holds no
+    /// result yet: the first runs after an upgrade, in which every step runs once (and a
+    /// run says why). One stat when there is no older layout.
+    pub fn upgraded(&self) -> bool {
+        !self.older_layouts().is_empty()
+            && fs::read_dir(self.path("ac")).map_or(true, |mut d| d.next().is_none())
+    }
+
     /// Directories of older store layouts found beside this one (`<dir>/v1`): data an
     /// older forge wrote, which this one does not read, verify or collect. `forge cache`
     /// commands mention them so their space is not lost silently.
