@@ -50,6 +50,35 @@ fn repo() -> PathBuf {
         .expect("the repository root")
 }
 
+/// A third party's plugin: `forge plugin new NAME` outside a checkout (the SDK vendored),
+/// its source replaced by `source`, its two MockHost tests run by `forge plugin test`, and
+/// built to `plugins/NAME.wasm`; returns `forge plugin build --json`'s answer.
+fn third_party_plugin(project: &Project, name: &str, source: &str, target: &str) -> Value {
+    project
+        .forge(&format!("plugin new {name}"))
+        .env_remove("FORGE_PLUGIN_SDK")
+        .run();
+    let crate_dir = project.root().join(name);
+    assert!(crate_dir.join("forge-sdk/plugin-sdk/Cargo.toml").is_file());
+    project.write(&format!("{name}/src/lib.rs"), source);
+    let target = kept_target(target);
+    let tested = project
+        .forge(&format!("-j1 plugin test {name}"))
+        .env("CARGO_TARGET_DIR", &target)
+        .run();
+    assert!(
+        tested.stdout.contains("test result: ok. 2 passed"),
+        "{}",
+        tested.stdout
+    );
+    build_plugin(
+        project,
+        &crate_dir,
+        &format!("plugins/{name}.wasm"),
+        &target,
+    )
+}
+
 /// `forge plugin build DIR --out OUT --json` in `project`; returns the `plugin-build` line.
 fn build_plugin(project: &Project, dir: &Path, out: &str, target: &str) -> Value {
     let output = project
@@ -373,26 +402,7 @@ fn plugin_e2e_third_party_aws_plugin_needs_its_grant_and_runs_with_it() {
     require_wasm_toolchain();
     let endpoint = require_moto();
     let project = Project::empty();
-    project
-        .forge("plugin new ecr-check")
-        .env_remove("FORGE_PLUGIN_SDK")
-        .run();
-    let crate_dir = project.root().join("ecr-check");
-    assert!(crate_dir.join("forge-sdk/plugin-sdk/Cargo.toml").is_file());
-    project.write("ecr-check/src/lib.rs", ECR_CHECK);
-    let target = kept_target("plugin-e2e-aws");
-
-    let tested = project
-        .forge("-j1 plugin test ecr-check")
-        .env("CARGO_TARGET_DIR", &target)
-        .run();
-    assert!(
-        tested.stdout.contains("test result: ok. 2 passed"),
-        "{}",
-        tested.stdout
-    );
-
-    let built = build_plugin(&project, &crate_dir, "plugins/ecr-check.wasm", &target);
+    let built = third_party_plugin(&project, "ecr-check", ECR_CHECK, "plugin-e2e-aws");
     let hash = built["hash"].as_str().expect("hash").to_owned();
     assert!(
         built["capabilities"]
@@ -601,25 +611,7 @@ fn plugin_e2e_third_party_docker_plugin_needs_its_grant_and_builds_an_image() {
     crate::images::require_stack();
     let docker_host = crate::images::docker_host();
     let project = Project::empty();
-    project
-        .forge("plugin new image-build")
-        .env_remove("FORGE_PLUGIN_SDK")
-        .run();
-    let crate_dir = project.root().join("image-build");
-    project.write("image-build/src/lib.rs", IMAGE_BUILD);
-    let target = kept_target("plugin-e2e-docker");
-
-    let tested = project
-        .forge("-j1 plugin test image-build")
-        .env("CARGO_TARGET_DIR", &target)
-        .run();
-    assert!(
-        tested.stdout.contains("test result: ok. 2 passed"),
-        "{}",
-        tested.stdout
-    );
-
-    let built = build_plugin(&project, &crate_dir, "plugins/image-build.wasm", &target);
+    let built = third_party_plugin(&project, "image-build", IMAGE_BUILD, "plugin-e2e-docker");
     let hash = built["hash"].as_str().expect("hash").to_owned();
     assert_eq!(
         built["capabilities"],
