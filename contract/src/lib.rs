@@ -7,6 +7,7 @@
 //! | [`capability`] | the capability names as `project.kdl` writes them (`grant "files.read"`) |
 //! | [`grants`] | a step's granted capabilities ([`GrantSet`], with `aws` implying `registry`), the default grants of the built-ins, and the fewest `grant` lines that cover a set of capabilities |
 //! | [`pin`] | plugin pins, `blake3:<hex>` (feature `pin`) |
+//! | `lock` | the env's Terraform state lock: Terraform's lock info, the backend, and what the engine and the `state-lock` plugin say to each other (feature `lock`) |
 //! | [`path`] | what a path a step names may be ([`check_relative_path`]): declared inputs, output file names |
 //!
 //! and, here, the contract's version and the rule for which versions run together.
@@ -16,12 +17,14 @@
 //! entry has no interface, or the package version is not [`VERSION`]: adding an
 //! interface to the WIT without saying who may use it cannot go unnoticed.
 //!
-//! The crate has no dependencies without `pin`, so the SDK builds it for
+//! The crate has no dependencies without its features (`pin` adds blake3, `lock` serde), so the SDK builds it for
 //! `wasm32-unknown-unknown` too.
 
 pub mod capability;
 pub mod grants;
 pub mod interface;
+#[cfg(feature = "lock")]
+pub mod lock;
 pub mod path;
 #[cfg(feature = "pin")]
 pub mod pin;

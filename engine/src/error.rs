@@ -33,6 +33,35 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+    /// `forge lock` on an env without a state lock (exit 2).
+    #[error("env `{env}` has no state lock")]
+    #[diagnostic(
+        code(forge::lock::none),
+        help(
+            "the lock guards Terraform's remote state: add a `state {{ s3 bucket=\"…\"; }}` block (and `module`s) to project.kdl"
+        )
+    )]
+    NoStateLock { env: String },
+    /// `forge lock force-unlock ID` with an ID that is not the holder's (exit 1).
+    #[error("lock ID {id} is not the lock held on env `{env}`; it is held by {holder}")]
+    #[diagnostic(
+        code(forge::lock::wrong_id),
+        help("check the holder above; to release it, pass its lock ID")
+    )]
+    WrongLockId {
+        id: String,
+        env: String,
+        holder: String,
+    },
+    /// A call to the state lock failed (S3/DynamoDB unreachable, credentials).
+    #[error("the state lock of env `{env}`: {message}")]
+    #[diagnostic(code(forge::lock::failed))]
+    Lock {
+        env: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
     /// A bug in forge, not in the project: a task that stopped unexpectedly.
     #[error("internal error: {0}")]
     #[diagnostic(
@@ -47,7 +76,11 @@ impl Error {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Error::Model(_) | Error::Graph(_) | Error::UnknownEnv(_) | Error::UnknownStep { .. }
+            Error::Model(_)
+                | Error::Graph(_)
+                | Error::UnknownEnv(_)
+                | Error::UnknownStep { .. }
+                | Error::NoStateLock { .. }
         )
     }
 

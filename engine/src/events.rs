@@ -56,7 +56,38 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// The env's state lock was taken, waited for, or released (see [`crate::lock`]).
+    StateLock {
+        env: String,
+        #[serde(flatten)]
+        change: LockChange,
+    },
     Summary(Summary),
+}
+
+/// What happened to the env's state lock.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum LockChange {
+    /// This run holds it now; `backend` says where (`S3 lockfile s3://…`).
+    Acquired {
+        lock: crate::lock::LockInfo,
+        backend: String,
+    },
+    /// Someone else holds it; the run waits (`--lock-timeout`). Sent once per holder.
+    Waiting {
+        holder: crate::lock::LockInfo,
+        #[serde(with = "millis")]
+        timeout: Duration,
+    },
+    Released {
+        id: String,
+    },
+    /// Releasing failed: the lock stays until `forge lock force-unlock ID`.
+    NotReleased {
+        id: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -68,6 +99,10 @@ pub struct Summary {
     #[serde(with = "millis")]
     pub duration: Duration,
     pub cancelled: bool,
+    /// The id of the env's state lock when this run took it and could not release it:
+    /// the run fails, and `forge lock force-unlock ID` frees it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_left: Option<String>,
 }
 
 /// Where events go. Cloning is cheap; a sink whose receiver is gone drops events.

@@ -34,6 +34,10 @@ pub struct StepRequest {
     /// Cancelled on Ctrl-C, `--timeout`, or when the run is aborted.
     pub cancel: CancellationToken,
     pub events: EventSink,
+    /// The env's state lock, held by this run while the step runs ([`Step::locked`]
+    /// steps of an env with a `state` backend): a step that runs Terraform runs it with
+    /// `-lock=false`, since forge holds Terraform's own lock for it.
+    pub lock: Option<crate::lock::LockInfo>,
 }
 
 /// The commit a run builds: what images are labelled and timestamped with.
@@ -147,4 +151,20 @@ pub trait Executor: Send + Sync + 'static {
         &self,
         request: StepRequest,
     ) -> impl Future<Output = Result<StepOutput, StepError>> + Send;
+
+    /// Takes, releases or reads the env's state lock (the `state-lock` plugin, for the
+    /// wasm host). An executor without one refuses, and a deploy that needs the lock
+    /// fails before its first locked step.
+    fn state_lock(
+        &self,
+        request: crate::lock::LockRequest,
+    ) -> impl Future<Output = Result<crate::lock::LockReply, StepError>> + Send {
+        let _ = request;
+        async {
+            Err(StepError::Failed {
+                message: "this executor cannot take the state lock".to_owned(),
+                help: None,
+            })
+        }
+    }
 }

@@ -13,6 +13,8 @@
 //! - [`git`]: the commit SHA, read from `.git` without running git.
 //! - [`store`]: the local content-addressed store (action entries with their output
 //!   files, blobs), run history, gc roots, the store's secret key.
+//! - [`lock`]: the env's Terraform state lock: the info a run writes into it, and the
+//!   call the scheduler makes to the executor to take, release or read it.
 //! - [`executor`]: the seam through which a step is run (wasm host, or a test executor),
 //!   and what a step produces ([`executor::StepOutput`]: manifest and output files).
 //! - [`scheduler`]: runs the graph on tokio, in parallel, with cancellation
@@ -28,6 +30,7 @@ pub mod files;
 pub mod fingerprint;
 pub mod git;
 pub mod graph;
+pub mod lock;
 pub mod model;
 pub mod scheduler;
 pub mod session;

@@ -10,7 +10,11 @@
 //! - [`TestExecutor::rendezvous`]: every step waits until `n` steps have run at once, which
 //!   proves parallelism without sleeping;
 //! - the call log: [`TestExecutor::calls`], [`TestExecutor::max_concurrency`],
-//!   [`TestExecutor::wait_started`].
+//!   [`TestExecutor::wait_started`];
+//! - the state lock: an in-memory lock table with the plugin's semantics
+//!   ([`TestExecutor::locks`], [`TestExecutor::lock_calls`], [`TestExecutor::hold_lock`]
+//!   for a holder from elsewhere), and which steps ran holding it
+//!   ([`TestExecutor::ran_locked`]).
 //!
 //! The CLI selects it instead of the wasm host when `FORGE_TEST_EXECUTOR` is set (see
 //! [`TestExecutor::from_env`]), so its integration tests run without Docker or AWS.
@@ -22,6 +26,7 @@ use tokio::sync::Notify;
 
 use crate::events::Event;
 use crate::executor::{Executor, StepError, StepOutput, StepRequest};
+use crate::lock::{LockAction, LockInfo, LockReply, LockRequest};
 
 /// The environment variable that makes the CLI use a [`TestExecutor`]; its value is a
 /// [`TestExecutor::from_spec`] spec (may be empty).
@@ -36,6 +41,10 @@ struct State {
     calls: Vec<String>,
     running: usize,
     max_running: usize,
+    /// Lock path → holder.
+    locks: BTreeMap<String, LockInfo>,
+    lock_calls: Vec<String>,
+    ran_locked: BTreeSet<String>,
 }
 
 /// See the module docs. Shared between the test and the engine through an `Arc`.
@@ -154,6 +163,35 @@ impl TestExecutor {
         let mut state = self.state();
         state.calls.clear();
         state.max_running = 0;
+        state.lock_calls.clear();
+        state.ran_locked.clear();
+    }
+
+    /// Who holds each lock path now.
+    pub fn locks(&self) -> BTreeMap<String, LockInfo> {
+        self.state().locks.clone()
+    }
+
+    /// The lock calls made so far: `acquire`, `release`, `status`.
+    pub fn lock_calls(&self) -> Vec<String> {
+        self.state().lock_calls.clone()
+    }
+
+    /// Someone else holds the lock at `path` (`<bucket>/<key>`).
+    pub fn hold_lock(&self, path: &str, holder: LockInfo) -> &Self {
+        self.state().locks.insert(path.to_owned(), holder);
+        self
+    }
+
+    /// The holder of the lock at `path` lets it go.
+    pub fn release_lock(&self, path: &str) -> &Self {
+        self.state().locks.remove(path);
+        self
+    }
+
+    /// The steps that ran with the state lock held for them.
+    pub fn ran_locked(&self) -> BTreeSet<String> {
+        self.state().ran_locked.clone()
     }
 
     /// Resolves once `step` has started executing.
@@ -219,6 +257,9 @@ impl Executor for TestExecutor {
         {
             let mut state = self.state();
             state.calls.push(request.step.id.clone());
+            if request.lock.is_some() {
+                state.ran_locked.insert(request.step.id.clone());
+            }
             state.running += 1;
             state.max_running = state.max_running.max(state.running);
         }
@@ -231,6 +272,49 @@ impl Executor for TestExecutor {
         self.state().running -= 1;
         self.changed.notify_waiters();
         result
+    }
+
+    async fn state_lock(&self, request: LockRequest) -> Result<LockReply, StepError> {
+        let path = request.backend.path();
+        let mut state = self.state();
+        let (call, reply) = match request.action {
+            LockAction::Acquire { info } => match state.locks.get(&path) {
+                Some(holder) => (
+                    "acquire",
+                    LockReply::Held {
+                        holder: holder.clone(),
+                    },
+                ),
+                None => {
+                    state.locks.insert(path, info);
+                    ("acquire", LockReply::Acquired)
+                }
+            },
+            LockAction::Release { id } => match state.locks.get(&path) {
+                None => ("release", LockReply::Free),
+                Some(holder) if holder.id == id => {
+                    state.locks.remove(&path);
+                    ("release", LockReply::Released)
+                }
+                Some(holder) => (
+                    "release",
+                    LockReply::Held {
+                        holder: holder.clone(),
+                    },
+                ),
+            },
+            LockAction::Status => match state.locks.get(&path) {
+                None => ("status", LockReply::Free),
+                Some(holder) => (
+                    "status",
+                    LockReply::Held {
+                        holder: holder.clone(),
+                    },
+                ),
+            },
+        };
+        state.lock_calls.push(call.to_owned());
+        Ok(reply)
     }
 }
 

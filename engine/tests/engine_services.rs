@@ -119,11 +119,9 @@ fn services_expand_into_the_standard_chain() {
             "ecr-push:backend",
             "ecr-push:frontend",
             "terraform-render",
-            "state-lock",
             "terraform-apply",
             "ecs-rollout:backend",
             "ecs-rollout:frontend",
-            "state-unlock",
         ]
     );
     assert_eq!(
@@ -136,20 +134,25 @@ build:
   ecr-push:frontend      (ecr-push)  ← docker-build:frontend
 deploy (env dev):
   terraform-render       (terraform-render)  ← ecr-push:backend, ecr-push:frontend
-  state-lock             (state-lock)  ← terraform-render
-  terraform-apply        (terraform-apply)  ← terraform-render, state-lock
-  ecs-rollout:backend    (ecs-rollout)  ← terraform-apply, ecr-push:backend
-  ecs-rollout:frontend   (ecs-rollout)  ← terraform-apply, ecr-push:frontend, ecs-rollout:backend
-  state-unlock           (state-unlock)  ← ecs-rollout:backend, ecs-rollout:frontend
+  terraform-apply        (terraform-apply)  ← terraform-render  [state lock]
+  ecs-rollout:backend    (ecs-rollout)  ← terraform-apply, ecr-push:backend  [state lock]
+  ecs-rollout:frontend   (ecs-rollout)  ← terraform-apply, ecr-push:frontend, ecs-rollout:backend  [state lock]
+state lock (env dev): S3 lockfile s3://tf-state/shop/dev.tfstate.tflock
+  taken before the first [state lock] step that runs, released after the last
 "
     );
     let dot = session.graph.to_dot();
     assert!(dot.contains("\"ecs-rollout:backend\" -> \"ecs-rollout:frontend\";"));
     let json: serde_json::Value =
         serde_json::from_str(&session.graph.to_json()).expect("graph JSON");
-    assert_eq!(json["steps"][5]["id"], "state-lock");
-    assert_eq!(json["steps"][5]["config"]["key"], "shop/dev.tfstate");
+    assert_eq!(json["steps"][5]["id"], "terraform-apply");
+    assert_eq!(
+        json["steps"][5]["config"]["state"]["key"],
+        "shop/dev.tfstate"
+    );
     assert_eq!(json["steps"][5]["env_scoped"], true);
+    assert_eq!(json["steps"][5]["locked"], true);
+    assert_eq!(json["lock"]["key"], "shop/dev.tfstate");
 }
 
 #[tokio::test]
@@ -271,12 +274,12 @@ async fn a_changed_builtin_component_reruns_its_steps() {
 async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     let fx = Fixture::new();
     let exec = Arc::new(TestExecutor::new());
-    assert_eq!(fx.run(&exec, Phase::Deploy, "dev").await.len(), 10);
+    assert_eq!(fx.run(&exec, Phase::Deploy, "dev").await.len(), 8);
     assert!(fx.run(&exec, Phase::Deploy, "dev").await.is_empty());
 
     // Build steps are shared between envs; deploy steps are env-scoped.
     let prod = fx.run(&exec, Phase::Deploy, "prod").await;
-    assert_eq!(prod.len(), 6, "{prod:?}");
+    assert_eq!(prod.len(), 4, "{prod:?}");
     assert!(prod.iter().all(|s| !s.starts_with("docker-build")));
 
     fx.write(
@@ -286,7 +289,7 @@ async fn deploy_runs_the_whole_chain_per_env_and_module_edits_rerender() {
     let calls = fx.run(&exec, Phase::Deploy, "dev").await;
     assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
     // The test executor's output follows its inputs, so everything downstream reruns too.
-    assert_eq!(calls.len(), 6, "{calls:?}");
+    assert_eq!(calls.len(), 4, "{calls:?}");
 }
 
 /// The rendered root module names module sources by path only, so editing a module
@@ -329,6 +332,18 @@ impl forge_engine::executor::Executor for EnvRecorder {
             serde_json::json!({ "step": request.step.id, "env": env }),
         ))
     }
+
+    async fn state_lock(
+        &self,
+        request: forge_engine::lock::LockRequest,
+    ) -> Result<forge_engine::lock::LockReply, forge_engine::executor::StepError> {
+        use forge_engine::lock::{LockAction, LockReply};
+        Ok(match request.action {
+            LockAction::Acquire { .. } => LockReply::Acquired,
+            LockAction::Release { .. } => LockReply::Released,
+            LockAction::Status => LockReply::Free,
+        })
+    }
 }
 
 /// A build-phase result is shared by every env (its fingerprint has no env), so its plugin
@@ -352,7 +367,7 @@ async fn only_env_scoped_steps_are_told_the_env() {
         let expected = if deploy { "dev" } else { "" };
         assert_eq!(env, expected, "{step} was told env {env:?}");
     }
-    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert_eq!(seen.len(), 8, "{seen:?}");
 }
 
 /// Fails every step with a message and a help line, as the plugin host does.
@@ -442,4 +457,271 @@ async fn a_service_setting_a_module_input_reads_reruns_the_render() {
     fx.write("project.kdl", &with_refs(1024, "10.9.0.0/16"));
     let calls = fx.run(&exec, Phase::Deploy, "dev").await;
     assert!(calls.contains(&"terraform-render".to_string()), "{calls:?}");
+}
+
+/// The state lock as a scope, with the test executor's lock table (the real plugin and
+/// S3/DynamoDB are tested through the host and the CLI).
+mod state_lock {
+    use super::*;
+    use forge_engine::events::{Event, LockChange, Summary};
+    use forge_engine::lock::{self, ForgeInfo, LockInfo};
+
+    const PATH: &str = "tf-state/shop/dev.tfstate";
+
+    async fn deploy(
+        fx: &Fixture,
+        exec: &Arc<TestExecutor>,
+        options: RunOptions,
+    ) -> (Summary, Vec<Event>) {
+        let (sink, mut rx) = EventSink::channel();
+        exec.reset_log();
+        let summary = fx
+            .session("dev")
+            .run(exec.clone(), options, sink)
+            .await
+            .expect("run");
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        (summary, events)
+    }
+
+    fn changes(events: &[Event]) -> Vec<&'static str> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StateLock { change, .. } => Some(match change {
+                    LockChange::Acquired { .. } => "acquired",
+                    LockChange::Waiting { .. } => "waiting",
+                    LockChange::Released { .. } => "released",
+                    LockChange::NotReleased { .. } => "not-released",
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn someone_else() -> LockInfo {
+        let backend = Fixture::new()
+            .session("dev")
+            .graph
+            .lock
+            .clone()
+            .expect("lock");
+        let mut info = lock::new_info(&backend.backend, "OperationTypePlan", &ForgeInfo::default())
+            .expect("info");
+        info.info = String::new();
+        info.who = "alice@laptop".into();
+        info.version = "1.11.4".into();
+        info
+    }
+
+    #[tokio::test]
+    async fn a_deploy_holds_the_lock_around_the_locked_steps_and_a_cached_one_takes_none() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        let (summary, events) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert_eq!(summary.failed, 0, "{summary:?}");
+        assert_eq!(exec.lock_calls(), ["acquire", "release"]);
+        assert_eq!(changes(&events), ["acquired", "released"]);
+        assert!(exec.locks().is_empty(), "released");
+        let locked: Vec<String> = exec.ran_locked().into_iter().collect();
+        assert_eq!(
+            locked,
+            [
+                "ecs-rollout:backend",
+                "ecs-rollout:frontend",
+                "terraform-apply"
+            ]
+        );
+        // The lock is taken right before the first locked step, after everything else.
+        let acquired = events
+            .iter()
+            .position(|e| matches!(e, Event::StateLock { .. }))
+            .expect("acquired");
+        let render_done = events
+            .iter()
+            .position(
+                |e| matches!(e, Event::StepFinished { step, .. } if step == "terraform-render"),
+            )
+            .expect("render finished");
+        assert!(render_done < acquired);
+        let lock_info = events.iter().find_map(|e| match e {
+            Event::StateLock {
+                change: LockChange::Acquired { lock, .. },
+                ..
+            } => Some(lock.clone()),
+            _ => None,
+        });
+        let lock_info = lock_info.expect("lock info");
+        assert_eq!(lock_info.path, PATH);
+        assert_eq!(lock_info.operation, "OperationTypeApply");
+        let forge = lock_info.forge().expect("forge's info");
+        assert_eq!(forge.commit.as_deref(), Some(fx.sha.as_str()));
+
+        let (summary, events) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert_eq!(summary.cached, 8, "{summary:?}");
+        assert!(
+            exec.lock_calls().is_empty(),
+            "a cached deploy takes no lock"
+        );
+        assert!(changes(&events).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_build_never_takes_the_lock() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        let (summary, _) = deploy(&fx, &exec, RunOptions::new(Phase::Build)).await;
+        assert_eq!(summary.ran, 4);
+        assert!(exec.lock_calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_locked_step_still_releases_the_lock() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        exec.fail("terraform-apply", "apply failed");
+        let (summary, events) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert_eq!(summary.failed, 1, "{summary:?}");
+        assert_eq!(summary.skipped, 2, "the rollouts");
+        assert_eq!(changes(&events), ["acquired", "released"]);
+        assert!(exec.locks().is_empty());
+        assert_eq!(summary.lock_left, None);
+    }
+
+    #[tokio::test]
+    async fn cancelling_inside_the_lock_releases_it() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        exec.block("terraform-apply");
+        let options = RunOptions::new(Phase::Deploy);
+        let cancel = options.cancel.clone();
+        let waiter = exec.clone();
+        tokio::spawn(async move {
+            waiter.wait_started("terraform-apply").await;
+            cancel.cancel();
+        });
+        let (summary, events) = deploy(&fx, &exec, options).await;
+        assert!(summary.cancelled);
+        assert_eq!(changes(&events), ["acquired", "released"]);
+        assert!(exec.locks().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_step_timeout_inside_the_lock_releases_it() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        exec.block("ecs-rollout:backend");
+        let mut options = RunOptions::new(Phase::Deploy);
+        options.step_timeout = Some(std::time::Duration::from_millis(200));
+        let (summary, events) = deploy(&fx, &exec, options).await;
+        assert_eq!(summary.failed, 1, "{summary:?}");
+        assert_eq!(changes(&events), ["acquired", "released"]);
+        assert!(exec.locks().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lock_held_elsewhere_fails_the_deploy_naming_the_holder() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        let holder = someone_else();
+        exec.hold_lock(PATH, holder.clone());
+        let (sink, mut rx) = EventSink::channel();
+        let summary = fx
+            .session("dev")
+            .run(exec.clone(), RunOptions::new(Phase::Deploy), sink)
+            .await
+            .expect("run");
+        assert_eq!(summary.failed, 1, "{summary:?}");
+        assert!(exec.ran_locked().is_empty());
+        assert_eq!(exec.locks().get(PATH), Some(&holder), "theirs is untouched");
+        let mut reason = None;
+        while let Ok(e) = rx.try_recv() {
+            if let Event::StepFinished {
+                step,
+                reason: Some(r),
+                ..
+            } = e
+                && step == "terraform-apply"
+            {
+                reason = Some(r);
+            }
+        }
+        let reason = reason.expect("apply's failure");
+        assert!(reason.contains("held by alice@laptop"), "{reason}");
+        assert!(reason.contains(&holder.id), "{reason}");
+        assert!(reason.contains("forge lock force-unlock"), "{reason}");
+        // Nothing was taken, so nothing is released; the build steps still ran.
+        assert_eq!(exec.lock_calls(), ["acquire"]);
+        assert_eq!(summary.ran, 5);
+    }
+
+    #[tokio::test]
+    async fn with_a_lock_timeout_the_deploy_waits_for_the_holder() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        exec.hold_lock(PATH, someone_else());
+        let mut options = RunOptions::new(Phase::Deploy);
+        options.lock_timeout = std::time::Duration::from_secs(30);
+        let releaser = exec.clone();
+        tokio::spawn(async move {
+            // Released by its holder while forge waits.
+            while releaser.lock_calls().is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            releaser.release_lock(PATH);
+        });
+        let (summary, events) = deploy(&fx, &exec, options).await;
+        assert_eq!(summary.failed, 0, "{summary:?}");
+        assert_eq!(changes(&events), ["waiting", "acquired", "released"]);
+        assert_eq!(exec.lock_calls(), ["acquire", "acquire", "release"]);
+    }
+
+    #[tokio::test]
+    async fn status_and_force_unlock_check_the_id() {
+        let fx = Fixture::new();
+        let exec = TestExecutor::new();
+        let session = fx.session("dev");
+        assert_eq!(
+            session
+                .lock_status(&exec, EventSink::null())
+                .await
+                .expect("status"),
+            None
+        );
+        let holder = someone_else();
+        exec.hold_lock(PATH, holder.clone());
+        assert_eq!(
+            session
+                .lock_status(&exec, EventSink::null())
+                .await
+                .expect("status"),
+            Some(holder.clone())
+        );
+        let wrong = session
+            .force_unlock(&exec, "not-the-id", EventSink::null())
+            .await
+            .expect_err("a wrong id is refused");
+        let text = wrong.to_string();
+        assert!(
+            text.contains("alice@laptop") && text.contains(&holder.id),
+            "{text}"
+        );
+        assert!(!wrong.is_invalid_input());
+        assert!(
+            session
+                .force_unlock(&exec, &holder.id, EventSink::null())
+                .await
+                .expect("released")
+        );
+        assert!(exec.locks().is_empty());
+        assert!(
+            !session
+                .force_unlock(&exec, &holder.id, EventSink::null())
+                .await
+                .expect("free")
+        );
+    }
 }

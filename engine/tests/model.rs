@@ -583,3 +583,34 @@ fn the_documented_example_is_valid() {
         matches!(&task.inputs["subnet_ids"].value, ConfigValue::List(items) if items.len() == 1)
     );
 }
+
+/// Terraform can take both locks (`use_lockfile` and `dynamodb_table`); so can forge.
+#[test]
+fn a_state_lock_may_be_the_lockfile_the_table_or_both() {
+    let both = BASE.replace(
+        r#"lock "dynamodb" table="tf-locks""#,
+        r#"lock "s3-lockfile" "dynamodb" table="tf-locks""#,
+    );
+    let project = parse(&both);
+    let config = project.resolve(None).expect("resolves");
+    let state = config.state.as_ref().expect("state");
+    assert_eq!(
+        state.lock.value,
+        StateLock::Both {
+            table: "tf-locks".into()
+        }
+    );
+    let backend = state.lock_backend(&config.env);
+    assert!(backend.lockfile);
+    assert_eq!(backend.table.as_deref(), Some("tf-locks"));
+    assert_eq!(backend.region, "us-east-1");
+
+    let bad = BASE.replace(
+        r#"lock "dynamodb" table="tf-locks""#,
+        r#"lock "s3-lockfile" "dynamo" table="tf-locks""#,
+    );
+    let errors = model::parse(Path::new(FIXTURE), &bad).expect_err("unknown kind");
+    let text = render(&errors);
+    assert!(text.contains("unknown lock kind `dynamo`"), "{text}");
+    assert!(text.contains("dynamodb"), "{text}");
+}

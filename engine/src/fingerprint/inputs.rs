@@ -99,7 +99,8 @@ impl Inputs {
             .map_err(|e| Error::Internal(format!("cannot read the store key: {e}")))
     }
 
-    fn commit(&self) -> Option<String> {
+    /// The commit being built (`FORGE_COMMIT_SHA`, else `HEAD`), read once.
+    pub fn commit(&self) -> Option<String> {
         self.commit
             .get_or_init(|| crate::git::commit_sha_with_env(&self.root, |n| self.vars.get(n)))
             .clone()

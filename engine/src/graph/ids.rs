@@ -1,4 +1,4 @@
-//! The ids of the steps forge generates from services, modules and the state backend, in
+//! The ids of the steps forge generates from services and modules, in
 //! one place. Each generated step runs the built-in plugin of the same name; a service's
 //! steps are suffixed with `:<service>` (`docker-build:backend`). A `step` block may not
 //! take one of these ids (`forge::graph::duplicate_step`).
@@ -9,14 +9,10 @@ pub const DOCKER_BUILD: &str = "docker-build";
 pub const ECR_PUSH: &str = "ecr-push";
 /// Renders the root Terraform module from the project's modules.
 pub const TERRAFORM_RENDER: &str = "terraform-render";
-/// Takes the remote state's lock (only with a `state` backend).
-pub const STATE_LOCK: &str = "state-lock";
 /// Applies the rendered Terraform.
 pub const TERRAFORM_APPLY: &str = "terraform-apply";
 /// Rolls a service out on ECS: `ecs-rollout:<service>`.
 pub const ECS_ROLLOUT: &str = "ecs-rollout";
-/// Releases the lock once every rollout is done.
-pub const STATE_UNLOCK: &str = "state-unlock";
 
 /// `docker-build:<service>`.
 pub fn docker_build(service: &str) -> String {

@@ -1,8 +1,9 @@
 //! The step graph: services and `step` blocks expanded into steps with dependencies.
 //!
 //! - [`expand`]: one resolved [`Config`] → the list of [`Step`]s (the service sugar
-//!   `docker-build → ecr-push → terraform-render → state-lock → terraform-apply →
-//!   ecs-rollout → state-unlock`, plus every `step` block).
+//!   `docker-build → ecr-push → terraform-render → terraform-apply → ecs-rollout`, plus
+//!   every `step` block), and the env's state lock held around the steps that change
+//!   infrastructure ([`StateLockScope`]).
 //! - [`validate`](self::validate): unknown `needs`, phase order, cycles (with the cycle
 //!   printed and every `needs` on it underlined), then a stable topological order.
 //! - [`render`]: `forge graph` as text, DOT and JSON.
@@ -81,6 +82,10 @@ pub struct Step {
     pub stamp_commit: bool,
     /// Whether the forge env name feeds the fingerprint (deploy steps).
     pub env_scoped: bool,
+    /// Whether the step runs inside the env's state lock ([`StepGraph::lock`]): the
+    /// scheduler takes the lock before the first such step that must run and releases it
+    /// after the last. A cached one needs no lock.
+    pub locked: bool,
     /// Capabilities granted to the plugin for this step.
     pub grants: Vec<String>,
     pub origin: Origin,
@@ -99,13 +104,40 @@ pub struct StepGraph {
     pub index: BTreeMap<String, usize>,
     /// For each step, the positions of the steps it needs (same order as `Step::needs`).
     pub deps: Vec<Vec<usize>>,
+    /// The env's state lock, when the project has a `state` backend and modules: held
+    /// around the [`Step::locked`] steps.
+    pub lock: Option<StateLockScope>,
+}
+
+/// The env's Terraform state lock, as a scope the scheduler holds rather than a step.
+///
+/// As steps, "lock" would have to run before forge knows whether anything inside needs
+/// it (so a fully cached deploy would still take the lock), it could not be cached while
+/// everything around it is, and "unlock" could not run after a failure (a failed step's
+/// dependents are skipped). As a scope: the lock is taken only when a locked step misses
+/// the cache, right before it runs, and released after the last locked step finishes,
+/// whatever happened to it, on Ctrl-C and on `--timeout` too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateLockScope {
+    pub backend: forge_contract::lock::Backend,
+    /// The `state` node.
+    pub span: SourceSpan,
 }
 
 impl StepGraph {
     /// Expands one env's config into a validated, topologically sorted graph.
     pub fn from_config(config: &Config, source: &SourceFile) -> Result<StepGraph, GraphError> {
         let steps = expand::expand(config);
-        validate::build(config.env.clone(), steps, source)
+        let mut graph = validate::build(config.env.clone(), steps, source)?;
+        graph.lock = config
+            .state
+            .as_ref()
+            .filter(|_| graph.steps.iter().any(|s| s.locked))
+            .map(|state| StateLockScope {
+                backend: state.lock_backend(&config.env),
+                span: state.span,
+            });
+        Ok(graph)
     }
 
     pub fn get(&self, id: &str) -> Option<&Step> {

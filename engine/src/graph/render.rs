@@ -13,7 +13,13 @@ use super::{Step, StepGraph};
 struct JsonGraph<'a> {
     env: &'a str,
     steps: &'a [Step],
+    /// The env's state lock, held around the steps marked `locked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<&'a forge_contract::lock::Backend>,
 }
+
+/// What marks a step inside the env's state lock in text output.
+pub const LOCKED_MARK: &str = "[state lock]";
 
 impl StepGraph {
     /// One line per step, grouped by phase, with what it needs:
@@ -24,6 +30,9 @@ impl StepGraph {
     ///   ecr-push:backend            (ecr-push)  ← docker-build:backend
     /// deploy (env dev):
     ///   terraform-render            (terraform-render)  ← ecr-push:backend
+    ///   terraform-apply             (terraform-apply)  ← terraform-render  [state lock]
+    /// state lock (env dev): S3 lockfile s3://tf-state/dev.tfstate.tflock
+    ///   taken before the first [state lock] step that runs, released after the last
     /// ```
     pub fn to_text(&self) -> String {
         let width = self.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
@@ -44,9 +53,20 @@ impl StepGraph {
                 if !step.needs.is_empty() {
                     let _ = write!(line, "  ← {}", step.needs.join(", "));
                 }
+                if step.locked {
+                    let _ = write!(line, "  {LOCKED_MARK}");
+                }
                 out.push_str(line.trim_end());
                 out.push('\n');
             }
+        }
+        if let Some(lock) = &self.lock {
+            let _ = writeln!(
+                out,
+                "state lock (env {}): {}\n  taken before the first {LOCKED_MARK} step that runs, released after the last",
+                self.env,
+                lock.backend.describe()
+            );
         }
         out
     }
@@ -67,6 +87,17 @@ impl StepGraph {
                 dot_quote(&format!("{}\n{}", step.id, step.plugin))
             );
         }
+        if let Some(lock) = &self.lock {
+            let _ = writeln!(
+                out,
+                "  subgraph cluster_state_lock {{\n    label={};\n    style=dashed;",
+                dot_quote(&format!("state lock: {}", lock.backend.describe()))
+            );
+            for step in self.steps.iter().filter(|s| s.locked) {
+                let _ = writeln!(out, "    {};", dot_quote(&step.id));
+            }
+            out.push_str("  }\n");
+        }
         for step in &self.steps {
             for need in &step.needs {
                 let _ = writeln!(out, "  {} -> {};", dot_quote(need), dot_quote(&step.id));
@@ -77,11 +108,14 @@ impl StepGraph {
     }
 
     /// Pretty JSON: `{"env": ..., "steps": [{"id", "plugin", "phase", "config", "inputs",
-    /// "needs", "env_vars", "commit_sha", "env_scoped", "grants", "origin"}, ...]}`.
+    /// "needs", "env_vars", "commit_sha", "env_scoped", "locked", "grants", "origin"}, ...],
+    /// "lock": {"bucket", "key", "region", "lockfile", "table"}}` (`lock` only when the env
+    /// has one).
     pub fn to_json(&self) -> String {
         let graph = JsonGraph {
             env: &self.env,
             steps: &self.steps,
+            lock: self.lock.as_ref().map(|l| &l.backend),
         };
         serde_json::to_string_pretty(&graph).unwrap_or_else(|_| String::from("{}"))
     }

@@ -145,11 +145,9 @@ fn services_expand_into_the_standard_chain_in_stable_order() {
             "ecr-push:backend",
             "ecr-push:frontend",
             "terraform-render",
-            "state-lock",
             "terraform-apply",
             "ecs-rollout:backend",
             "ecs-rollout:frontend",
-            "state-unlock",
         ]
     );
     let rollout = graph.get("ecs-rollout:frontend").expect("rollout");
@@ -175,8 +173,33 @@ fn services_expand_into_the_standard_chain_in_stable_order() {
         "the SHA tags at push time, not in the image"
     );
     assert!(graph.get("ecr-push:backend").expect("push").commit_sha);
-    let lock = graph.get("state-lock").expect("lock");
-    assert!(lock.config.canonical_json().contains("shop/dev.tfstate"));
+    // The lock is a scope around the steps that change infrastructure, not a step.
+    let lock = graph.lock.as_ref().expect("a state lock");
+    assert_eq!(lock.backend.key, "shop/dev.tfstate");
+    let locked: Vec<&str> = graph
+        .steps
+        .iter()
+        .filter(|s| s.locked)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(
+        locked,
+        [
+            "terraform-apply",
+            "ecs-rollout:backend",
+            "ecs-rollout:frontend"
+        ]
+    );
+}
+
+#[test]
+fn without_a_state_backend_nothing_is_locked() {
+    let mut config = two_tier();
+    config.state = None;
+    let graph = StepGraph::from_config(&config, &source()).expect("valid graph");
+    assert!(graph.lock.is_none());
+    assert!(graph.steps.iter().all(|s| !s.locked));
+    assert!(!graph.to_text().contains("state lock"));
 }
 
 #[test]
@@ -272,8 +295,13 @@ fn renderings_name_every_step_and_edge() {
     assert!(dot.contains("\"docker-build:backend\" -> \"ecr-push:backend\";"));
     let json: serde_json::Value = serde_json::from_str(&graph.to_json()).expect("json");
     assert_eq!(json["env"], "dev");
-    assert_eq!(json["steps"].as_array().map(Vec::len), Some(10));
+    assert_eq!(json["steps"].as_array().map(Vec::len), Some(8));
     assert_eq!(json["steps"][2]["needs"][0], "docker-build:backend");
+    assert_eq!(json["steps"][5]["locked"], true);
+    assert_eq!(json["lock"]["key"], "shop/dev.tfstate");
+    assert!(text.contains("terraform-render  [state lock]"));
+    assert!(text.contains("state lock (env dev): "));
+    assert!(dot.contains("subgraph cluster_state_lock"));
 }
 
 #[test]

@@ -80,6 +80,7 @@ pub(super) fn build(
         steps: sorted,
         index,
         deps,
+        lock: None,
     })
 }
 

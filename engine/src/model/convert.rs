@@ -274,19 +274,49 @@ fn read_state(node: &KdlNode, cx: &mut Cx) -> StateBackend {
                 }
             }
             "lock" => {
-                cx.shape(child, 1, &["table"], Ctx::Leaf);
-                let help = "`lock \"s3-lockfile\"` or `lock \"dynamodb\" table=\"NAME\"`";
-                let Some(kind) = cx.arg(child, 0) else {
+                cx.shape(child, 2, &["table"], Ctx::Leaf);
+                let help = "`lock \"s3-lockfile\"`, `lock \"dynamodb\" table=\"NAME\"`, or both: `lock \"s3-lockfile\" \"dynamodb\" table=\"NAME\"`";
+                if cx.arg(child, 0).is_none() {
                     cx.missing(child, "a lock kind", help.into());
                     continue;
-                };
-                let Some(kind) = cx.string(child, kind, help) else {
+                }
+                let mut lockfile = false;
+                let mut dynamodb = false;
+                let mut bad = false;
+                for index in 0..2 {
+                    let Some(entry) = cx.arg(child, index) else {
+                        break;
+                    };
+                    let Some(kind) = cx.string(child, entry, help) else {
+                        bad = true;
+                        continue;
+                    };
+                    match kind.value.as_str() {
+                        "s3-lockfile" => lockfile = true,
+                        "dynamodb" => dynamodb = true,
+                        other => {
+                            let hint = super::schema::did_you_mean(
+                                other,
+                                ["s3-lockfile", "dynamodb"],
+                                "lock",
+                            );
+                            cx.invalid(
+                                kind.span,
+                                format!("unknown lock kind `{other}`"),
+                                "not a lock kind",
+                                hint,
+                            );
+                            bad = true;
+                        }
+                    }
+                }
+                if bad {
                     continue;
-                };
+                }
                 let table = cx.prop(child, "table");
-                let lock = match (kind.value.as_str(), table) {
-                    ("s3-lockfile", None) => StateLock::S3Lockfile,
-                    ("s3-lockfile", Some(t)) => {
+                let lock = match (dynamodb, table) {
+                    (false, None) => StateLock::S3Lockfile,
+                    (false, Some(t)) => {
                         let span = cx.entry_span(t);
                         cx.invalid(
                             span,
@@ -296,23 +326,13 @@ fn read_state(node: &KdlNode, cx: &mut Cx) -> StateBackend {
                         );
                         StateLock::S3Lockfile
                     }
-                    ("dynamodb", Some(t)) => match cx.string(child, t, "the DynamoDB table name") {
+                    (true, Some(t)) => match cx.string(child, t, "the DynamoDB table name") {
+                        Some(t) if lockfile => StateLock::Both { table: t.value },
                         Some(t) => StateLock::DynamoDb { table: t.value },
                         None => continue,
                     },
-                    ("dynamodb", None) => {
+                    (true, None) => {
                         cx.missing(child, "a `table=`", "add `table=\"NAME\"`: a DynamoDB table with a `LockID` string hash key".into());
-                        continue;
-                    }
-                    (other, _) => {
-                        let hint =
-                            super::schema::did_you_mean(other, ["s3-lockfile", "dynamodb"], "lock");
-                        cx.invalid(
-                            kind.span,
-                            format!("unknown lock kind `{other}`"),
-                            "not a lock kind",
-                            hint,
-                        );
                         continue;
                     }
                 };

@@ -316,6 +316,23 @@ impl StateBackend {
     pub fn key_for(&self, env: &str) -> String {
         self.key.value.replace("{env}", env)
     }
+
+    /// The env's state and its lock, as the `state-lock` plugin is told them.
+    pub fn lock_backend(&self, env: &str) -> forge_contract::lock::Backend {
+        let (lockfile, table) = match &self.lock.value {
+            StateLock::S3Lockfile => (true, None),
+            StateLock::DynamoDb { table } => (false, Some(table.clone())),
+            StateLock::Both { table } => (true, Some(table.clone())),
+        };
+        forge_contract::lock::Backend {
+            bucket: self.bucket.value.clone(),
+            key: self.key_for(env),
+            region: self.region.value.clone(),
+            endpoint: self.endpoint.as_ref().map(|e| e.value.clone()),
+            lockfile,
+            table,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,6 +341,9 @@ pub enum StateLock {
     S3Lockfile,
     /// DynamoDB table with a `LockID` string hash key.
     DynamoDb { table: String },
+    /// Both, as Terraform takes them with `use_lockfile` and `dynamodb_table` set: the
+    /// lockfile first, then the item.
+    Both { table: String },
 }
 
 /// A plugin a step can run.
@@ -349,10 +369,8 @@ pub const BUILTIN_PLUGINS: &[&str] = &[
     "docker-build",
     "ecr-push",
     "terraform-render",
-    "state-lock",
     "terraform-apply",
     "ecs-rollout",
-    "state-unlock",
     "command",
 ];
 

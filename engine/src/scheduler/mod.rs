@@ -17,6 +17,13 @@
 //!    running steps through their executor cancel token; a cancelled step writes nothing to
 //!    the store and every step not yet finished is `skipped`. The run is still recorded in
 //!    the env's history, as cancelled.
+//! 7. The env's state lock is a scope, not a step (`lock`): taken right before the first
+//!    locked step that must run, released once the last locked step finished, and before
+//!    the run returns whatever happened.
+
+mod lock;
+
+pub(crate) use lock::HeldLock;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -46,6 +53,9 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// Per-step deadline (`--timeout`); cancels the step through the same path as Ctrl-C.
     pub step_timeout: Option<Duration>,
+    /// How long to wait for the env's state lock when someone else holds it
+    /// (`--lock-timeout`; zero fails at once, like Terraform's default).
+    pub lock_timeout: Duration,
 }
 
 impl RunOptions {
@@ -58,6 +68,7 @@ impl RunOptions {
             command: String::new(),
             cancel: CancellationToken::new(),
             step_timeout: None,
+            lock_timeout: Duration::ZERO,
         }
     }
 }
@@ -81,6 +92,8 @@ pub(crate) struct RunContext {
     pub inputs: Arc<Inputs>,
     pub cache: Arc<Cache>,
     pub previous: Arc<LazyPrevious>,
+    /// The env's state lock, when the graph has one and the run selected a locked step.
+    pub lock: Option<Arc<HeldLock>>,
 }
 
 /// The result of a run: the summary and, per step id, its outcome (for run history).
@@ -127,6 +140,8 @@ pub(crate) async fn run<E: Executor>(
     let mut task_steps: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
     let mut summary = Summary::default();
     let mut cancelled = false;
+    // Locked steps of this run still to finish; at zero the lock goes.
+    let mut locked_left = selected.iter().filter(|&&i| graph.steps[i].locked).count();
 
     loop {
         while !cancelled && tasks.len() < jobs {
@@ -212,6 +227,16 @@ pub(crate) async fn run<E: Executor>(
                 &events,
             );
         }
+        if let Some(lock) = &ctx.lock {
+            let still = selected
+                .iter()
+                .filter(|&&s| graph.steps[s].locked && !outcomes.contains_key(&s))
+                .count();
+            if still == 0 && locked_left > 0 {
+                summary.lock_left = lock.release(&*executor).await;
+            }
+            locked_left = still;
+        }
     }
 
     // Whatever never started: cancelled run, or a task that died.
@@ -234,6 +259,12 @@ pub(crate) async fn run<E: Executor>(
             reason: outcome.reason.clone(),
         });
         outcomes.insert(i, outcome);
+    }
+    // Whatever happened above, the lock does not outlive the run.
+    if let Some(lock) = &ctx.lock
+        && let Some(left) = lock.release(&*executor).await
+    {
+        summary.lock_left = Some(left);
     }
     summary.cancelled = cancelled;
     summary.duration = started.elapsed();
@@ -384,6 +415,22 @@ impl StepTask {
         if self.cancel.is_cancelled() {
             return skipped("run cancelled".to_string());
         }
+        let lock = match &self.ctx.lock {
+            Some(lock) if step.locked => match lock.ensure(&*executor, &self.cancel).await {
+                Ok(info) => Some(info),
+                Err(StepError::Cancelled) => {
+                    return skipped("cancelled while waiting for the state lock".to_string());
+                }
+                Err(StepError::Failed { message, help }) => {
+                    let reason = match help {
+                        Some(help) => format!("{message}\n  help: {help}"),
+                        None => message,
+                    };
+                    return failed(reason, Some(key));
+                }
+            },
+            _ => None,
+        };
         let fingerprint = Arc::new(fingerprint);
         let request = StepRequest {
             step: step.clone(),
@@ -406,6 +453,7 @@ impl StepTask {
                 .flatten(),
             cancel: self.cancel.clone(),
             events: self.events.clone(),
+            lock,
         };
         let timer = self.timeout.map(|limit| {
             let cancel = self.cancel.clone();

@@ -22,6 +22,7 @@ use crate::executor::Executor;
 use crate::fingerprint::cache::{Cache, LazyPrevious, PreviousRuns};
 use crate::fingerprint::inputs::{BuiltinIdentities, EnvVars, Inputs};
 use crate::graph::StepGraph;
+use crate::lock::{LockAction, LockInfo, LockReply, LockRequest};
 use crate::model::{self, Project};
 pub use crate::scheduler::RunOptions;
 use crate::scheduler::{self, RunContext};
@@ -128,6 +129,25 @@ impl Session {
             env: self.env.clone(),
             steps: selected.len(),
         });
+        let lock = self
+            .graph
+            .lock
+            .as_ref()
+            .filter(|_| selected.iter().any(|&i| self.graph.steps[i].locked))
+            .map(|scope| {
+                let forge = crate::lock::ForgeInfo {
+                    run: run_id.clone(),
+                    commit: inputs.commit(),
+                    command: options.command.clone(),
+                };
+                Arc::new(scheduler::HeldLock::new(
+                    scope.backend.clone(),
+                    self.env.clone(),
+                    forge,
+                    options.lock_timeout,
+                    events.clone(),
+                ))
+            });
         let ctx = Arc::new(RunContext {
             graph: self.graph.clone(),
             steps: self.graph.steps.iter().cloned().map(Arc::new).collect(),
@@ -135,6 +155,7 @@ impl Session {
             inputs: inputs.clone(),
             cache: cache.clone(),
             previous,
+            lock,
         });
         let result = scheduler::run(ctx, executor, &options, &selected, events.clone()).await;
 
@@ -157,6 +178,77 @@ impl Session {
         }
         events.send(Event::Summary(summary.clone()));
         Ok(summary)
+    }
+
+    /// Who holds the env's state lock: `None` when it is free (`forge lock status`).
+    pub async fn lock_status<E: Executor>(
+        &self,
+        executor: &E,
+        events: EventSink,
+    ) -> Result<Option<LockInfo>, Error> {
+        match self.lock_call(executor, LockAction::Status, events).await? {
+            LockReply::Held { holder } => Ok(Some(holder)),
+            LockReply::Free => Ok(None),
+            other => Err(self.lock_error(format!("unexpected answer {other:?}"), None)),
+        }
+    }
+
+    /// Releases the env's state lock if `id` is its holder's (`forge lock force-unlock`):
+    /// a lock left by a killed forge or `terraform`. `Ok(false)` when it was free already.
+    pub async fn force_unlock<E: Executor>(
+        &self,
+        executor: &E,
+        id: &str,
+        events: EventSink,
+    ) -> Result<bool, Error> {
+        let action = LockAction::Release { id: id.to_owned() };
+        match self.lock_call(executor, action, events).await? {
+            LockReply::Released => Ok(true),
+            LockReply::Free => Ok(false),
+            LockReply::Held { holder } => Err(Error::WrongLockId {
+                id: id.to_owned(),
+                env: self.env.clone(),
+                holder: crate::lock::describe_holder(&holder),
+            }),
+            other => Err(self.lock_error(format!("unexpected answer {other:?}"), None)),
+        }
+    }
+
+    /// The env's lock backend, or why there is none.
+    pub fn lock_backend(&self) -> Result<&crate::lock::Backend, Error> {
+        self.graph
+            .lock
+            .as_ref()
+            .map(|scope| &scope.backend)
+            .ok_or_else(|| Error::NoStateLock {
+                env: self.env.clone(),
+            })
+    }
+
+    async fn lock_call<E: Executor>(
+        &self,
+        executor: &E,
+        action: LockAction,
+        events: EventSink,
+    ) -> Result<LockReply, Error> {
+        let request = LockRequest {
+            backend: self.lock_backend()?.clone(),
+            action,
+            cancel: tokio_util::sync::CancellationToken::new(),
+            events,
+        };
+        executor.state_lock(request).await.map_err(|e| match e {
+            crate::executor::StepError::Failed { message, help } => self.lock_error(message, help),
+            crate::executor::StepError::Cancelled => self.lock_error("cancelled".into(), None),
+        })
+    }
+
+    fn lock_error(&self, message: String, help: Option<String>) -> Error {
+        Error::Lock {
+            env: self.env.clone(),
+            message,
+            help,
+        }
     }
 
     /// What the env's history keeps of a run.

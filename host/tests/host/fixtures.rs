@@ -107,6 +107,7 @@ impl Project {
             commit_sha: false,
             stamp_commit: false,
             env_scoped: false,
+            locked: false,
             grants: grants.iter().map(|g| (*g).to_owned()).collect(),
             origin: Origin::Step("render".into()),
             span: (0, 0).into(),
@@ -125,6 +126,7 @@ impl Project {
             stamp: None,
             cancel: CancellationToken::new(),
             events,
+            lock: None,
         };
         (request, Events(rx))
     }

@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! docker-build:<svc> → ecr-push:<svc> ─┐                         (phase build)
-//!                                      ├→ terraform-render → state-lock → terraform-apply
-//!                                      │     → ecs-rollout:<svc> → state-unlock  (phase deploy)
+//!                                      ├→ terraform-render → terraform-apply
+//!                                      │     → ecs-rollout:<svc>                 (phase deploy)
 //! ```
 //!
 //! `ecs-rollout:<svc>` also needs its own `ecr-push:<svc>` and the rollouts of the services
 //! it `depends-on` (the backend is rolled out before the frontend that calls it). Without
-//! modules there is no Terraform chain; without a state backend there is no lock/unlock.
+//! modules there is no Terraform chain. With a state backend, `terraform-apply` and the
+//! rollouts are [`Step::locked`]: the scheduler holds the env's state lock around them
+//! ([`super::StateLockScope`]); the lock is no step of its own.
 //! Deploy-phase steps (the generated ones and `step` blocks with `phase "deploy"`) are
 //! env-scoped: the env name feeds their fingerprint, so `dev` and `prod` never share a
 //! result. Build steps are not: an image built for `dev` is the image `prod` runs.
@@ -63,9 +65,7 @@ pub(super) fn expand(config: &Config) -> Vec<Step> {
         .iter()
         .map(|(name, svc)| services::ecs_rollout(&new, name, svc, apply.as_deref()))
         .collect();
-    let unlock = terraform::unlock(&new, &rollouts);
     steps.extend(rollouts);
-    steps.extend(unlock);
     for (name, decl) in &config.steps {
         steps.push(user_steps::step(&new, name, decl, apply.as_deref()));
     }
@@ -113,6 +113,7 @@ impl NewStep<'_> {
             commit_sha: false,
             stamp_commit: false,
             env_scoped: phase == Phase::Deploy,
+            locked: false,
             grants,
             origin,
             span,

@@ -134,6 +134,9 @@ pub(super) fn state_config(state: &StateBackend, env: &str) -> ConfigValue {
     let lock = match &state.lock.value {
         StateLock::S3Lockfile => map([("kind", s("s3-lockfile"))]),
         StateLock::DynamoDb { table } => map([("kind", s("dynamodb")), ("table", s(table))]),
+        StateLock::Both { table } => {
+            map([("kind", s("s3-lockfile+dynamodb")), ("table", s(table))])
+        }
     };
     map([
         ("bucket", s(&state.bucket.value)),

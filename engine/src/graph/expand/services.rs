@@ -70,6 +70,8 @@ pub(super) fn ecs_rollout(
         Origin::Service(name.to_string()),
     );
     rollout.config = rollout_config(new.config, svc);
+    // Inside the state lock with the apply whose outputs it reads.
+    rollout.locked = apply.is_some() && new.config.state.is_some();
     if let Some(apply) = apply {
         rollout.need(apply, svc.span);
     }

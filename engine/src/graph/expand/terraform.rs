@@ -1,11 +1,11 @@
 //! The Terraform chain, when the project has modules: `terraform-render` →
-//! `state-lock` (with a state backend) → `terraform-apply`, and `state-unlock` after the
-//! rollouts.
+//! `terraform-apply`, the latter inside the env's state lock when there is a `state`
+//! backend ([`crate::graph::StateLockScope`]).
 
 use crate::graph::ids;
 use crate::model::Phase;
 
-use super::plugin_config::{apply_config, render_config, state_config};
+use super::plugin_config::{apply_config, render_config};
 use super::refs::producer_of;
 use super::{InputSelection, NewStep, Origin, Step, rel_path};
 
@@ -62,18 +62,6 @@ pub(super) fn chain(new: &NewStep<'_>) -> Chain {
     }
     let mut steps = vec![render];
 
-    let lock = config.state.as_ref().map(|state| {
-        let mut lock = new.step(
-            ids::STATE_LOCK.into(),
-            ids::STATE_LOCK,
-            Phase::Deploy,
-            state.span,
-            Origin::Project,
-        );
-        lock.config = state_config(state, &config.env);
-        lock.need(ids::TERRAFORM_RENDER, state.span);
-        lock
-    });
     let mut apply = new.step(
         ids::TERRAFORM_APPLY.into(),
         ids::TERRAFORM_APPLY,
@@ -83,41 +71,12 @@ pub(super) fn chain(new: &NewStep<'_>) -> Chain {
     );
     apply.config = apply_config(config);
     apply.inputs = module_sources;
-    // The rendered files come from the render; the lock (when there is one) orders apply
-    // after it is held.
+    apply.locked = config.state.is_some();
+    // The rendered files come from the render.
     apply.need(ids::TERRAFORM_RENDER, project_span);
-    if let Some(lock) = lock {
-        apply.need(ids::STATE_LOCK, project_span);
-        steps.push(lock);
-    }
     steps.push(apply);
     Chain {
         steps,
         apply: Some(ids::TERRAFORM_APPLY.to_string()),
     }
-}
-
-/// Releases the lock once every rollout is done (or after apply, without services); only
-/// when there is a lock to release.
-pub(super) fn unlock(new: &NewStep<'_>, rollouts: &[Step]) -> Option<Step> {
-    let config = new.config;
-    let state = config
-        .state
-        .as_ref()
-        .filter(|_| !config.modules.is_empty())?;
-    let mut unlock = new.step(
-        ids::STATE_UNLOCK.into(),
-        ids::STATE_UNLOCK,
-        Phase::Deploy,
-        state.span,
-        Origin::Project,
-    );
-    unlock.config = state_config(state, &config.env);
-    if rollouts.is_empty() {
-        unlock.need(ids::TERRAFORM_APPLY, state.span);
-    }
-    for rollout in rollouts {
-        unlock.need(rollout.id.clone(), rollout.span);
-    }
-    Some(unlock)
 }
