@@ -28,6 +28,6 @@ wasmtime::component::bindgen!({
     },
     with: {
         "forge:plugin/secrets.secret": crate::state::SecretHandle,
-        "forge:plugin/registry.credentials": crate::caps::registry::Credentials,
+        "forge:plugin/registry.credentials": forge_clients::registry::Credentials,
     },
 });

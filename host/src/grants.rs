@@ -6,7 +6,7 @@
 //! ([`forge_contract::Interface`], [`GrantSet`]); this module applies it:
 //! [`check_imports`] compares a component's imports with a step's [`GrantSet`] *before*
 //! anything is instantiated, so an ungranted plugin never runs a single instruction, and
-//! [`linker`] links exactly the granted interfaces.
+//! `linker` links exactly the granted interfaces.
 //!
 //! `docker`, `registry` and `aws` reach the network, so their results are not a function
 //! of the step's inputs; a step granted one is trusted to make its manifest describe what

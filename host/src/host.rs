@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use forge_clients::Clients;
 use forge_engine::events::{Event, EventSink};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, Linker};
@@ -19,7 +20,6 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 use crate::bindings::forge::plugin::types::{OutputFile, UpstreamStep};
 use crate::bindings::{PluginInfo, StepInput, StepPre};
 use crate::cache::ComponentCache;
-use crate::caps::Clients;
 use crate::error::{HostError, cap_message};
 use crate::grants::{self, GrantSet};
 use crate::limits::{EpochTicker, Limits};

@@ -7,8 +7,8 @@
 //! - `state` and `bindings`: the imports, generated from `plugin-sdk/wit` and implemented
 //!   on [`HostState`]: declared files only, capped logs and outputs, secrets as opaque
 //!   handles.
-//! - [`caps`]: the capabilities that reach past the sandbox (`docker`, `registry`, `aws`),
-//!   as plain async functions and as imports.
+//! - `caps`: the imports that reach past the sandbox (`docker`, `registry`, `aws`), bound
+//!   to the plain async clients of [`forge_clients`].
 //! - [`limits`]: memory cap, CPU deadline by epoch interruption (also Ctrl-C), output and
 //!   log caps.
 //! - [`cache`]: compiled components on disk, verified before they are mapped.
@@ -21,7 +21,7 @@
 mod bindings;
 pub mod builtins;
 pub mod cache;
-pub mod caps;
+mod caps;
 pub mod command;
 mod error;
 pub mod executor;

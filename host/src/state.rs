@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use forge_clients::Clients;
 use forge_engine::events::{Event, EventSink, ProgressGate};
 use forge_engine::executor::check_relative_path;
 use forge_engine::store::Store;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Resource, ResourceTable};
 
 use crate::bindings::forge::plugin::{files, log, outputs, secrets, types};
-use crate::caps::{Clients, Stop};
+use crate::caps::Stop;
 use crate::error::bytes;
 use crate::limits::{Limiter, Limits};
 

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use forge_clients::Clients;
 use forge_engine::events::{Event, EventSink};
 use forge_engine::store::Store;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
-use super::Clients;
 use crate::bindings::forge::plugin::{files, registry as wit_registry};
 use crate::host::Upstream;
 use crate::limits::Limits;
@@ -180,7 +180,7 @@ async fn a_waiting_call_traps_at_the_deadline() {
 mod with_components {
     use super::*;
     use crate::bindings::forge::plugin::{aws as wit_aws, docker as wit_docker};
-    use crate::caps::{aws, docker, oci};
+    use forge_clients::{aws, docker, oci};
 
     const HINT: &str = "start them with `scripts/local-stack up`";
 
@@ -196,15 +196,12 @@ mod with_components {
         let engine = docker::connect(Some(&host))
             .await
             .unwrap_or_else(|e| panic!("no Docker engine ({e}); {HINT}"));
-        let clients = Clients {
-            aws: aws::Aws::with_credentials(
+        Clients::default()
+            .with_docker(engine)
+            .with_aws(aws::Aws::with_credentials(
                 &env_or("AWS_ACCESS_KEY_ID", "testing"),
                 &env_or("AWS_SECRET_ACCESS_KEY", "testing"),
-            ),
-            ..Clients::default()
-        };
-        clients.docker.set(engine).expect("fresh cell");
-        clients
+            ))
     }
 
     fn unique() -> String {

@@ -1,6 +1,6 @@
 use bollard::query_parameters::RemoveImageOptions;
-use forge_host::caps::docker::{self, BuildRequest, DockerError};
-use forge_host::caps::oci;
+use forge_clients::docker::{self, BuildRequest, DockerError};
+use forge_clients::oci;
 
 use crate::stack::{self, EPOCH};
 

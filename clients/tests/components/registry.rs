@@ -1,6 +1,6 @@
 use bytes::Bytes;
-use forge_host::caps::oci::{self, MANIFEST_MEDIA_TYPE};
-use forge_host::caps::registry::{RegistryClient, RegistryError};
+use forge_clients::oci::{self, MANIFEST_MEDIA_TYPE};
+use forge_clients::registry::{RegistryClient, RegistryError};
 
 use crate::stack;
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use forge_host::caps::docker::{self, BuildRequest};
+use forge_clients::docker::{self, BuildRequest};
 
 const HINT: &str = "start the local components with `scripts/local-stack up` (and `eval \"$(scripts/local-stack env)\"`)";
 

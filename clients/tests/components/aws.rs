@@ -1,7 +1,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use forge_host::caps::aws::{Aws, AwsError, Target};
+use forge_clients::aws::{Aws, AwsError, Target};
 
 use crate::stack;
 

@@ -1,4 +1,4 @@
-//! The `docker`, `registry` and `aws` capabilities against the real local components that
+//! The Docker, registry and AWS clients against the real local components that
 //! `scripts/local-stack up` starts (dockerd, a distribution registry, moto). A missing
 //! component fails these tests loudly: a capability that was never exercised is not known
 //! to work.
