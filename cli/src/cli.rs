@@ -169,6 +169,20 @@ Examples:
     )]
     Cache(CacheCommand),
 
+    /// The env's Terraform state lock: who holds it, and releasing a stale one
+    #[command(
+        subcommand,
+        after_help = "\
+forge holds Terraform's own lock (S3 lockfile and/or DynamoDB item) for a whole deploy,
+so `terraform` run by hand waits for forge, and forge for it.
+
+Examples:
+  forge lock status --env prod
+  forge lock status --env prod --json | jq -r .holder.ID
+  forge lock force-unlock 6f1c0c2e-9d4b-4b7e-a1c3-0e5b2f7d9a10 --env prod"
+    )]
+    Lock(LockCommand),
+
     /// Write, test, build and inspect WebAssembly step plugins
     #[command(
         subcommand,
@@ -208,6 +222,31 @@ pub struct RunArgs {
     /// Cancel a step that runs longer than this (e.g. `90s`, `20m`)
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
+
+    /// Wait this long for the env's state lock when someone else holds it (deploy),
+    /// retrying like Terraform's -lock-timeout [default: 0s, fail at once]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Whether the env's state lock is free, and if not who holds it, since when, and
+    /// which forge run and commit
+    Status,
+    /// Release a lock left by a killed process (forge's or Terraform's), by its ID
+    ForceUnlock(ForceUnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock's ID, as `forge lock status` or the error of a blocked deploy shows it
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -116,6 +116,27 @@ pub enum CliError {
     )]
     PluginTestsFailed { status: std::process::ExitStatus },
 
+    #[error("the state lock {id} of env `{env}` could not be released")]
+    #[diagnostic(
+        code(forge::lock::left),
+        help(
+            "the reason is printed above; once S3/DynamoDB can be reached, free it with \
+             `forge lock force-unlock {id} --env {env}`"
+        )
+    )]
+    LockLeft { id: String, env: String },
+
+    #[error("`force-unlock` needs confirmation, and stdin is not a terminal")]
+    #[diagnostic(
+        code(forge::lock::confirm),
+        help("check `forge lock status` first, then pass `--yes`")
+    )]
+    NeedsConfirmation,
+
+    #[error("not released: the answer was not `yes`")]
+    #[diagnostic(code(forge::lock::declined))]
+    Declined,
+
     #[error("cannot start the async runtime")]
     #[diagnostic(code(forge::cli::runtime))]
     Runtime(#[source] std::io::Error),
@@ -147,9 +168,10 @@ impl CliError {
                 .unwrap_or(1);
         }
         match self {
-            CliError::NoProject { .. } | CliError::ChangeDir { .. } | CliError::TestExecutor(_) => {
-                2
-            }
+            CliError::NoProject { .. }
+            | CliError::ChangeDir { .. }
+            | CliError::TestExecutor(_)
+            | CliError::NeedsConfirmation => 2,
             CliError::Engine(err) if err.is_invalid_input() => 2,
             CliError::Plugin(err) if err.is_invalid_input() => 2,
             _ => 1,

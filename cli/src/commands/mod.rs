@@ -4,6 +4,7 @@ mod cache;
 mod completions;
 mod explain;
 mod graph;
+mod lock;
 mod man;
 mod plan;
 mod plugin;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         Command::Cache(command) => cache::cache(&ctx, command),
         Command::Explain(args) => explain::explain(&ctx, args),
         Command::Plugin(command) => plugin::plugin(&ctx, command),
+        Command::Lock(command) => lock::lock(&ctx, command),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     }

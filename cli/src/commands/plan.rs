@@ -2,8 +2,9 @@
 //!
 //! With `--json`: one `{"type":"plan-step", "step":.., "status":..}` line per step (status
 //! `cached`, `never-run`, `changed` with its `changes`, `not-in-store`, or
-//! `after-upstream` with the `upstream` steps it waits for), then a
-//! `summary` line with `would_run` and the same four counts a run reports (`ran`, `failed`
+//! `after-upstream` with the `upstream` steps it waits for; `locked: true` inside the
+//! env's state lock), a `plan-lock` line (`backend`, `taken`) when the env has a state
+//! lock, then a `summary` line with `would_run` and the same four counts a run reports (`ran`, `failed`
 //! and `skipped` are 0: a plan runs nothing).
 
 use forge_engine::session::{Plan, PlanStatus, PlannedStep};
@@ -76,6 +77,13 @@ fn print_json(plan: &Plan) -> std::io::Result<()> {
             step,
         })?;
     }
+    if let Some(lock) = &plan.lock {
+        json::line(&serde_json::json!({
+            "type": "plan-lock",
+            "backend": lock.backend,
+            "taken": lock.taken,
+        }))?;
+    }
     let cached = cached_count(plan);
     json::line(&PlanSummary {
         kind: "summary",
@@ -138,7 +146,7 @@ fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Resu
         if cached && !verbose {
             continue;
         }
-        let line = if cached {
+        let mut line = if cached {
             format!("  {:<7}{}", "cached", step.step)
         } else {
             format!(
@@ -148,7 +156,19 @@ fn print_human(ctx: &Context<'_>, plan: &Plan, phase: PhaseArg) -> std::io::Resu
                 step.status.describe()
             )
         };
+        if step.locked {
+            line = format!("{}  {}", line.trim_end(), forge_engine::graph::LOCKED_MARK);
+        }
         writeln!(out, "{}", line.trim_end())?;
+    }
+    if let Some(lock) = plan.lock.as_ref().filter(|l| l.taken) {
+        writeln!(
+            out,
+            "  {:<7}the state lock ({}) around the {} steps",
+            "lock",
+            lock.backend,
+            forge_engine::graph::LOCKED_MARK
+        )?;
     }
     if cached > 0 && !verbose {
         writeln!(out, "  ({} cached; -v lists them)", plural(cached, "step"))?;

@@ -46,6 +46,7 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
         command: std::env::args().collect::<Vec<_>>().join(" "),
         cancel: cancel.clone(),
         step_timeout: args.timeout,
+        lock_timeout: args.lock_timeout.unwrap_or_default(),
     };
     let test_executor = match test_executor() {
         Ok(executor) => executor,
@@ -65,7 +66,12 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
     match result {
         Ok(summary) => {
             reporter.finish(&summary)?;
-            if summary.cancelled || cancel.is_cancelled() {
+            if let Some(id) = summary.lock_left.clone() {
+                Err(CliError::LockLeft {
+                    id,
+                    env: session.env.clone(),
+                })
+            } else if summary.cancelled || cancel.is_cancelled() {
                 Err(CliError::Interrupted)
             } else if summary.failed > 0 || !tally.failed.is_empty() {
                 Err(CliError::StepsFailed {

@@ -15,7 +15,7 @@
 
 use std::io::Write;
 
-use forge_engine::events::{Event, Summary};
+use forge_engine::events::{Event, LockChange, Summary};
 use forge_engine::text::{escape_control, escaped_lines};
 use miette::Diagnostic;
 use serde::Serialize;
@@ -81,6 +81,32 @@ fn safe_events(event: &Event) -> Vec<Event> {
         Event::Warning { message } => vec![Event::Warning {
             message: escape(message),
         }],
+        Event::StateLock { env, change } => {
+            let clean = |info: &forge_engine::lock::LockInfo| forge_engine::lock::LockInfo {
+                id: escape(&info.id),
+                operation: escape(&info.operation),
+                info: escape(&info.info),
+                who: escape(&info.who),
+                version: escape(&info.version),
+                created: escape(&info.created),
+                path: escape(&info.path),
+            };
+            let change = match change {
+                LockChange::Waiting { holder, timeout } => LockChange::Waiting {
+                    holder: clean(holder),
+                    timeout: *timeout,
+                },
+                LockChange::NotReleased { id, message } => LockChange::NotReleased {
+                    id: id.clone(),
+                    message: escape(message),
+                },
+                other => other.clone(),
+            };
+            vec![Event::StateLock {
+                env: env.clone(),
+                change,
+            }]
+        }
         other => vec![other.clone()],
     }
 }

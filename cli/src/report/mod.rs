@@ -18,7 +18,7 @@ pub mod tty;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use forge_engine::events::{Event, StepStatus, Summary};
+use forge_engine::events::{Event, LockChange, StepStatus, Summary};
 use forge_engine::text::{escape_control, escaped_lines};
 
 use crate::cli::{ColorChoice, GlobalArgs};
@@ -197,6 +197,29 @@ fn step_text_line(style: Style, step: &str, escaped: &str) -> String {
         "{} {escaped}",
         style.dim(&format!("{}|", escape_control(step)))
     )
+}
+
+/// What happened to the env's state lock, as one line. The holder's fields come from an
+/// S3 object or DynamoDB item anyone with access could have written: escaped.
+pub fn lock_line(env: &str, change: &LockChange) -> String {
+    let line = match change {
+        LockChange::Acquired { lock, backend } => {
+            format!(
+                "lock    env {env}: state lock {} taken ({backend})",
+                lock.id
+            )
+        }
+        LockChange::Waiting { holder, timeout } => format!(
+            "lock    env {env}: waiting up to {} for the state lock, held by {}",
+            humantime::format_duration(*timeout),
+            forge_engine::lock::describe_holder(holder)
+        ),
+        LockChange::Released { id } => format!("lock    env {env}: state lock {id} released"),
+        LockChange::NotReleased { id, message } => format!(
+            "lock    env {env}: state lock {id} NOT released: {message}; free it with `forge lock force-unlock {id} --env {env}`"
+        ),
+    };
+    escape_control(&line).into_owned()
 }
 
 /// The closing line of a human-readable run.

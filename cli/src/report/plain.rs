@@ -84,6 +84,7 @@ impl Reporter for PlainReporter {
                 super::stderr_line(format_args!("warning: {}", escape_control(message)));
                 Ok(())
             }
+            Event::StateLock { env, change } if !quiet => self.line(&super::lock_line(env, change)),
             _ => Ok(()),
         }
     }

@@ -189,6 +189,9 @@ impl Reporter for TtyReporter {
                 });
                 Ok(())
             }
+            Event::StateLock { env, change } if !quiet => {
+                self.println(&[super::lock_line(env, change)])
+            }
             _ => Ok(()),
         }
     }

@@ -14,10 +14,10 @@ build:
   ecr-push:web      (ecr-push)  ← docker-build:web
 deploy (env dev):
   terraform-render  (terraform-render)  ← ecr-push:web
-  state-lock        (state-lock)  ← terraform-render
-  terraform-apply   (terraform-apply)  ← terraform-render, state-lock
-  ecs-rollout:web   (ecs-rollout)  ← terraform-apply, ecr-push:web
-  state-unlock      (state-unlock)  ← ecs-rollout:web
+  terraform-apply   (terraform-apply)  ← terraform-render  [state lock]
+  ecs-rollout:web   (ecs-rollout)  ← terraform-apply, ecr-push:web  [state lock]
+state lock (env dev): [..]
+  taken before the first [state lock] step that runs, released after the last
 
 "#]])
         .run();
@@ -40,14 +40,13 @@ fn build_edit_plan_explain_deploy() {
     project
         .forge("plan")
         .stdout(str![[r#"
-7 of 7 steps would run (env dev, forge deploy):
+5 of 5 steps would run (env dev, forge deploy):
   run    docker-build:web  file web/src/main.rs changed
   run    ecr-push:web      after docker-build:web runs
   run    terraform-render  after ecr-push:web runs
-  run    state-lock        after terraform-render runs
-  run    terraform-apply   after terraform-render and state-lock run
-  run    ecs-rollout:web   after terraform-apply and ecr-push:web run
-  run    state-unlock      after ecs-rollout:web runs
+  run    terraform-apply   after terraform-render runs  [state lock]
+  run    ecs-rollout:web   after terraform-apply and ecr-push:web run  [state lock]
+  lock   the state lock ([..]) around the [state lock] steps
 
 "#]])
         .run();
@@ -64,8 +63,8 @@ last run: ran, fingerprint [..]
     project
         .forge("deploy --env dev")
         .stdout(str![[r#"
-[..] forge env dev, 7 steps in scope
-[..] nothing to do: 7 steps cached
+[..] forge env dev, 5 steps in scope
+[..] nothing to do: 5 steps cached
 
 "#]])
         .run();

@@ -23,6 +23,7 @@ mod render;
 mod validate;
 
 pub use error::GraphError;
+pub use render::LOCKED_MARK;
 
 use std::collections::BTreeMap;
 

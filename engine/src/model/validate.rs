@@ -414,6 +414,17 @@ pub(crate) fn check_config(config: &Config, cx: &mut Cx) {
             && !config.plugins.contains_key(name)
             && !BUILTIN_PLUGINS.contains(&name.as_str())
         {
+            if name == forge_contract::lock::PLUGIN {
+                let err = ModelError::UndefinedReference {
+                    kind: "step plugin".into(),
+                    name: name.clone(),
+                    src: cx.src(),
+                    span: step.plugin.span,
+                    help: "`state-lock` is not a step: forge holds the env's state lock around the steps that change infrastructure (terraform-apply, the rollouts) when the project has a `state` block; `forge lock status` shows it".into(),
+                };
+                cx.errors.push(err);
+                continue;
+            }
             let known = config
                 .plugins
                 .keys()

@@ -11,7 +11,7 @@
 
 mod plan;
 
-pub use plan::{Explanation, LastRun, Plan, PlanStatus, PlannedStep};
+pub use plan::{Explanation, LastRun, Plan, PlanStatus, PlannedLock, PlannedStep};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -70,12 +70,26 @@ pub struct PlannedStep {
     pub step: String,
     #[serde(flatten)]
     pub status: PlanStatus,
+    /// Runs inside the env's state lock.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub env: String,
     pub steps: Vec<PlannedStep>,
+    /// The env's state lock, when the plan has locked steps.
+    pub lock: Option<PlannedLock>,
+}
+
+/// Whether a deploy would take the env's state lock.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedLock {
+    /// Where it is (`S3 lockfile s3://…`).
+    pub backend: String,
+    /// A locked step would run, so the lock would be taken; all cached: no lock.
+    pub taken: bool,
 }
 
 impl Plan {
@@ -212,16 +226,30 @@ impl Session {
     pub fn plan(&self, phase: Phase) -> Result<Plan, Error> {
         let selected = self.graph.closure(phase, &[]);
         let assessed = self.assess(&selected)?;
+        let steps: Vec<PlannedStep> = selected
+            .iter()
+            .zip(assessed)
+            .map(|(&i, a)| PlannedStep {
+                step: self.graph.steps[i].id.clone(),
+                status: a.status,
+                locked: self.graph.steps[i].locked,
+            })
+            .collect();
+        let lock = self
+            .graph
+            .lock
+            .as_ref()
+            .filter(|_| steps.iter().any(|s| s.locked))
+            .map(|scope| PlannedLock {
+                backend: scope.backend.describe(),
+                taken: steps
+                    .iter()
+                    .any(|s| s.locked && !matches!(s.status, PlanStatus::Cached)),
+            });
         Ok(Plan {
             env: self.env.clone(),
-            steps: selected
-                .iter()
-                .zip(assessed)
-                .map(|(&i, a)| PlannedStep {
-                    step: self.graph.steps[i].id.clone(),
-                    status: a.status,
-                })
-                .collect(),
+            steps,
+            lock,
         })
     }
 
