@@ -20,6 +20,7 @@
 pub mod aws;
 mod clients;
 pub mod docker;
+mod http;
 pub mod oci;
 mod reason;
 pub mod registry;

@@ -13,14 +13,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 
+use crate::http::{Answer, ExchangeError, HttpsClient, exchange, https_client};
 use crate::oci::{self, DOCKER_MANIFEST_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
-use crate::reason::{connect_reason, innermost};
 
 /// How long connecting may take: a registry that does not answer by then is down.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,16 +174,10 @@ fn error_text(body: &[u8]) -> String {
     }
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
 /// The HTTP client registry calls share (connection pool, TLS roots).
 #[derive(Clone)]
 pub struct RegistryClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpsClient,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -205,32 +195,8 @@ impl Default for RegistryClient {
 impl RegistryClient {
     /// A client trusting the system's root certificates.
     pub fn new() -> RegistryClient {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let provider = rustls::crypto::ring::default_provider();
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        // Without system roots, HTTPS registries fail with an unknown-issuer error that
-        // says as much; plain-HTTP ones still work.
-        let tls = match builder.with_provider_and_native_roots(provider.clone()) {
-            Ok(b) => b,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder_with_provider(provider.into())
-                    .with_safe_default_protocol_versions()
-                    .map(|b| {
-                        b.with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    })
-                    .unwrap_or_else(|_| {
-                        rustls::ClientConfig::builder()
-                            .with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    }),
-            ),
-        };
-        let connector = tls.https_or_http().enable_http1().wrap_connector(http);
         RegistryClient {
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: https_client(CONNECT_TIMEOUT),
         }
     }
 
@@ -260,39 +226,16 @@ impl RegistryClient {
         let request = request.body(Full::new(body)).map_err(|e| {
             RegistryError::Other(format!("invalid registry request to {base}: {e}"))
         })?;
-        let unreachable = |reason: String| {
-            RegistryError::Unreachable(format!("cannot reach the registry at {base}: {reason}"))
-        };
-        let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| {
-                let reason = connect_reason(&e).unwrap_or_else(|| innermost(&e));
-                if e.is_connect() {
-                    unreachable(reason)
-                } else {
-                    RegistryError::Other(format!(
-                        "the request to the registry at {base} failed: {reason}"
-                    ))
-                }
-            })?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE)
-                .collect()
-                .await
-                .map_err(|e| {
-                    RegistryError::Other(format!(
-                        "reading the answer of the registry at {base}: {e}"
-                    ))
-                })?
-                .to_bytes();
-            Ok(Answer {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            })
-        };
-        tokio::time::timeout(timeout, exchange)
+        exchange(&self.http, request, MAX_RESPONSE, timeout)
             .await
-            .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
+            .map_err(|e| match e {
+                ExchangeError::Unreachable(reason) => RegistryError::Unreachable(format!(
+                    "cannot reach the registry at {base}: {reason}"
+                )),
+                ExchangeError::Failed(reason) => RegistryError::Other(format!(
+                    "the request to the registry at {base} failed: {reason}"
+                )),
+            })
     }
 
     /// The error for an answer that is not the expected one.

@@ -1,4 +1,5 @@
-//! AWS: the ECR calls a push needs (`ecr`), with the standard AWS chain's region, endpoint
+//! AWS: the ECR calls a push needs (`ecr`), the S3 objects ([`s3`]) and DynamoDB items
+//! ([`dynamodb`]) of Terraform's state lock, with the standard AWS chain's region, endpoint
 //! and credentials. `ecr_login` returns [`Credentials`](crate::registry::Credentials) for
 //! the registry client, never the token itself.
 //!
@@ -6,6 +7,9 @@
 //! resolved (and IMDS asked) once per host rather than once per step. Timeouts are short
 //! and retries few: a wrong endpoint should fail a step in seconds, while the SDK's
 //! defaults would keep it waiting for a long time.
+//!
+//! S3 and DynamoDB are spoken with SigV4-signed requests (`signed`) rather than SDK
+//! clients: four calls each do not pay for two large crates.
 //!
 //! A service is one submodule (`ecr`): its SDK client, kept per [`Target`] in a
 //! `PerTarget` field of [`Aws`] and made from the shared `Aws::sdk_config`, and its calls
@@ -23,7 +27,10 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 
 use crate::reason::{connect_reason, innermost};
 
+pub mod dynamodb;
 mod ecr;
+pub mod s3;
+mod signed;
 
 pub use ecr::Repository;
 
@@ -50,6 +57,12 @@ pub enum AwsError {
     /// The service's error code and message.
     #[error("{0}: {1}")]
     Service(String, String),
+    /// An S3 write made only if absent (`If-None-Match: *`) found the object there.
+    #[error("PreconditionFailed: {0}")]
+    PreconditionFailed(String),
+    /// A DynamoDB write made only if absent found the item there.
+    #[error("ConditionalCheckFailedException: {0}")]
+    ConditionalCheckFailed(String),
 }
 
 /// Error codes that mean "these credentials are wrong", as opposed to "not allowed".
@@ -69,6 +82,7 @@ const CREDENTIALS_HELP: &str = "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or A
 pub struct Aws {
     credentials: Option<SharedCredentialsProvider>,
     ecr: PerTarget<ecr::Ecr>,
+    signed: PerTarget<signed::Signed>,
 }
 
 impl Default for Aws {
@@ -92,6 +106,7 @@ impl Aws {
         Aws {
             credentials: None,
             ecr: PerTarget::default(),
+            signed: PerTarget::default(),
         }
     }
 
@@ -109,6 +124,7 @@ impl Aws {
                 ),
             )),
             ecr: PerTarget::default(),
+            signed: PerTarget::default(),
         }
     }
 
@@ -295,6 +311,7 @@ mod tests {
         let aws = Aws {
             credentials: Some(SharedCredentialsProvider::new(Nothing)),
             ecr: PerTarget::default(),
+            signed: PerTarget::default(),
         };
         let target = Target {
             region: Some("us-east-1".into()),

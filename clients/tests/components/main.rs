@@ -7,3 +7,4 @@ mod aws;
 mod docker;
 mod registry;
 mod stack;
+mod state;
