@@ -18,8 +18,10 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::bindings::forge::plugin::{aws, docker, files, log, outputs, registry, secrets, types};
+use crate::caps::Caps;
 use crate::error::HostError;
-use crate::state::HostState;
+use crate::state::secrets::Secrets;
+use crate::state::{FilesCtx, HostState, LogCtx, OutputsCtx, Types};
 
 pub use forge_contract::capability::{AWS, DOCKER, FILES_READ, REGISTRY, SECRETS};
 pub use forge_contract::{GrantSet, Interface};
@@ -75,26 +77,27 @@ pub fn check_imports(
     }
 }
 
-/// A linker with exactly the interfaces `grants` allows.
+/// A linker with exactly the interfaces `grants` allows, each projecting [`HostState`] to
+/// the part or view it acts on (see `crate::state`).
 pub(crate) fn linker(engine: &Engine, grants: GrantSet) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-    log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-    outputs::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    types::add_to_linker::<HostState, Types>(&mut linker, |_| Types)?;
+    log::add_to_linker::<HostState, HasSelf<LogCtx>>(&mut linker, |s| &mut s.log)?;
+    outputs::add_to_linker::<HostState, HasSelf<OutputsCtx>>(&mut linker, |s| &mut s.outputs)?;
     if grants.allows(Interface::Files) {
-        files::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        files::add_to_linker::<HostState, HasSelf<FilesCtx>>(&mut linker, |s| &mut s.files)?;
     }
     if grants.allows(Interface::Secrets) {
-        secrets::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        secrets::add_to_linker::<HostState, Secrets>(&mut linker, HostState::secrets)?;
     }
     if grants.allows(Interface::Docker) {
-        docker::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        docker::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
     }
     if grants.allows(Interface::Registry) {
-        registry::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        registry::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
     }
     if grants.allows(Interface::Aws) {
-        aws::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        aws::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
     }
     Ok(linker)
 }

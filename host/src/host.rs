@@ -23,7 +23,8 @@ use crate::cache::ComponentCache;
 use crate::error::{HostError, cap_message};
 use crate::grants::{self, GrantSet};
 use crate::limits::{EpochTicker, Limits};
-use crate::state::{HostState, Interrupt, OutputOverflow, Reach};
+use crate::state::{HostState, OutputOverflow, Reach};
+use crate::stop::Interrupt;
 
 /// How to build a [`Host`].
 #[derive(Debug, Clone, Default)]
@@ -397,6 +398,7 @@ impl Host {
             manifest: output.manifest,
             outputs: state
                 .outputs
+                .files
                 .into_iter()
                 .map(|(name, f)| (name, (f.hash, f.bytes)))
                 .collect(),
@@ -436,7 +438,7 @@ fn classify(
             limit: limits.memory,
         };
     }
-    match state.output_overflow {
+    match state.outputs.overflow {
         Some(OutputOverflow::Size { size, limit }) => {
             return HostError::OutputTooLarge {
                 plugin,
@@ -450,7 +452,7 @@ fn classify(
         }
         None => {}
     }
-    if let Some(message) = &state.panic_message {
+    if let Some(message) = &state.log.panic_message {
         return HostError::Panic {
             plugin,
             message: message.clone(),

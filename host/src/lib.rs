@@ -4,15 +4,22 @@
 //!   and the check that refuses an over-reaching component before it starts.
 //! - [`host`]: the deterministic engine, the `InstancePre` cache, one run in a fresh store,
 //!   and what a failure is called.
-//! - `state` and `bindings`: the imports, generated from `plugin-sdk/wit` and implemented
-//!   on [`HostState`]: declared files only, capped logs and outputs, secrets as opaque
-//!   handles.
-//! - `caps`: the imports that reach past the sandbox (`docker`, `registry`, `aws`), bound
-//!   to the plain async clients of [`forge_clients`].
+//! - `bindings`: the imports and exports, generated from `plugin-sdk/wit`.
+//! - `state`: [`HostState`], which owns one run's parts (its log, output files, declared
+//!   and upstream files, secret names, resource table, clients and clock). Each interface
+//!   is implemented on the part it acts on (`LogCtx`, `OutputsCtx`, `FilesCtx`) or on a
+//!   view of `&mut` borrows of the parts it shares (`SecretsView`), and [`grants`] links
+//!   it with that projection: declared files only, capped logs and outputs, secrets as
+//!   opaque handles.
+//! - `caps`: the imports that reach past the sandbox (`docker`, `registry`, `aws`), on one
+//!   view (`CapsView`), bound to the plain async clients of [`forge_clients`].
+//! - `stop`: why and when a run stops (`Interrupt`, the run's clock, `until_stopped`),
+//!   shared by the epoch callback and the networked imports.
 //! - [`limits`]: memory cap, CPU deadline by epoch interruption (also Ctrl-C), output and
 //!   log caps.
 //! - [`cache`]: compiled components on disk, verified before they are mapped.
 //! - [`builtins`]: components embedded in the binary.
+//! - [`command`]: the `command` built-in, a process forge runs itself.
 //! - [`executor`]: [`HostExecutor`], the engine's `Executor`.
 //!
 //! There is no WASI: a plugin can do exactly what its imports let it, which is what makes
@@ -29,6 +36,7 @@ pub mod grants;
 pub mod host;
 pub mod limits;
 mod state;
+mod stop;
 
 pub use bindings::PluginInfo;
 pub use builtins::Builtins;

@@ -5,9 +5,8 @@ use forge_clients::aws::{AwsError, Repository, Target};
 use forge_clients::registry::Credentials;
 use wasmtime::component::Resource;
 
-use super::until_stopped;
+use super::CapsView;
 use crate::bindings::forge::plugin::aws as wit;
-use crate::state::HostState;
 
 impl From<wit::Target> for Target {
     fn from(t: wit::Target) -> Self {
@@ -37,32 +36,30 @@ impl From<AwsError> for wit::AwsError {
     }
 }
 
-impl HostState {
+impl CapsView<'_> {
     async fn aws_call<T, U>(
         &mut self,
         call: impl Future<Output = Result<T, AwsError>>,
-        convert: impl FnOnce(&mut HostState, T) -> wasmtime::Result<U>,
+        convert: impl FnOnce(&mut Self, T) -> wasmtime::Result<U>,
     ) -> wasmtime::Result<Result<U, wit::AwsError>> {
-        let stop = self.stop();
-        match until_stopped(&stop, call).await {
-            Err(interrupt) => Err(self.interrupted(interrupt)),
-            Ok(Err(e)) => Ok(Err(e.into())),
-            Ok(Ok(value)) => Ok(Ok(convert(self, value)?)),
+        match self.call(call).await? {
+            Err(e) => Ok(Err(e.into())),
+            Ok(value) => Ok(Ok(convert(self, value)?)),
         }
     }
 }
 
-impl wit::Host for HostState {
+impl wit::Host for CapsView<'_> {
     async fn ecr_login(
         &mut self,
         target: wit::Target,
         registry: Option<String>,
     ) -> wasmtime::Result<Result<Resource<Credentials>, wit::AwsError>> {
-        let clients = self.clients();
+        let clients = self.clients;
         let target = Target::from(target);
         self.aws_call(
             async move { clients.aws().ecr_login(&target, registry.as_deref()).await },
-            |state, credentials| Ok(state.table_mut().push(credentials)?),
+            |view, credentials| Ok(view.table.push(credentials)?),
         )
         .await
     }
@@ -72,7 +69,7 @@ impl wit::Host for HostState {
         target: wit::Target,
         name: String,
     ) -> wasmtime::Result<Result<Option<wit::Repository>, wit::AwsError>> {
-        let clients = self.clients();
+        let clients = self.clients;
         let target = Target::from(target);
         self.aws_call(
             async move { clients.aws().ecr_describe_repository(&target, &name).await },
@@ -87,7 +84,7 @@ impl wit::Host for HostState {
         name: String,
         immutable_tags: bool,
     ) -> wasmtime::Result<Result<wit::Repository, wit::AwsError>> {
-        let clients = self.clients();
+        let clients = self.clients;
         let target = Target::from(target);
         self.aws_call(
             async move {

@@ -4,9 +4,9 @@
 use forge_clients::docker::{BuildRequest, DockerError, build};
 use forge_clients::oci::Blob;
 
-use super::until_stopped;
+use super::CapsView;
 use crate::bindings::forge::plugin::docker as wit;
-use crate::state::HostState;
+use crate::stop::until_stopped;
 
 impl From<DockerError> for wit::DockerError {
     fn from(e: DockerError) -> Self {
@@ -29,7 +29,7 @@ impl From<&Blob> for wit::Blob {
     }
 }
 
-impl wit::Host for HostState {
+impl wit::Host for CapsView<'_> {
     async fn build(
         &mut self,
         request: wit::BuildRequest,
@@ -44,10 +44,11 @@ impl wit::Host for HostState {
             tags: request.tags,
             no_cache: false,
         };
-        let stop = self.stop();
-        let clients = self.clients();
+        // Not `self.call`: the build's lines go to the log while it runs.
+        let stop = self.clock.stop();
+        let clients = self.clients;
         let outcome = {
-            let mut log = |line: String| self.emit(line);
+            let mut log = |line: String| self.log.emit(line);
             until_stopped(&stop, async {
                 let docker = clients.docker().await?;
                 build(&docker, &request, &mut log).await
@@ -61,7 +62,7 @@ impl wit::Host for HostState {
         };
         let image = built.image;
         for (name, bytes) in image.files() {
-            if let Err(message) = self.write_image_blob(name, bytes) {
+            if let Err(message) = self.outputs.write_image_blob(name, bytes) {
                 return Ok(Err(wit::DockerError::Other(message)));
             }
         }

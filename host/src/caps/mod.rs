@@ -2,14 +2,17 @@
 //! Docker engine (`docker`), image registries (`registry`) and AWS (`aws`).
 //!
 //! The work is done by [`forge_clients`], in plain async functions that know nothing of
-//! wasm. Each module here is a thin binding adding what only a run has: its log, its
-//! output files, its upstream steps' files, its credentials table, and stopping when the
-//! run is cancelled or out of time; and converting the clients' types to the WIT's.
+//! wasm. Each module here is a thin binding on [`CapsView`], the one view the three are
+//! linked with: it borrows what only a run has (its log, its output files, its upstream
+//! steps' files, its credentials table, its clock) and converts the clients' types to the
+//! WIT's. A new capability is a client module in `forge-clients` and one binding here
+//! (plus its line in [`crate::grants`]'s linker); if it needs another part of the run,
+//! that part is borrowed into [`CapsView`] in `HostState::caps`.
 //!
 //! Stopping matters here more than anywhere: epoch interruption only fires while wasm
 //! runs, and during one of these calls no wasm runs, maybe for minutes. So every call
-//! races the run's cancellation token and deadline (`until_stopped`) and traps with the
-//! same interrupt the epoch callback would have used.
+//! races the run's cancellation token and deadline ([`CapsView::call`]) and traps with
+//! the same interrupt the epoch callback would have used.
 
 mod aws;
 mod docker;
@@ -19,54 +22,54 @@ mod state_tests;
 
 use std::future::Future;
 
-use tokio_util::sync::CancellationToken;
+use forge_clients::Clients;
+use wasmtime::component::{HasData, ResourceTable};
 
-use crate::state::Interrupt;
+use crate::state::{LogCtx, OutputsCtx, UpstreamFiles};
+use crate::stop::{Interrupt, RunClock, until_stopped};
 
-/// When a run must stop: its cancellation token, and its deadline.
-#[derive(Debug, Clone)]
-pub(crate) struct Stop {
-    pub(crate) cancel: CancellationToken,
-    pub(crate) deadline: tokio::time::Instant,
+/// What `docker`, `registry` and `aws` act on, borrowed from [`crate::HostState`] for one
+/// call.
+pub(crate) struct CapsView<'a> {
+    /// The host's clients, shared by its runs.
+    pub(crate) clients: &'a Clients,
+    /// When a call must give up.
+    pub(crate) clock: &'a RunClock,
+    /// Where a call records why it stopped the run.
+    pub(crate) interrupt: &'a mut Option<Interrupt>,
+    /// Registry credentials (`aws.ecr-login` adds them, `registry` reads them).
+    pub(crate) table: &'a mut ResourceTable,
+    /// Blobs `registry.push-blob` sends.
+    pub(crate) upstream: &'a UpstreamFiles,
+    /// Where `docker.build` writes the image's blobs.
+    pub(crate) outputs: &'a mut OutputsCtx,
+    /// Where `docker.build` sends the builder's lines.
+    pub(crate) log: &'a mut LogCtx,
 }
 
-/// Runs `work` unless the run is cancelled or out of time first; dropping `work` then
-/// closes its connections, which is how the engine learns to stop a build.
-pub(crate) async fn until_stopped<F: Future>(stop: &Stop, work: F) -> Result<F::Output, Interrupt> {
-    tokio::select! {
-        biased;
-        () = stop.cancel.cancelled() => Err(Interrupt::Cancelled),
-        () = tokio::time::sleep_until(stop.deadline) => Err(Interrupt::Deadline),
-        out = work => Ok(out),
+/// Links `docker`, `registry` and `aws` to a [`CapsView`].
+pub(crate) struct Caps;
+
+impl HasData for Caps {
+    type Data<'a> = CapsView<'a>;
+}
+
+impl CapsView<'_> {
+    /// Runs one client call unless the run is cancelled or out of time first; then the
+    /// run ends with [`CapsView::interrupted`]'s trap. `work` must not borrow the view:
+    /// copy out the references it needs (`let clients = self.clients;`).
+    async fn call<F: Future>(&mut self, work: F) -> wasmtime::Result<F::Output> {
+        let stop = self.clock.stop();
+        match until_stopped(&stop, work).await {
+            Ok(out) => Ok(out),
+            Err(interrupt) => Err(self.interrupted(interrupt)),
+        }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_cancelled_run_stops_waiting() {
-        let stop = Stop {
-            cancel: CancellationToken::new(),
-            deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(60),
-        };
-        let canceller = stop.cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            canceller.cancel();
-        });
-        let started = std::time::Instant::now();
-        let out = until_stopped(&stop, std::future::pending::<()>()).await;
-        assert_eq!(out, Err(Interrupt::Cancelled));
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        let late = Stop {
-            cancel: CancellationToken::new(),
-            deadline: tokio::time::Instant::now(),
-        };
-        assert_eq!(
-            until_stopped(&late, std::future::pending::<()>()).await,
-            Err(Interrupt::Deadline)
-        );
+    /// Records why a host call stopped the run and returns the trap that ends it, the
+    /// same one the epoch callback would have raised.
+    fn interrupted(&mut self, interrupt: Interrupt) -> wasmtime::Error {
+        *self.interrupt = Some(interrupt);
+        wasmtime::Error::new(interrupt)
     }
 }

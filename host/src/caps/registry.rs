@@ -4,9 +4,9 @@
 use forge_clients::registry::{Credentials, RegistryError};
 use wasmtime::component::Resource;
 
-use super::until_stopped;
+use super::CapsView;
 use crate::bindings::forge::plugin::registry as wit;
-use crate::state::HostState;
+use crate::state::files::describe_file_error;
 
 impl From<RegistryError> for wit::RegistryError {
     fn from(e: RegistryError) -> Self {
@@ -18,14 +18,14 @@ impl From<RegistryError> for wit::RegistryError {
     }
 }
 
-impl HostState {
+impl CapsView<'_> {
     /// The credentials behind a handle, cloned so the table is free while a call runs.
     fn credentials(
         &self,
         handle: Option<&Resource<Credentials>>,
     ) -> wasmtime::Result<Option<Credentials>> {
         handle
-            .map(|h| self.table().get(h).cloned())
+            .map(|h| self.table.get(h).cloned())
             .transpose()
             .map_err(Into::into)
     }
@@ -35,28 +35,24 @@ impl HostState {
         &mut self,
         call: impl Future<Output = Result<T, RegistryError>>,
     ) -> wasmtime::Result<Result<T, wit::RegistryError>> {
-        let stop = self.stop();
-        match until_stopped(&stop, call).await {
-            Err(interrupt) => Err(self.interrupted(interrupt)),
-            Ok(result) => Ok(result.map_err(Into::into)),
-        }
+        Ok(self.call(call).await?.map_err(Into::into))
     }
 }
 
-impl wit::HostCredentials for HostState {
+impl wit::HostCredentials for CapsView<'_> {
     async fn registry(&mut self, handle: Resource<Credentials>) -> String {
-        self.table()
+        self.table
             .get(&handle)
             .map_or_else(|_| String::new(), |c| c.registry().to_owned())
     }
 
     async fn drop(&mut self, handle: Resource<Credentials>) -> wasmtime::Result<()> {
-        self.table_mut().delete(handle)?;
+        self.table.delete(handle)?;
         Ok(())
     }
 }
 
-impl wit::Host for HostState {
+impl wit::Host for CapsView<'_> {
     async fn resolve(
         &mut self,
         registry: String,
@@ -65,7 +61,7 @@ impl wit::Host for HostState {
         credentials: Option<Resource<Credentials>>,
     ) -> wasmtime::Result<Result<Option<String>, wit::RegistryError>> {
         let credentials = self.credentials(credentials.as_ref())?;
-        let client = self.clients().registry().clone();
+        let client = self.clients.registry();
         self.registry_call(async move {
             client
                 .resolve(&registry, &repository, &reference, credentials.as_ref())
@@ -82,7 +78,7 @@ impl wit::Host for HostState {
         credentials: Option<Resource<Credentials>>,
     ) -> wasmtime::Result<Result<bool, wit::RegistryError>> {
         let credentials = self.credentials(credentials.as_ref())?;
-        let client = self.clients().registry().clone();
+        let client = self.clients.registry();
         self.registry_call(async move {
             client
                 .has_blob(&registry, &repository, &digest, credentials.as_ref())
@@ -99,17 +95,17 @@ impl wit::Host for HostState {
         credentials: Option<Resource<Credentials>>,
     ) -> wasmtime::Result<Result<u64, wit::RegistryError>> {
         let credentials = self.credentials(credentials.as_ref())?;
-        let bytes = match self.upstream_output(&blob.step, &blob.output, None).await {
+        let bytes = match self.upstream.read(&blob.step, &blob.output, None).await {
             Ok(bytes) => bytes,
             Err(e) => {
                 return Ok(Err(wit::RegistryError::Other(format!(
                     "cannot push blob {}: {}",
                     blob.digest,
-                    crate::state::describe_file_error(&e)
+                    describe_file_error(&e)
                 ))));
             }
         };
-        let client = self.clients().registry().clone();
+        let client = self.clients.registry();
         self.registry_call(async move {
             client
                 .push_blob(
@@ -134,7 +130,7 @@ impl wit::Host for HostState {
         credentials: Option<Resource<Credentials>>,
     ) -> wasmtime::Result<Result<String, wit::RegistryError>> {
         let credentials = self.credentials(credentials.as_ref())?;
-        let client = self.clients().registry().clone();
+        let client = self.clients.registry();
         self.registry_call(async move {
             client
                 .put_manifest(

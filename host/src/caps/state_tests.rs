@@ -1,8 +1,9 @@
-//! The imports as a plugin reaches them: [`HostState`] with its log, outputs, store and
-//! stop conditions, called directly (a wasm plugin adds nothing these tests need).
+//! The imports as a plugin reaches them: the parts and views of a [`HostState`] (its log,
+//! outputs, upstream files and stop conditions) the linker projects to, called directly
+//! (a wasm plugin adds nothing these tests need).
 //!
 //! `with_components` needs the local components of `scripts/local-stack up` and fails
-//! when they are absent, like `host/tests/caps`.
+//! when they are absent, like `clients/tests/components`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -17,10 +18,12 @@ use tokio_util::sync::CancellationToken;
 use crate::bindings::forge::plugin::{files, registry as wit_registry};
 use crate::host::Upstream;
 use crate::limits::Limits;
-use crate::state::{HostState, Interrupt, Reach};
+use crate::state::{HostState, Reach};
+use crate::stop::Interrupt;
 
 struct Run {
     state: HostState,
+    clients: Arc<Clients>,
     events: UnboundedReceiver<Event>,
     cancel: CancellationToken,
     _dir: Option<tempfile::TempDir>,
@@ -34,6 +37,7 @@ fn run(
 ) -> Run {
     let (sink, events) = EventSink::channel();
     let cancel = CancellationToken::new();
+    let clients = Arc::new(clients);
     let (store, dir) = match store {
         Some((s, d)) => (Some(s), Some(d)),
         None => (None, None),
@@ -45,7 +49,7 @@ fn run(
         BTreeSet::new(),
         sink,
         Reach {
-            clients: Arc::new(clients),
+            clients: Arc::clone(&clients),
             upstream: upstream
                 .iter()
                 .map(|(step, up)| ((*step).to_owned(), up.clone()))
@@ -56,6 +60,7 @@ fn run(
     );
     Run {
         state,
+        clients,
         events,
         cancel,
         _dir: dir,
@@ -63,7 +68,7 @@ fn run(
 }
 
 async fn read(st: &mut HostState, step: &str, name: &str) -> Result<Vec<u8>, files::FileError> {
-    files::Host::read_upstream(st, step.to_owned(), name.to_owned()).await
+    files::Host::read_upstream(&mut st.files, step.to_owned(), name.to_owned()).await
 }
 
 fn store() -> (Store, tempfile::TempDir) {
@@ -118,7 +123,11 @@ async fn upstream_outputs_are_read_through_the_store_within_the_cap() {
         ),
         "manifest keys that are not outputs are not files"
     );
-    let bytes = st.upstream_output("build", "blobs/sha256/aa", None).await;
+    let bytes = st
+        .files
+        .upstream
+        .read("build", "blobs/sha256/aa", None)
+        .await;
     assert_eq!(bytes.expect("uncapped"), b"layer bytes");
 }
 
@@ -147,9 +156,10 @@ async fn a_waiting_call_traps_when_the_run_is_cancelled() {
         cancel.cancel();
     });
     let started = Instant::now();
-    let trap = wit_registry::Host::resolve(&mut r.state, addr, "x/y".into(), "t".into(), None)
-        .await
-        .expect_err("a trap");
+    let trap =
+        wit_registry::Host::resolve(&mut r.state.caps(), addr, "x/y".into(), "t".into(), None)
+            .await
+            .expect_err("a trap");
     assert_eq!(
         trap.downcast_ref::<Interrupt>(),
         Some(&Interrupt::Cancelled)
@@ -170,10 +180,15 @@ async fn a_waiting_call_traps_at_the_deadline() {
         ..Limits::default()
     };
     let mut r = run(limits, &[], None, Clients::default());
-    let trap =
-        wit_registry::Host::has_blob(&mut r.state, addr, "x/y".into(), "sha256:00".into(), None)
-            .await
-            .expect_err("a trap");
+    let trap = wit_registry::Host::has_blob(
+        &mut r.state.caps(),
+        addr,
+        "x/y".into(),
+        "sha256:00".into(),
+        None,
+    )
+    .await
+    .expect_err("a trap");
     assert_eq!(trap.downcast_ref::<Interrupt>(), Some(&Interrupt::Deadline));
 }
 
@@ -243,7 +258,7 @@ mod with_components {
     async fn a_build_writes_its_blobs_as_outputs_and_logs_the_builder() {
         let tag = format!("forge-test/state-{}:t", unique());
         let mut r = run(Limits::default(), &[], None, clients().await);
-        let image = wit_docker::Host::build(&mut r.state, request(&tag))
+        let image = wit_docker::Host::build(&mut r.state.caps(), request(&tag))
             .await
             .expect("no trap")
             .expect("built");
@@ -252,6 +267,7 @@ mod with_components {
             let out = r
                 .state
                 .outputs
+                .files
                 .get(&blob.output)
                 .expect("written as an output");
             assert_eq!(oci::sha256_digest(&out.bytes), blob.digest);
@@ -277,9 +293,9 @@ mod with_components {
             ..Limits::default()
         };
         let mut r = run(limits, &[], None, clients().await);
-        let built = wit_docker::Host::build(&mut r.state, request(&tag)).await;
+        let built = wit_docker::Host::build(&mut r.state.caps(), request(&tag)).await;
         assert!(matches!(built, Ok(Ok(_))), "{built:?}");
-        remove(&r.state, &tag).await;
+        remove(&r.clients, &tag).await;
 
         let tag = format!("forge-test/state-{}:t", unique());
         let limits = Limits {
@@ -287,19 +303,19 @@ mod with_components {
             ..Limits::default()
         };
         let mut r = run(limits, &[], None, clients().await);
-        let built = wit_docker::Host::build(&mut r.state, request(&tag)).await;
+        let built = wit_docker::Host::build(&mut r.state.caps(), request(&tag)).await;
         match built {
             Ok(Err(wit_docker::DockerError::Other(m))) => {
                 assert!(m.contains("past forge's cap of 100 B"), "{m}")
             }
             other => panic!("expected an error value, got {other:?}"),
         }
-        assert!(r.state.output_overflow.is_none(), "not a trap");
-        remove(&r.state, &tag).await;
+        assert!(r.state.outputs.overflow.is_none(), "not a trap");
+        remove(&r.clients, &tag).await;
     }
 
-    async fn remove(state: &HostState, tag: &str) {
-        let engine = state.clients().docker().await.expect("engine");
+    async fn remove(clients: &Clients, tag: &str) {
+        let engine = clients.docker().await.expect("engine");
         let options = bollard::query_parameters::RemoveImageOptions {
             force: true,
             ..Default::default()
@@ -332,12 +348,13 @@ mod with_components {
             endpoint: Some(env_or("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")),
         };
         let registry = env_or("FORGE_LOCAL_REGISTRY", "127.0.0.1:5000");
-        let credentials = wit_aws::Host::ecr_login(&mut r.state, target, Some(registry.clone()))
-            .await
-            .expect("no trap")
-            .unwrap_or_else(|e| panic!("ecr-login: {e:?}; {HINT}"));
+        let credentials =
+            wit_aws::Host::ecr_login(&mut r.state.caps(), target, Some(registry.clone()))
+                .await
+                .expect("no trap")
+                .unwrap_or_else(|e| panic!("ecr-login: {e:?}; {HINT}"));
         let shown = wit_registry::HostCredentials::registry(
-            &mut r.state,
+            &mut r.state.caps(),
             wasmtime::component::Resource::new_borrow(credentials.rep()),
         )
         .await;
@@ -350,7 +367,7 @@ mod with_components {
             digest: digest.to_owned(),
         };
         let sent = wit_registry::Host::push_blob(
-            &mut r.state,
+            &mut r.state.caps(),
             registry.clone(),
             repo.clone(),
             upstream(&digest),
@@ -361,7 +378,7 @@ mod with_components {
         .unwrap_or_else(|e| panic!("push-blob: {e:?}; {HINT}"));
         assert_eq!(sent, blob.len() as u64);
         let has = wit_registry::Host::has_blob(
-            &mut r.state,
+            &mut r.state.caps(),
             registry.clone(),
             repo.clone(),
             digest.clone(),
@@ -372,7 +389,7 @@ mod with_components {
         assert!(matches!(has, Ok(true)), "{has:?}");
         let wrong = oci::sha256_digest(b"something else");
         let refused = wit_registry::Host::push_blob(
-            &mut r.state,
+            &mut r.state.caps(),
             registry.clone(),
             repo.clone(),
             upstream(&wrong),
@@ -383,7 +400,7 @@ mod with_components {
         assert!(
             matches!(refused, Err(wit_registry::RegistryError::Other(m)) if m.contains("refusing"))
         );
-        wit_registry::HostCredentials::drop(&mut r.state, credentials)
+        wit_registry::HostCredentials::drop(&mut r.state.caps(), credentials)
             .await
             .expect("drop");
     }
