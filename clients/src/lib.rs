@@ -3,15 +3,12 @@
 //! the user; nothing here knows of wasm, so tests, benchmarks and tools call them as they
 //! are, and `forge-host` binds them to a plugin's imports.
 //!
-//! - [`docker`]: connect to the engine ([`docker::connect`]), build an image and make it
-//!   reproducible ([`docker::build`]).
-//! - [`oci`]: pure functions from the engine's image export to a normalized OCI image and
-//!   back to something the engine loads.
-//! - [`registry`]: the OCI distribution calls a push needs ([`registry::RegistryClient`]),
-//!   with [`registry::Credentials`] sent only to their registry.
-//! - [`aws`]: AWS with the standard chain's credentials ([`aws::Aws`]); ECR login and
-//!   repositories.
+//! - [`docker`]: connect to the engine, build an image and make it reproducible.
+//! - [`oci`]: pure functions: the engine's image export to a normalized OCI image, and back.
+//! - [`registry`]: the OCI distribution calls a push needs, and registry credentials.
+//! - [`aws`]: the standard chain's credentials; ECR, S3 objects and DynamoDB items.
 //! - [`Clients`]: one of each client, made on first use and shared by a host's steps.
+//! - `http`: the HTTP client and exchange the registry and the signed AWS calls share.
 //! - `reason`: why a connection failed, in a few words, for the errors above.
 //!
 //! A new capability is one module here (its client, its calls, its error enum) and, if it
