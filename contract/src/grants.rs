@@ -72,6 +72,7 @@ pub const BUILTIN_GRANTS: &[(&str, &[&str])] = &[
         &[capability::FILES_READ, capability::DOCKER],
     ),
     ("ecr-push", &[capability::REGISTRY, capability::AWS]),
+    ("state-lock", &[capability::AWS]),
 ];
 
 /// The default grants of built-in `plugin` (see [`BUILTIN_GRANTS`]).

@@ -11,6 +11,8 @@
 //! | `docker`   | capability `docker`            |
 //! | `registry` | capability `registry`          |
 //! | `aws`      | capability `aws`               |
+//! | `s3`       | capability `aws`               |
+//! | `dynamodb` | capability `aws`               |
 //!
 //! A component imports exactly the interfaces its code calls (the linker and wit-component
 //! drop the rest), so its imports are the capabilities it asks for.
@@ -30,6 +32,8 @@ pub enum Interface {
     Docker,
     Registry,
     Aws,
+    S3,
+    Dynamodb,
 }
 
 /// What it takes to import an interface.
@@ -45,7 +49,7 @@ pub enum Access {
 
 impl Interface {
     /// Every interface, in the WIT's order.
-    pub const ALL: [Interface; 8] = [
+    pub const ALL: [Interface; 10] = [
         Interface::Types,
         Interface::Log,
         Interface::Outputs,
@@ -54,6 +58,8 @@ impl Interface {
         Interface::Docker,
         Interface::Registry,
         Interface::Aws,
+        Interface::S3,
+        Interface::Dynamodb,
     ];
 
     /// The interface's name inside the package (`files`).
@@ -67,6 +73,8 @@ impl Interface {
             Interface::Docker => "docker",
             Interface::Registry => "registry",
             Interface::Aws => "aws",
+            Interface::S3 => "s3",
+            Interface::Dynamodb => "dynamodb",
         }
     }
 
@@ -79,7 +87,9 @@ impl Interface {
             Interface::Secrets => Access::Capability(Capability::Secrets),
             Interface::Docker => Access::Capability(Capability::Docker),
             Interface::Registry => Access::Capability(Capability::Registry),
-            Interface::Aws => Access::Capability(Capability::Aws),
+            Interface::Aws | Interface::S3 | Interface::Dynamodb => {
+                Access::Capability(Capability::Aws)
+            }
         }
     }
 
@@ -144,15 +154,11 @@ impl Capability {
         Capability::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    /// The interface it links.
-    pub fn interface(self) -> Interface {
-        match self {
-            Capability::FilesRead => Interface::Files,
-            Capability::Secrets => Interface::Secrets,
-            Capability::Docker => Interface::Docker,
-            Capability::Registry => Interface::Registry,
-            Capability::Aws => Interface::Aws,
-        }
+    /// The interfaces it links (`aws` links `aws`, `s3` and `dynamodb`).
+    pub fn interfaces(self) -> impl Iterator<Item = Interface> {
+        Interface::ALL
+            .into_iter()
+            .filter(move |i| i.capability() == Some(self))
     }
 
     /// Capabilities a grant of this one brings along. `aws` returns registry credentials
@@ -223,16 +229,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_capability_has_one_interface_and_back() {
+    fn every_capability_links_an_interface_and_back() {
         for capability in Capability::ALL {
-            assert_eq!(capability.interface().capability(), Some(capability));
+            assert!(capability.interfaces().next().is_some(), "{capability}");
             assert_eq!(Capability::from_name(capability.name()), Some(capability));
         }
-        let granted: Vec<Interface> = Interface::ALL
-            .into_iter()
-            .filter(|i| i.capability().is_some())
-            .collect();
-        assert_eq!(granted.len(), Capability::ALL.len());
+        let aws: Vec<Interface> = Capability::Aws.interfaces().collect();
+        assert_eq!(aws, [Interface::Aws, Interface::S3, Interface::Dynamodb]);
         assert_eq!(Capability::from_name("files.write"), None);
     }
 

@@ -21,6 +21,13 @@ wasmtime::component::bindgen!({
         "forge:plugin/aws.ecr-login": async | trappable,
         "forge:plugin/aws.ecr-describe-repository": async | trappable,
         "forge:plugin/aws.ecr-create-repository": async | trappable,
+        "forge:plugin/s3.put-object": async | trappable,
+        "forge:plugin/s3.get-object": async | trappable,
+        "forge:plugin/s3.head-object": async | trappable,
+        "forge:plugin/s3.delete-object": async | trappable,
+        "forge:plugin/dynamodb.put-item": async | trappable,
+        "forge:plugin/dynamodb.get-item": async | trappable,
+        "forge:plugin/dynamodb.delete-item": async | trappable,
         default: async,
     },
     exports: {

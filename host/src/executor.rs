@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use forge_contract::lock::{self, LockCall};
 use forge_engine::executor::{Executor, OutputFile, StepError, StepOutput, StepRequest};
+use forge_engine::lock::{LockReply, LockRequest};
 use forge_engine::model::PluginSource;
 use forge_engine::store::{Store, canonical_json};
 
@@ -127,14 +129,7 @@ impl HostExecutor {
                     .await??
             }
         };
-        if !host.is_prepared(&plugin, grants) {
-            // Compiling is CPU work measured in hundreds of milliseconds; loading from the
-            // cache verifies and maps a file. Neither belongs on a runtime thread.
-            let host = Arc::clone(host);
-            let code = plugin.clone();
-            let events = request.events.clone();
-            blocking(move || host.prepare(&code, grants, &events)).await??;
-        }
+        self.prepare(host, &plugin, grants, &request.events).await?;
         let mut limits = host.limits();
         if let Some(timeout) = self.timeout {
             limits.timeout = limits.timeout.max(timeout + TIMEOUT_MARGIN);
@@ -185,6 +180,72 @@ impl HostExecutor {
         // Writing output blobs is file I/O.
         let this = self.clone();
         Ok(blocking(move || this.commit(&plugin.name, result)).await??)
+    }
+
+    /// Compiles or loads `plugin` for `grants` unless it is ready. Compiling is CPU work
+    /// measured in hundreds of milliseconds; loading from the cache verifies and maps a
+    /// file. Neither belongs on a runtime thread.
+    async fn prepare(
+        &self,
+        host: &Arc<Host>,
+        plugin: &PluginCode,
+        grants: GrantSet,
+        events: &forge_engine::events::EventSink,
+    ) -> Result<(), HostError> {
+        if host.is_prepared(plugin, grants) {
+            return Ok(());
+        }
+        let host = Arc::clone(host);
+        let code = plugin.clone();
+        let events = events.clone();
+        blocking(move || host.prepare(&code, grants, &events).map(drop)).await?
+    }
+
+    /// One call of the `state-lock` built-in: the lock call as its config, the reply as
+    /// its manifest. Not a step: nothing is stored, and it sees no files.
+    async fn lock_call(&self, request: LockRequest) -> Result<LockReply, RunError> {
+        let host = self.host()?;
+        let plugin = self
+            .builtins
+            .get(lock::PLUGIN)
+            .ok_or_else(|| HostError::UnknownBuiltin {
+                plugin: lock::PLUGIN.to_owned(),
+            })?;
+        let grants = GrantSet::from_grants(forge_contract::builtin_grants(lock::PLUGIN));
+        self.prepare(host, &plugin, grants, &request.events).await?;
+        let call = LockCall {
+            backend: request.backend,
+            action: request.action,
+        };
+        let config = serde_json::to_string(&call).map_err(|e| HostError::Internal {
+            message: format!("encoding the lock call: {e}"),
+        })?;
+        let spec = RunSpec {
+            step: lock::PLUGIN.to_owned(),
+            env: String::new(),
+            config,
+            upstream: Default::default(),
+            files: Default::default(),
+            commit: None,
+            commit_time: None,
+            store: None,
+            secrets: BTreeSet::new(),
+            grants,
+            limits: None,
+            cancel: request.cancel.clone(),
+            events: request.events,
+        };
+        let result = host.run(&plugin, spec).await?;
+        if request.cancel.is_cancelled() {
+            return Err(HostError::Cancelled.into());
+        }
+        serde_json::from_str(&result.manifest).map_err(|e| {
+            HostError::InvalidManifest {
+                plugin: lock::PLUGIN.to_owned(),
+                message: format!("not a lock reply: {e}"),
+            }
+            .into()
+        })
     }
 
     /// Parses the manifest and stores the output files.
@@ -287,6 +348,14 @@ impl Executor for HostExecutor {
             }
             this.run_step(request).await.map_err(to_step_error)
         }
+    }
+
+    fn state_lock(
+        &self,
+        request: LockRequest,
+    ) -> impl Future<Output = Result<LockReply, StepError>> + Send {
+        let this = self.clone();
+        async move { this.lock_call(request).await.map_err(to_step_error) }
     }
 }
 

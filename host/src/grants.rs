@@ -17,7 +17,9 @@ use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use crate::bindings::forge::plugin::{aws, docker, files, log, outputs, registry, secrets, types};
+use crate::bindings::forge::plugin::{
+    aws, docker, dynamodb, files, log, outputs, registry, s3, secrets, types,
+};
 use crate::caps::Caps;
 use crate::error::HostError;
 use crate::state::secrets::Secrets;
@@ -98,6 +100,12 @@ pub(crate) fn linker(engine: &Engine, grants: GrantSet) -> wasmtime::Result<Link
     }
     if grants.allows(Interface::Aws) {
         aws::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
+    }
+    if grants.allows(Interface::S3) {
+        s3::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
+    }
+    if grants.allows(Interface::Dynamodb) {
+        dynamodb::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
     }
     Ok(linker)
 }

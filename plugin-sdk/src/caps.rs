@@ -139,6 +139,11 @@ pub enum AwsError {
     Unreachable(String),
     /// The service's error code and message.
     Service { code: String, message: String },
+    /// `s3.s3-error.precondition-failed`: an object written only if absent was there.
+    PreconditionFailed,
+    /// `dynamodb.dynamodb-error.conditional-check-failed`: an item written only if absent
+    /// was there.
+    ConditionalCheckFailed,
 }
 
 impl fmt::Display for AwsError {
@@ -146,9 +151,30 @@ impl fmt::Display for AwsError {
         match self {
             AwsError::Credentials(m) | AwsError::Unreachable(m) => f.write_str(m),
             AwsError::Service { code, message } => write!(f, "{code}: {message}"),
+            AwsError::PreconditionFailed => f.write_str("the object already exists"),
+            AwsError::ConditionalCheckFailed => f.write_str("the item already exists"),
         }
     }
 }
+
+/// `s3.object-meta`: what changes when anyone writes the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub etag: String,
+    /// Set in a versioned bucket.
+    pub version_id: Option<String>,
+    pub size: u64,
+}
+
+/// `s3.object`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Object {
+    pub body: Vec<u8>,
+    pub meta: ObjectMeta,
+}
+
+/// `dynamodb.item`: an item's string attributes, by name.
+pub type Item = std::collections::BTreeMap<String, String>;
 
 /// An ECR repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +225,9 @@ impl From<AwsError> for crate::Error {
                 "check the registry's `endpoint` in project.kdl (or AWS_ENDPOINT_URL) and the network"
             }
             AwsError::Service { .. } => "see the AWS error above",
+            AwsError::PreconditionFailed | AwsError::ConditionalCheckFailed => {
+                "another writer got there first"
+            }
         };
         crate::Error::new(e.to_string()).with_help(help)
     }

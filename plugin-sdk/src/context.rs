@@ -11,8 +11,8 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 
 use crate::caps::{
-    AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, RegistryError, Repository,
-    UpstreamBlob,
+    AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
+    RegistryError, Repository, S3Object, UpstreamBlob,
 };
 use crate::{Error, FileError};
 
@@ -168,6 +168,79 @@ pub trait Host {
         immutable_tags: bool,
     ) -> Result<Repository, AwsError> {
         let _ = (target, name, immutable_tags);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `s3.put-object` (capability `aws`).
+    fn s3_put_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        if_absent: bool,
+    ) -> Result<ObjectMeta, AwsError> {
+        let _ = (target, bucket, key, body, if_absent);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `s3.get-object` (capability `aws`).
+    fn s3_get_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<S3Object>, AwsError> {
+        let _ = (target, bucket, key);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `s3.head-object` (capability `aws`).
+    fn s3_head_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, AwsError> {
+        let _ = (target, bucket, key);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `s3.delete-object` (capability `aws`).
+    fn s3_delete_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), AwsError> {
+        let _ = (target, bucket, key);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `dynamodb.put-item` (capability `aws`).
+    fn dynamodb_put_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        item: &Item,
+        if_absent: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let _ = (target, table, item, if_absent);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `dynamodb.get-item` (capability `aws`).
+    fn dynamodb_get_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<Option<Item>, AwsError> {
+        let _ = (target, table, key);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `dynamodb.delete-item` (capability `aws`).
+    fn dynamodb_delete_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<(), AwsError> {
+        let _ = (target, table, key);
         Err(AwsError::Credentials(UNAVAILABLE.into()))
     }
 }
@@ -332,6 +405,82 @@ impl Context {
     ) -> Result<Repository, AwsError> {
         self.host
             .ecr_create_repository(target, name, immutable_tags)
+    }
+
+    /// Writes an S3 object; with `if_absent`, only when there is none
+    /// ([`AwsError::PreconditionFailed`] otherwise) (capability `aws`).
+    pub fn s3_put_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        if_absent: bool,
+    ) -> Result<ObjectMeta, AwsError> {
+        self.host
+            .s3_put_object(target, bucket, key, body, if_absent)
+    }
+
+    /// An S3 object, if it exists (capability `aws`).
+    pub fn s3_get_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<S3Object>, AwsError> {
+        self.host.s3_get_object(target, bucket, key)
+    }
+
+    /// An S3 object's ETag, version and size, if it exists (capability `aws`).
+    pub fn s3_head_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, AwsError> {
+        self.host.s3_head_object(target, bucket, key)
+    }
+
+    /// Deletes an S3 object; one that is not there is not an error (capability `aws`).
+    pub fn s3_delete_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), AwsError> {
+        self.host.s3_delete_object(target, bucket, key)
+    }
+
+    /// Writes a DynamoDB item; with `if_absent = Some(key attribute)`, only when there is
+    /// none ([`AwsError::ConditionalCheckFailed`] otherwise) (capability `aws`).
+    pub fn dynamodb_put_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        item: &Item,
+        if_absent: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.host.dynamodb_put_item(target, table, item, if_absent)
+    }
+
+    /// A DynamoDB item by its key (name, value), read consistently (capability `aws`).
+    pub fn dynamodb_get_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<Option<Item>, AwsError> {
+        self.host.dynamodb_get_item(target, table, key)
+    }
+
+    /// Deletes a DynamoDB item by its key (capability `aws`).
+    pub fn dynamodb_delete_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<(), AwsError> {
+        self.host.dynamodb_delete_item(target, table, key)
     }
 
     /// An output file of upstream step `step`, one of its

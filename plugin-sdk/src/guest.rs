@@ -19,11 +19,13 @@ pub mod bindings {
     });
 }
 
-use bindings::forge::plugin::{aws, docker, files, log, outputs, registry, secrets, types};
+use bindings::forge::plugin::{
+    aws, docker, dynamodb, files, log, outputs, registry, s3, secrets, types,
+};
 
 use crate::caps::{
-    AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, RegistryError,
-    Repository, UpstreamBlob,
+    AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
+    RegistryError, Repository, S3Object, UpstreamBlob,
 };
 
 fn file_error(e: files::FileError) -> FileError {
@@ -48,6 +50,32 @@ fn aws_error(e: aws::AwsError) -> AwsError {
         aws::AwsError::Credentials(m) => AwsError::Credentials(m),
         aws::AwsError::Unreachable(m) => AwsError::Unreachable(m),
         aws::AwsError::Service((code, message)) => AwsError::Service { code, message },
+    }
+}
+
+fn s3_error(e: s3::S3Error) -> AwsError {
+    match e {
+        s3::S3Error::PreconditionFailed => AwsError::PreconditionFailed,
+        s3::S3Error::Credentials(m) => AwsError::Credentials(m),
+        s3::S3Error::Unreachable(m) => AwsError::Unreachable(m),
+        s3::S3Error::Service((code, message)) => AwsError::Service { code, message },
+    }
+}
+
+fn dynamodb_error(e: dynamodb::DynamodbError) -> AwsError {
+    match e {
+        dynamodb::DynamodbError::ConditionalCheckFailed => AwsError::ConditionalCheckFailed,
+        dynamodb::DynamodbError::Credentials(m) => AwsError::Credentials(m),
+        dynamodb::DynamodbError::Unreachable(m) => AwsError::Unreachable(m),
+        dynamodb::DynamodbError::Service((code, message)) => AwsError::Service { code, message },
+    }
+}
+
+fn object_meta(m: s3::ObjectMeta) -> ObjectMeta {
+    ObjectMeta {
+        etag: m.etag,
+        version_id: m.version_id,
+        size: m.size,
     }
 }
 
@@ -214,6 +242,86 @@ impl Host for WitHost {
         aws::ecr_create_repository(&aws_target(target), name, immutable_tags)
             .map(repository)
             .map_err(aws_error)
+    }
+
+    fn s3_put_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        if_absent: bool,
+    ) -> Result<ObjectMeta, AwsError> {
+        s3::put_object(&aws_target(target), bucket, key, body, if_absent)
+            .map(object_meta)
+            .map_err(s3_error)
+    }
+
+    fn s3_get_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<S3Object>, AwsError> {
+        s3::get_object(&aws_target(target), bucket, key)
+            .map(|o| {
+                o.map(|o| S3Object {
+                    body: o.body,
+                    meta: object_meta(o.meta),
+                })
+            })
+            .map_err(s3_error)
+    }
+
+    fn s3_head_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, AwsError> {
+        s3::head_object(&aws_target(target), bucket, key)
+            .map(|m| m.map(object_meta))
+            .map_err(s3_error)
+    }
+
+    fn s3_delete_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), AwsError> {
+        s3::delete_object(&aws_target(target), bucket, key).map_err(s3_error)
+    }
+
+    fn dynamodb_put_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        item: &Item,
+        if_absent: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let item: Vec<(String, String)> = item.clone().into_iter().collect();
+        dynamodb::put_item(&aws_target(target), table, &item, if_absent).map_err(dynamodb_error)
+    }
+
+    fn dynamodb_get_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<Option<Item>, AwsError> {
+        dynamodb::get_item(&aws_target(target), table, key.0, key.1)
+            .map(|i| i.map(|i| i.into_iter().collect()))
+            .map_err(dynamodb_error)
+    }
+
+    fn dynamodb_delete_item(
+        &self,
+        target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<(), AwsError> {
+        dynamodb::delete_item(&aws_target(target), table, key.0, key.1).map_err(dynamodb_error)
     }
 
     fn write_output(&self, name: &str, contents: &[u8]) -> Result<String, String> {

@@ -154,8 +154,8 @@ mod guest;
 mod mock;
 
 pub use caps::{
-    AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, RegistryError,
-    Repository, UpstreamBlob,
+    AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
+    RegistryError, Repository, S3Object, UpstreamBlob,
 };
 pub use context::{Context, Host, Level, OutputFile, Secret};
 pub use error::{Error, FileError, ResultExt};
@@ -165,6 +165,10 @@ pub use plugin::{Info, NoConfig, Plugin, capability};
 
 /// The version of the plugin contract (`wit/plugin.wit`) this SDK builds plugins for.
 pub const CONTRACT_VERSION: &str = forge_contract::VERSION;
+
+/// Terraform's state lock as forge and its `state-lock` plugin speak about it: the lock
+/// info, the backend, the call and the reply (the contract's own types).
+pub use forge_contract::lock;
 
 /// Used by [`export_plugin!`]'s expansion; not part of the API.
 #[doc(hidden)]

@@ -8,8 +8,8 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::caps::{
-    AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, RegistryError, Repository,
-    UpstreamBlob,
+    AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
+    RegistryError, Repository, S3Object, UpstreamBlob,
 };
 use crate::context::{Host, Level, OutputFile, Secret, StepData, UpstreamData};
 use crate::plugin::capability;
@@ -38,6 +38,11 @@ struct State {
     registry: MockRegistry,
     ecr: BTreeMap<String, Repository>,
     aws_down: Option<AwsError>,
+    /// (bucket, key) → (body, version): S3 as the AWS capability sees it.
+    s3: BTreeMap<(String, String), (Vec<u8>, u64)>,
+    s3_writes: u64,
+    /// (table, key value) → item: DynamoDB, every table keyed by one string attribute.
+    dynamodb: BTreeMap<(String, String), Item>,
 }
 
 type DockerFake = Box<dyn Fn(&BuildRequest) -> Result<Image, DockerError>>;
@@ -253,6 +258,46 @@ impl MockHost {
     /// The `docker.build` requests of every run so far.
     pub fn docker_requests(&self) -> Vec<BuildRequest> {
         self.state.borrow().docker_requests.clone()
+    }
+
+    /// An S3 object that exists before the run.
+    #[must_use]
+    pub fn s3_object(self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) -> Self {
+        {
+            let mut state = self.state.borrow_mut();
+            state.s3_writes += 1;
+            let version = state.s3_writes;
+            state
+                .s3
+                .insert((bucket.to_owned(), key.to_owned()), (body.into(), version));
+        }
+        self
+    }
+
+    /// A DynamoDB item that exists before the run, keyed by the value of `key_attribute`.
+    #[must_use]
+    pub fn dynamodb_item(self, table: &str, key_attribute: &str, item: Item) -> Self {
+        let key = item.get(key_attribute).cloned().unwrap_or_default();
+        self.state
+            .borrow_mut()
+            .dynamodb
+            .insert((table.to_owned(), key), item);
+        self
+    }
+
+    /// The S3 objects after the runs so far: (bucket, key) → body.
+    pub fn s3_objects(&self) -> BTreeMap<(String, String), Vec<u8>> {
+        self.state
+            .borrow()
+            .s3
+            .iter()
+            .map(|(k, (body, _))| (k.clone(), body.clone()))
+            .collect()
+    }
+
+    /// The DynamoDB items after the runs so far: (table, key value) → item.
+    pub fn dynamodb_items(&self) -> BTreeMap<(String, String), Item> {
+        self.state.borrow().dynamodb.clone()
     }
 
     /// The ECR repositories, after the runs so far.
@@ -548,6 +593,125 @@ impl Host for MockBackend {
         let repo = mock_repository(name, immutable_tags);
         state.ecr.insert(name.to_owned(), repo.clone());
         Ok(repo)
+    }
+
+    fn s3_put_object(
+        &self,
+        _target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        if_absent: bool,
+    ) -> Result<ObjectMeta, AwsError> {
+        self.aws()?;
+        let mut state = self.state.borrow_mut();
+        let at = (bucket.to_owned(), key.to_owned());
+        if if_absent && state.s3.contains_key(&at) {
+            return Err(AwsError::PreconditionFailed);
+        }
+        state.s3_writes += 1;
+        let version = state.s3_writes;
+        state.s3.insert(at, (body.to_vec(), version));
+        Ok(mock_meta(body, version))
+    }
+
+    fn s3_get_object(
+        &self,
+        _target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<S3Object>, AwsError> {
+        self.aws()?;
+        let state = self.state.borrow();
+        Ok(state
+            .s3
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .map(|(body, version)| S3Object {
+                body: body.clone(),
+                meta: mock_meta(body, *version),
+            }))
+    }
+
+    fn s3_head_object(
+        &self,
+        target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, AwsError> {
+        Ok(self.s3_get_object(target, bucket, key)?.map(|o| o.meta))
+    }
+
+    fn s3_delete_object(
+        &self,
+        _target: &AwsTarget,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), AwsError> {
+        self.aws()?;
+        self.state
+            .borrow_mut()
+            .s3
+            .remove(&(bucket.to_owned(), key.to_owned()));
+        Ok(())
+    }
+
+    fn dynamodb_put_item(
+        &self,
+        _target: &AwsTarget,
+        table: &str,
+        item: &Item,
+        if_absent: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.aws()?;
+        let mut state = self.state.borrow_mut();
+        let key_attribute = if_absent.unwrap_or("LockID");
+        let at = (
+            table.to_owned(),
+            item.get(key_attribute).cloned().unwrap_or_default(),
+        );
+        if if_absent.is_some() && state.dynamodb.contains_key(&at) {
+            return Err(AwsError::ConditionalCheckFailed);
+        }
+        state.dynamodb.insert(at, item.clone());
+        Ok(())
+    }
+
+    fn dynamodb_get_item(
+        &self,
+        _target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<Option<Item>, AwsError> {
+        self.aws()?;
+        let state = self.state.borrow();
+        Ok(state
+            .dynamodb
+            .get(&(table.to_owned(), key.1.to_owned()))
+            .filter(|item| item.get(key.0).map(String::as_str) == Some(key.1))
+            .cloned())
+    }
+
+    fn dynamodb_delete_item(
+        &self,
+        _target: &AwsTarget,
+        table: &str,
+        key: (&str, &str),
+    ) -> Result<(), AwsError> {
+        self.aws()?;
+        self.state
+            .borrow_mut()
+            .dynamodb
+            .remove(&(table.to_owned(), key.1.to_owned()));
+        Ok(())
+    }
+}
+
+/// An object's identity in the fake S3: its content's hash and a version per write.
+fn mock_meta(body: &[u8], version: u64) -> ObjectMeta {
+    ObjectMeta {
+        etag: format!("\"{}\"", &sha256(body)[7..39]),
+        version_id: Some(version.to_string()),
+        size: body.len() as u64,
     }
 }
 

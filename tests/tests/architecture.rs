@@ -119,22 +119,39 @@ fn engine_depends_on_no_host_cli_docker_or_aws_crate() {
 }
 
 /// The plugin contract is read by the engine, the host, the authoring tools and the SDK,
-/// which is also compiled into every plugin: it may depend on blake3 (for pins, behind a
-/// feature) and nothing else, so it never drags the host or a framework into a plugin.
+/// which is also compiled into every plugin: it may depend on blake3 (for pins) and serde
+/// (for the state lock's types), each behind a feature, and nothing else, so it never
+/// drags the host or a framework into a plugin.
 #[test]
-fn contract_depends_on_nothing_but_blake3() {
+fn contract_depends_on_nothing_but_blake3_and_serde() {
     let meta = metadata();
     let deps = closure(&meta, "forge-contract");
-    let blake3 = closure(&meta, "blake3");
-    let extra: Vec<&String> = deps
-        .iter()
-        .filter(|d| *d != "blake3" && !blake3.contains(*d))
+    let allowed: BTreeSet<String> = ["blake3", "serde"]
+        .into_iter()
+        .flat_map(|name| {
+            let mut all = closure(&meta, name);
+            all.insert(name.to_owned());
+            all
+        })
         .collect();
+    let extra: Vec<&String> = deps.iter().filter(|d| !allowed.contains(*d)).collect();
     assert!(
         extra.is_empty(),
-        "forge-contract must depend on nothing but blake3, found: {extra:?}"
+        "forge-contract must depend on nothing but blake3 and serde, found: {extra:?}"
     );
     assert!(violations(&deps).is_empty());
+}
+
+/// The clients of Docker, registries and AWS are called by tests, benchmarks and tools as
+/// plain functions: they must not pull in the wasm runtime.
+#[test]
+fn clients_do_not_depend_on_wasmtime() {
+    let meta = metadata();
+    let deps = closure(&meta, "forge-clients");
+    assert!(
+        !deps.iter().any(|d| d.starts_with("wasmtime")),
+        "forge-clients must not depend on wasmtime"
+    );
 }
 
 /// The SDK (in every plugin) must not reach the plugin host or the CLI either.

@@ -36,7 +36,12 @@ fn error_of(reply: &Reply) -> (String, String) {
 }
 
 impl Aws {
-    async fn dynamodb(&self, target: &Target, operation: &str, body: Value) -> Result<Value, AwsError> {
+    async fn dynamodb(
+        &self,
+        target: &Target,
+        operation: &str,
+        body: Value,
+    ) -> Result<Value, AwsError> {
         let signed = self.signed(target).await?;
         let url = format!("{}/", signed.base("dynamodb"));
         let op = format!("DynamoDB_20120810.{operation}");

@@ -123,7 +123,9 @@ impl Aws {
     ) -> Result<Option<Object>, AwsError> {
         let signed = self.signed(target).await?;
         let url = Self::object_url(&signed, bucket, key);
-        let reply = signed.send("s3", Method::GET, &url, &[], Vec::new()).await?;
+        let reply = signed
+            .send("s3", Method::GET, &url, &[], Vec::new())
+            .await?;
         match reply.status {
             s if s.is_success() => Ok(Some(Object {
                 meta: meta_of(&reply, reply.body.len() as u64),
@@ -145,7 +147,9 @@ impl Aws {
     ) -> Result<Option<ObjectMeta>, AwsError> {
         let signed = self.signed(target).await?;
         let url = Self::object_url(&signed, bucket, key);
-        let reply = signed.send("s3", Method::HEAD, &url, &[], Vec::new()).await?;
+        let reply = signed
+            .send("s3", Method::HEAD, &url, &[], Vec::new())
+            .await?;
         match reply.status {
             s if s.is_success() => {
                 let size = header(&reply.headers, "content-length")
@@ -172,7 +176,9 @@ impl Aws {
             .await?;
         match reply.status {
             s if s.is_success() => Ok(()),
-            StatusCode::NOT_FOUND if error_of(&reply).to_string().starts_with("NoSuchKey") => Ok(()),
+            StatusCode::NOT_FOUND if error_of(&reply).to_string().starts_with("NoSuchKey") => {
+                Ok(())
+            }
             _ => Err(error_of(&reply)),
         }
     }

@@ -35,12 +35,24 @@ async fn an_object_written_only_if_absent_is_written_once() {
         Ok(None)
     );
     let written = aws
-        .s3_put_object(&target, STATE_BUCKET, &key, b"{\"ID\":\"a\"}".to_vec(), true)
+        .s3_put_object(
+            &target,
+            STATE_BUCKET,
+            &key,
+            b"{\"ID\":\"a\"}".to_vec(),
+            true,
+        )
         .await
         .expect("first write");
     assert!(!written.etag.is_empty());
     let again = aws
-        .s3_put_object(&target, STATE_BUCKET, &key, b"{\"ID\":\"b\"}".to_vec(), true)
+        .s3_put_object(
+            &target,
+            STATE_BUCKET,
+            &key,
+            b"{\"ID\":\"b\"}".to_vec(),
+            true,
+        )
         .await;
     assert!(
         matches!(again, Err(AwsError::PreconditionFailed(_))),
@@ -62,7 +74,13 @@ async fn an_object_written_only_if_absent_is_written_once() {
     assert!(head.version_id.is_some(), "the state bucket is versioned");
     // An unconditional write changes the identity a HEAD sees.
     let rewritten = aws
-        .s3_put_object(&target, STATE_BUCKET, &key, b"{\"ID\":\"c\"}".to_vec(), false)
+        .s3_put_object(
+            &target,
+            STATE_BUCKET,
+            &key,
+            b"{\"ID\":\"c\"}".to_vec(),
+            false,
+        )
         .await
         .expect("unconditional");
     assert_ne!(rewritten.etag, head.etag);
