@@ -14,6 +14,7 @@ mod graph;
 mod hostile;
 mod images;
 mod links;
+mod lock;
 mod plan;
 mod plugin;
 mod plugin_e2e;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    Config, ConfigValue, LoadBalancer, RegistryKind, SecretRef, Service, StateBackend, StateLock,
+    Config, ConfigValue, LoadBalancer, RegistryKind, SecretRef, Service, StateBackend,
 };
 
 use super::inputs::rel_path;
@@ -130,27 +130,24 @@ pub(super) fn apply_config(config: &Config) -> ConfigValue {
     ])
 }
 
+/// The env's state and its lock, as the contract's [`forge_contract::lock::Backend`]:
+/// `{"bucket", "key", "region", "endpoint"?, "lockfile", "table"?}`, the shape the
+/// `state-lock` plugin and `terraform-render` both read.
 pub(super) fn state_config(state: &StateBackend, env: &str) -> ConfigValue {
-    let lock = match &state.lock.value {
-        StateLock::S3Lockfile => map([("kind", s("s3-lockfile"))]),
-        StateLock::DynamoDb { table } => map([("kind", s("dynamodb")), ("table", s(table))]),
-        StateLock::Both { table } => {
-            map([("kind", s("s3-lockfile+dynamodb")), ("table", s(table))])
-        }
-    };
-    map([
-        ("bucket", s(&state.bucket.value)),
-        ("key", s(&state.key.value.replace("{env}", env))),
-        ("region", s(&state.region.value)),
-        (
-            "endpoint",
-            state
-                .endpoint
-                .as_ref()
-                .map_or(ConfigValue::Null, |e| s(&e.value)),
-        ),
-        ("lock", lock),
-    ])
+    let backend = state.lock_backend(env);
+    let mut out = BTreeMap::from([
+        ("bucket".to_owned(), s(&backend.bucket)),
+        ("key".to_owned(), s(&backend.key)),
+        ("region".to_owned(), s(&backend.region)),
+        ("lockfile".to_owned(), ConfigValue::Bool(backend.lockfile)),
+    ]);
+    if let Some(endpoint) = &backend.endpoint {
+        out.insert("endpoint".to_owned(), s(endpoint));
+    }
+    if let Some(table) = &backend.table {
+        out.insert("table".to_owned(), s(table));
+    }
+    ConfigValue::Map(out)
 }
 
 pub(super) fn rollout_config(config: &Config, svc: &Service) -> ConfigValue {

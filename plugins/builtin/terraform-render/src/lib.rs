@@ -20,8 +20,9 @@
 //! The config is what the engine's `render_config` builds:
 //! `{"project", "region", "modules": {NAME: {"source", "inputs": {VAR: value}, "depends_on"?:
 //! [NAME]}}, "vars",
-//! "state": null | {"bucket", "key", "region", "endpoint", "lock": {"kind": "s3-lockfile"} |
-//! {"kind": "dynamodb", "table"}}}`.
+//! "state": null | {"bucket", "key", "region", "endpoint"?, "lockfile", "table"?}}`
+//! (the contract's lock backend: `lockfile` for `use_lockfile`, `table` for
+//! `dynamodb_table`, both when both).
 
 use std::collections::BTreeMap;
 
@@ -61,25 +62,10 @@ pub struct Module {
     pub depends_on: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct State {
-    pub bucket: String,
-    /// With `{env}` already replaced by the engine.
-    pub key: String,
-    pub region: String,
-    /// A custom S3/DynamoDB endpoint (a local test server), if any.
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    pub lock: Lock,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Lock {
-    S3Lockfile,
-    Dynamodb { table: String },
-}
+/// The env's state and its lock: the contract's type, which the engine writes and the
+/// `state-lock` plugin reads too (the key has `{env}` replaced; an endpoint is a local
+/// test server).
+pub use forge_plugin_sdk::lock::Backend as State;
 
 /// The step's manifest.
 #[derive(Debug, Serialize)]

@@ -9,7 +9,7 @@ use forge_plugin_sdk::{Context, Error};
 
 use crate::hcl::{Block, Body, Expr, is_identifier, quote};
 use crate::refs::{Site, input_expr};
-use crate::{Config, Lock, State};
+use crate::{Config, State};
 
 /// Where forge materializes the rendered root module, relative to the project root:
 /// `<project root>/.forge/terraform/<env>/`. Module sources are project-relative in the
@@ -53,13 +53,8 @@ fn s(v: &str) -> Expr {
 /// S3 backend arrived in 1.6, `use_lockfile` in 1.10.
 fn required_version(state: Option<&State>) -> &'static str {
     match state {
-        Some(State {
-            lock: Lock::S3Lockfile,
-            ..
-        }) => ">= 1.10",
-        Some(State {
-            endpoint: Some(_), ..
-        }) => ">= 1.6",
+        Some(state) if state.lockfile => ">= 1.10",
+        Some(state) if state.endpoint.is_some() => ">= 1.6",
         _ => ">= 1.5",
     }
 }
@@ -97,9 +92,11 @@ fn backend(state: &State) -> Block {
         ("key", s(&state.key)),
         ("region", s(&state.region)),
     ];
-    match &state.lock {
-        Lock::S3Lockfile => attrs.push(("use_lockfile", Expr::Bool(true))),
-        Lock::Dynamodb { table } => attrs.push(("dynamodb_table", s(table))),
+    if state.lockfile {
+        attrs.push(("use_lockfile", Expr::Bool(true)));
+    }
+    if let Some(table) = &state.table {
+        attrs.push(("dynamodb_table", s(table)));
     }
     if let Some(endpoint) = &state.endpoint {
         attrs.push((

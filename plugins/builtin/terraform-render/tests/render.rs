@@ -458,7 +458,7 @@ fn dynamodb_backend() -> Result<(), Error> {
     let outputs = versions_and_providers(
         json!({
             "bucket": "state-bucket", "key": "demo/prod/terraform.tfstate", "region": "eu-west-1",
-            "endpoint": null, "lock": { "kind": "dynamodb", "table": "locks" },
+            "lockfile": false, "table": "locks",
         }),
         json!({}),
     )?;
@@ -474,12 +474,35 @@ fn dynamodb_backend() -> Result<(), Error> {
     Ok(())
 }
 
+/// Both locks, as Terraform takes them when `use_lockfile` and `dynamodb_table` are set.
+#[test]
+fn both_locks() -> Result<(), Error> {
+    let outputs = versions_and_providers(
+        json!({
+            "bucket": "state-bucket", "key": "demo/prod/terraform.tfstate", "region": "eu-west-1",
+            "lockfile": true, "table": "locks",
+        }),
+        json!({}),
+    )?;
+    let versions = &outputs["versions.tf"];
+    assert!(
+        versions.contains("dynamodb_table = \"locks\""),
+        "{versions}"
+    );
+    assert!(versions.contains("use_lockfile   = true"), "{versions}");
+    assert!(
+        versions.contains("required_version = \">= 1.10\""),
+        "{versions}"
+    );
+    Ok(())
+}
+
 #[test]
 fn s3_lockfile_backend_with_a_local_endpoint() -> Result<(), Error> {
     let outputs = versions_and_providers(
         json!({
             "bucket": "state-bucket", "key": "demo/prod/terraform.tfstate", "region": "eu-west-1",
-            "endpoint": "http://127.0.0.1:5000", "lock": { "kind": "s3-lockfile" },
+            "endpoint": "http://127.0.0.1:5000", "lockfile": true,
         }),
         json!({}),
     )?;
