@@ -29,7 +29,8 @@ use crate::stop::Interrupt;
 /// How to build a [`Host`].
 #[derive(Debug, Clone, Default)]
 pub struct HostConfig {
-    /// The forge store directory; compiled components are cached under `v1/wasm/` in it.
+    /// The forge store directory; compiled components are cached in it
+    /// ([`forge_engine::store::component_cache_dir`]).
     /// `None` compiles in memory only.
     pub cache_dir: Option<PathBuf>,
     pub limits: Limits,
@@ -199,6 +200,14 @@ impl Host {
             clients: Arc::default(),
             _ticker: ticker,
         })
+    }
+
+    /// This host with `clients` for the networked capabilities instead of the ones the
+    /// environment names (`DOCKER_HOST`, the AWS chain): for tests and tools that point a
+    /// host at particular components.
+    pub fn with_clients(mut self, clients: Clients) -> Host {
+        self.clients = Arc::new(clients);
+        self
     }
 
     pub fn engine(&self) -> &Engine {

@@ -402,3 +402,108 @@ fn lock_commands_need_a_state_block() {
     assert!(out.stderr.contains("has no state lock"), "{}", out.stderr);
     assert!(out.stderr.contains("state {"), "{}", out.stderr);
 }
+
+/// A true race through the real host and plugin: 20 acquirers on one key at once, 100
+/// rounds, in each mode; every round exactly one holds the lock, and the winner's release
+/// frees it for the next. Each round is bounded in time.
+#[test]
+fn twenty_acquirers_one_holder_every_round_in_each_mode() {
+    use forge_engine::events::EventSink;
+    use forge_engine::executor::Executor;
+    use forge_engine::lock::{self, Backend, ForgeInfo, LockAction, LockReply, LockRequest};
+    use forge_host::{Builtins, Host, HostConfig, HostExecutor};
+
+    require_moto();
+    const ACQUIRERS: usize = 20;
+    const ROUNDS: usize = 100;
+    let store = tempfile::tempdir().expect("store dir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let clients = forge_clients::Clients::default().with_aws(
+        forge_clients::aws::Aws::with_credentials("testing", "testing"),
+    );
+    let host = Host::new(HostConfig {
+        cache_dir: Some(store.path().to_path_buf()),
+        ..HostConfig::default()
+    })
+    .expect("host")
+    .with_clients(clients);
+    let executor = HostExecutor::new(
+        std::sync::Arc::new(host),
+        forge_engine::store::Store::open(store.path()).expect("store"),
+        Builtins::embedded(),
+    );
+    for mode in MODES {
+        let prefix = unique("forge-race");
+        let backend = Backend {
+            bucket: BUCKET.into(),
+            key: format!("{prefix}/race.tfstate"),
+            region: "us-east-1".into(),
+            endpoint: Some(format!("http://{MOTO}")),
+            lockfile: matches!(mode, Mode::Lockfile | Mode::Both),
+            table: matches!(mode, Mode::Dynamodb | Mode::Both).then(|| TABLE.to_owned()),
+        };
+        let started = Instant::now();
+        runtime.block_on(async {
+            for round in 0..ROUNDS {
+                let mut tasks = tokio::task::JoinSet::new();
+                for n in 0..ACQUIRERS {
+                    let executor = executor.clone();
+                    let backend = backend.clone();
+                    tasks.spawn(async move {
+                        let forge = ForgeInfo {
+                            run: format!("race-{round}-{n}"),
+                            commit: None,
+                            command: String::new(),
+                        };
+                        let info =
+                            lock::new_info(&backend, lock::OPERATION_APPLY, &forge).expect("info");
+                        let request = LockRequest {
+                            backend,
+                            action: LockAction::Acquire { info: info.clone() },
+                            cancel: tokio_util::sync::CancellationToken::new(),
+                            events: EventSink::null(),
+                        };
+                        let reply = executor.state_lock(request).await;
+                        (info.id, reply)
+                    });
+                }
+                let round_done = tokio::time::timeout(Duration::from_secs(60), async {
+                    let mut winners = Vec::new();
+                    while let Some(joined) = tasks.join_next().await {
+                        let (id, reply) = joined.expect("acquirer task");
+                        match reply {
+                            Ok(LockReply::Acquired) => winners.push(id),
+                            Ok(LockReply::Held { .. }) => {}
+                            other => panic!("{mode:?} round {round}: {other:?}"),
+                        }
+                    }
+                    winners
+                })
+                .await;
+                let winners =
+                    round_done.unwrap_or_else(|_| panic!("{mode:?} round {round} took over 60s"));
+                assert_eq!(winners.len(), 1, "{mode:?} round {round}: {winners:?}");
+                let release = LockRequest {
+                    backend: backend.clone(),
+                    action: LockAction::Release {
+                        id: winners[0].clone(),
+                    },
+                    cancel: tokio_util::sync::CancellationToken::new(),
+                    events: EventSink::null(),
+                };
+                let released = executor.state_lock(release).await;
+                assert!(
+                    matches!(released, Ok(LockReply::Released)),
+                    "{mode:?} round {round}: {released:?}"
+                );
+            }
+        });
+        eprintln!(
+            "{mode:?}: {ROUNDS} rounds of {ACQUIRERS} acquirers in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
