@@ -6,6 +6,8 @@
 //! - [`docker`]: connect to the engine, build an image and make it reproducible.
 //! - [`oci`]: pure functions: the engine's image export to a normalized OCI image, and back.
 //! - [`registry`]: the OCI distribution calls a push needs, and registry credentials.
+//! - [`terraform`]: the `terraform` CLI as a deploy runs it: version-checked, no ambient
+//!   configuration, `-lock=false` inside forge's state lock, failures worded for the user.
 //! - [`aws`]: the standard chain's credentials; ECR, S3 objects and DynamoDB items.
 //! - [`Clients`]: one of each client, made on first use and shared by a host's steps.
 //! - `http`: the HTTP client and exchange the registry and the signed AWS calls share.
@@ -21,5 +23,6 @@ mod http;
 pub mod oci;
 mod reason;
 pub mod registry;
+pub mod terraform;
 
 pub use clients::Clients;

@@ -8,3 +8,4 @@ mod docker;
 mod registry;
 mod stack;
 mod state;
+mod terraform;
