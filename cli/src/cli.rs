@@ -231,10 +231,20 @@ pub struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LockCommand {
-    /// Whether the env's state lock is free, and if not who holds it, since when, and
-    /// which forge run and commit
+    /// Whether the env's state lock is free, or who holds it since when
+    #[command(after_help = "\
+Examples:
+  forge lock status --env prod
+  forge lock status --env prod --json | jq -r '.holder.ID // \"free\"'")]
     Status,
-    /// Release a lock left by a killed process (forge's or Terraform's), by its ID
+    /// Release a stale lock (forge's or Terraform's) by its ID
+    #[command(after_help = "\
+Check `forge lock status` first: releasing a lock another deploy still holds lets two
+writers at the same state.
+
+Examples:
+  forge lock force-unlock 6f1c0c2e-9d4b-4b7e-a1c3-0e5b2f7d9a10 --env prod
+  forge lock force-unlock \"$ID\" --env prod --yes     in a script or CI job")]
     ForceUnlock(ForceUnlockArgs),
 }
 
