@@ -5,6 +5,12 @@ use std::sync::OnceLock;
 use crate::aws::Aws;
 use crate::docker::{self, DockerError};
 use crate::registry::RegistryClient;
+use crate::terraform::{Terraform, TerraformError};
+
+/// The `terraform` binary to run instead of the one on `PATH`.
+pub const TERRAFORM_ENV: &str = "FORGE_TERRAFORM";
+/// A provider mirror directory `terraform init` installs from instead of the registry.
+pub const TERRAFORM_MIRROR_ENV: &str = "FORGE_TERRAFORM_MIRROR";
 
 /// Clients shared by every run of one host: connecting to the engine (negotiating its API
 /// version), loading TLS roots and building AWS SDK configs is done once, not per step.
@@ -15,6 +21,7 @@ pub struct Clients {
     docker: tokio::sync::OnceCell<bollard::Docker>,
     registry: OnceLock<RegistryClient>,
     aws: Aws,
+    terraform: tokio::sync::OnceCell<Result<Terraform, TerraformError>>,
 }
 
 impl std::fmt::Debug for Clients {
@@ -54,5 +61,25 @@ impl Clients {
 
     pub fn aws(&self) -> &Aws {
         &self.aws
+    }
+
+    /// The `terraform` binary (`FORGE_TERRAFORM`, else `PATH`), version-checked once per
+    /// host, with the provider mirror `FORGE_TERRAFORM_MIRROR` names.
+    pub async fn terraform(&self) -> Result<Terraform, TerraformError> {
+        self.terraform
+            .get_or_init(|| async {
+                let binary = std::env::var_os(TERRAFORM_ENV)
+                    .filter(|b| !b.is_empty())
+                    .map(std::path::PathBuf::from);
+                let found = Terraform::find(binary.as_deref()).await?;
+                Ok(
+                    match std::env::var_os(TERRAFORM_MIRROR_ENV).filter(|m| !m.is_empty()) {
+                        Some(mirror) => found.with_mirror(mirror.into()),
+                        None => found,
+                    },
+                )
+            })
+            .await
+            .clone()
     }
 }

@@ -13,3 +13,5 @@ pub const DOCKER: &str = "docker";
 pub const REGISTRY: &str = "registry";
 /// AWS APIs (`forge:plugin/aws`); implies [`REGISTRY`], whose credentials `aws` returns.
 pub const AWS: &str = "aws";
+/// The `terraform` CLI on the step's rendered root module (`forge:plugin/terraform`).
+pub const TERRAFORM: &str = "terraform";

@@ -73,6 +73,14 @@ pub const BUILTIN_GRANTS: &[(&str, &[&str])] = &[
     ),
     ("ecr-push", &[capability::REGISTRY, capability::AWS]),
     ("state-lock", &[capability::AWS]),
+    (
+        "terraform-apply",
+        &[
+            capability::FILES_READ,
+            capability::TERRAFORM,
+            capability::AWS,
+        ],
+    ),
 ];
 
 /// The default grants of built-in `plugin` (see [`BUILTIN_GRANTS`]).

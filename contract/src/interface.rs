@@ -13,6 +13,7 @@
 //! | `aws`      | capability `aws`               |
 //! | `s3`       | capability `aws`               |
 //! | `dynamodb` | capability `aws`               |
+//! | `terraform`| capability `terraform`         |
 //!
 //! A component imports exactly the interfaces its code calls (the linker and wit-component
 //! drop the rest), so its imports are the capabilities it asks for.
@@ -34,6 +35,7 @@ pub enum Interface {
     Aws,
     S3,
     Dynamodb,
+    Terraform,
 }
 
 /// What it takes to import an interface.
@@ -49,7 +51,7 @@ pub enum Access {
 
 impl Interface {
     /// Every interface, in the WIT's order.
-    pub const ALL: [Interface; 10] = [
+    pub const ALL: [Interface; 11] = [
         Interface::Types,
         Interface::Log,
         Interface::Outputs,
@@ -60,6 +62,7 @@ impl Interface {
         Interface::Aws,
         Interface::S3,
         Interface::Dynamodb,
+        Interface::Terraform,
     ];
 
     /// The interface's name inside the package (`files`).
@@ -75,6 +78,7 @@ impl Interface {
             Interface::Aws => "aws",
             Interface::S3 => "s3",
             Interface::Dynamodb => "dynamodb",
+            Interface::Terraform => "terraform",
         }
     }
 
@@ -90,6 +94,7 @@ impl Interface {
             Interface::Aws | Interface::S3 | Interface::Dynamodb => {
                 Access::Capability(Capability::Aws)
             }
+            Interface::Terraform => Access::Capability(Capability::Terraform),
         }
     }
 
@@ -126,16 +131,18 @@ pub enum Capability {
     Docker,
     Registry,
     Aws,
+    Terraform,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::FilesRead,
         Capability::Secrets,
         Capability::Docker,
         Capability::Registry,
         Capability::Aws,
+        Capability::Terraform,
     ];
 
     /// The name `project.kdl` grants it by.
@@ -146,6 +153,7 @@ impl Capability {
             Capability::Docker => capability::DOCKER,
             Capability::Registry => capability::REGISTRY,
             Capability::Aws => capability::AWS,
+            Capability::Terraform => capability::TERRAFORM,
         }
     }
 
@@ -179,6 +187,9 @@ impl Capability {
             Capability::Docker => "build images with the Docker Engine",
             Capability::Registry => "read and push to image registries",
             Capability::Aws => "call AWS APIs with forge's AWS credentials",
+            Capability::Terraform => {
+                "run the terraform CLI on the step's rendered root module, with forge's AWS credentials"
+            }
         }
     }
 }

@@ -84,6 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             limits: None,
             cancel: CancellationToken::new(),
             events: EventSink::null(),
+            terraform: None,
         };
         for _ in 0..50 {
             host.run(&code, spec.clone())

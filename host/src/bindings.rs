@@ -28,6 +28,11 @@ wasmtime::component::bindgen!({
         "forge:plugin/dynamodb.put-item": async | trappable,
         "forge:plugin/dynamodb.get-item": async | trappable,
         "forge:plugin/dynamodb.delete-item": async | trappable,
+        "forge:plugin/terraform.version": async | trappable,
+        "forge:plugin/terraform.init": async | trappable,
+        "forge:plugin/terraform.plan": async | trappable,
+        "forge:plugin/terraform.apply": async | trappable,
+        "forge:plugin/terraform.output": async | trappable,
         default: async,
     },
     exports: {

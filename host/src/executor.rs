@@ -28,9 +28,10 @@ use forge_engine::store::{Store, canonical_json};
 
 use crate::builtins::Builtins;
 use crate::error::HostError;
-use crate::grants::GrantSet;
+use crate::grants::{GrantSet, Interface};
 use crate::host::{
-    Host, HostConfig, PluginCode, RunError, RunResult, RunSpec, Upstream, under_root,
+    Host, HostConfig, PluginCode, RunError, RunResult, RunSpec, TerraformPlace, Upstream,
+    under_root,
 };
 
 /// Runs steps: `command` steps as processes ([`crate::command`]), every other step as a
@@ -169,6 +170,14 @@ impl HostExecutor {
             limits: Some(limits),
             cancel: request.cancel.clone(),
             events: request.events.clone(),
+            terraform: grants.allows(Interface::Terraform).then(|| TerraformPlace {
+                workdir: forge_engine::store::terraform_work_dir(
+                    self.store.dir(),
+                    &request.root,
+                    &request.env,
+                ),
+                locked: request.lock.is_some(),
+            }),
         };
         let result = host.run(&plugin, spec).await?;
         if request.cancel.is_cancelled() {
@@ -234,6 +243,7 @@ impl HostExecutor {
             limits: None,
             cancel: request.cancel.clone(),
             events: request.events,
+            terraform: None,
         };
         let result = host.run(&plugin, spec).await?;
         if request.cancel.is_cancelled() {

@@ -85,6 +85,18 @@ pub struct RunSpec {
     pub limits: Option<Limits>,
     pub cancel: CancellationToken,
     pub events: EventSink,
+    /// Where the `terraform` capability works, and under which lock; `None` makes its
+    /// calls fail.
+    pub terraform: Option<TerraformPlace>,
+}
+
+/// Where a run's `terraform` calls work: one private directory per project and env, kept
+/// between runs (Terraform's `.terraform/` and lock file stay), and whether forge holds
+/// the env's state lock for the run (then Terraform runs with `-lock=false`).
+#[derive(Debug, Clone)]
+pub struct TerraformPlace {
+    pub workdir: PathBuf,
+    pub locked: bool,
 }
 
 /// One upstream step's output, as a run sees it.
@@ -302,6 +314,7 @@ impl Host {
             spec.secrets.clone(),
             spec.events.clone(),
             Reach {
+                terraform: spec.terraform.clone(),
                 clients: Arc::clone(&self.clients),
                 upstream: spec.upstream.clone(),
                 store: spec.store.clone(),

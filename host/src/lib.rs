@@ -43,6 +43,6 @@ pub use builtins::Builtins;
 pub use error::HostError;
 pub use executor::HostExecutor;
 pub use grants::GrantSet;
-pub use host::{Host, HostConfig, PluginCode, RunError, RunResult, RunSpec};
+pub use host::{Host, HostConfig, PluginCode, RunError, RunResult, RunSpec, TerraformPlace};
 pub use limits::Limits;
 pub use state::HostState;

@@ -173,6 +173,84 @@ pub struct S3Object {
     pub meta: ObjectMeta,
 }
 
+/// `terraform.terraform-error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerraformError {
+    /// No usable `terraform` on the machine.
+    NotInstalled(String),
+    /// `init` could not install a provider (no network, no mirror).
+    ProviderUnavailable(String),
+    /// The command failed; its last lines.
+    Failed(String),
+}
+
+impl fmt::Display for TerraformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TerraformError::NotInstalled(m)
+            | TerraformError::ProviderUnavailable(m)
+            | TerraformError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<TerraformError> for crate::Error {
+    fn from(e: TerraformError) -> Self {
+        let help = match &e {
+            TerraformError::NotInstalled(_) => {
+                "install Terraform 1.10 or newer on the machine forge runs on, or set FORGE_TERRAFORM to its path"
+            }
+            TerraformError::ProviderUnavailable(_) => {
+                "give the machine network to registry.terraform.io, or a provider mirror (FORGE_TERRAFORM_MIRROR); docs/deploy.md says how"
+            }
+            TerraformError::Failed(_) => "Terraform's own message is above",
+        };
+        crate::Error::new(e.to_string()).with_help(help)
+    }
+}
+
+/// `terraform.plan-summary`: Terraform's own plan summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlanSummary {
+    pub add: u64,
+    pub change: u64,
+    pub destroy: u64,
+    /// Whether applying would change anything (outputs included).
+    pub changes: bool,
+}
+
+impl fmt::Display for PlanSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.changes {
+            return f.write_str("no changes");
+        }
+        write!(
+            f,
+            "{} to add, {} to change, {} to destroy",
+            self.add, self.change, self.destroy
+        )
+    }
+}
+
+/// `terraform.root-file`: one file of the root module, an upstream step's output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootFile {
+    /// Its name in the root module (`main.tf`).
+    pub name: String,
+    pub step: String,
+    pub output: String,
+}
+
+/// `terraform.workspace`: what `terraform.init` lays out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Workspace {
+    pub files: Vec<RootFile>,
+    /// Where the root module sits relative to the project root.
+    pub dir: String,
+    /// `-backend-config` settings: (name, HCL value).
+    pub backend: Vec<(String, String)>,
+}
+
 /// `dynamodb.item`: an item's string attributes, by name.
 pub type Item = std::collections::BTreeMap<String, String>;
 

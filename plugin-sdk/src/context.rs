@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::caps::{
     AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
-    RegistryError, Repository, S3Object, UpstreamBlob,
+    PlanSummary, RegistryError, Repository, S3Object, TerraformError, UpstreamBlob, Workspace,
 };
 use crate::{Error, FileError};
 
@@ -243,6 +243,27 @@ pub trait Host {
         let _ = (target, table, key);
         Err(AwsError::Credentials(UNAVAILABLE.into()))
     }
+    /// `terraform.version` (capability `terraform`).
+    fn terraform_version(&self) -> Result<String, TerraformError> {
+        Err(TerraformError::NotInstalled(UNAVAILABLE.into()))
+    }
+    /// `terraform.init` (capability `terraform`).
+    fn terraform_init(&self, workspace: &Workspace) -> Result<(), TerraformError> {
+        let _ = workspace;
+        Err(TerraformError::NotInstalled(UNAVAILABLE.into()))
+    }
+    /// `terraform.plan` (capability `terraform`).
+    fn terraform_plan(&self) -> Result<PlanSummary, TerraformError> {
+        Err(TerraformError::NotInstalled(UNAVAILABLE.into()))
+    }
+    /// `terraform.apply` (capability `terraform`).
+    fn terraform_apply(&self) -> Result<(), TerraformError> {
+        Err(TerraformError::NotInstalled(UNAVAILABLE.into()))
+    }
+    /// `terraform.output` (capability `terraform`).
+    fn terraform_output(&self) -> Result<String, TerraformError> {
+        Err(TerraformError::NotInstalled(UNAVAILABLE.into()))
+    }
 }
 
 const UNAVAILABLE: &str = "this host does not provide the capability";
@@ -405,6 +426,33 @@ impl Context {
     ) -> Result<Repository, AwsError> {
         self.host
             .ecr_create_repository(target, name, immutable_tags)
+    }
+
+    /// Terraform's version (capability `terraform`).
+    pub fn terraform_version(&self) -> Result<String, TerraformError> {
+        self.host.terraform_version()
+    }
+
+    /// Lays out the env's working directory (the root module from upstream output files,
+    /// the declared module sources beside it) and runs `terraform init` (capability
+    /// `terraform`).
+    pub fn terraform_init(&self, workspace: &Workspace) -> Result<(), TerraformError> {
+        self.host.terraform_init(workspace)
+    }
+
+    /// `terraform plan`, saving the plan (capability `terraform`).
+    pub fn terraform_plan(&self) -> Result<PlanSummary, TerraformError> {
+        self.host.terraform_plan()
+    }
+
+    /// `terraform apply` of the saved plan (capability `terraform`).
+    pub fn terraform_apply(&self) -> Result<(), TerraformError> {
+        self.host.terraform_apply()
+    }
+
+    /// `terraform output -json` (capability `terraform`).
+    pub fn terraform_output(&self) -> Result<String, TerraformError> {
+        self.host.terraform_output()
     }
 
     /// Writes an S3 object; with `if_absent`, only when there is none

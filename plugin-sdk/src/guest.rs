@@ -20,12 +20,12 @@ pub mod bindings {
 }
 
 use bindings::forge::plugin::{
-    aws, docker, dynamodb, files, log, outputs, registry, s3, secrets, types,
+    aws, docker, dynamodb, files, log, outputs, registry, s3, secrets, terraform, types,
 };
 
 use crate::caps::{
     AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
-    RegistryError, Repository, S3Object, UpstreamBlob,
+    PlanSummary, RegistryError, Repository, S3Object, TerraformError, UpstreamBlob, Workspace,
 };
 
 fn file_error(e: files::FileError) -> FileError {
@@ -68,6 +68,14 @@ fn dynamodb_error(e: dynamodb::DynamodbError) -> AwsError {
         dynamodb::DynamodbError::Credentials(m) => AwsError::Credentials(m),
         dynamodb::DynamodbError::Unreachable(m) => AwsError::Unreachable(m),
         dynamodb::DynamodbError::Service((code, message)) => AwsError::Service { code, message },
+    }
+}
+
+fn terraform_error(e: terraform::TerraformError) -> TerraformError {
+    match e {
+        terraform::TerraformError::NotInstalled(m) => TerraformError::NotInstalled(m),
+        terraform::TerraformError::ProviderUnavailable(m) => TerraformError::ProviderUnavailable(m),
+        terraform::TerraformError::Failed(m) => TerraformError::Failed(m),
     }
 }
 
@@ -322,6 +330,46 @@ impl Host for WitHost {
         key: (&str, &str),
     ) -> Result<(), AwsError> {
         dynamodb::delete_item(&aws_target(target), table, key.0, key.1).map_err(dynamodb_error)
+    }
+
+    fn terraform_version(&self) -> Result<String, TerraformError> {
+        terraform::version().map_err(terraform_error)
+    }
+
+    fn terraform_init(&self, workspace: &Workspace) -> Result<(), TerraformError> {
+        let ws = terraform::Workspace {
+            files: workspace
+                .files
+                .iter()
+                .map(|f| terraform::RootFile {
+                    name: f.name.clone(),
+                    step: f.step.clone(),
+                    output: f.output.clone(),
+                })
+                .collect(),
+            dir: workspace.dir.clone(),
+            backend: workspace.backend.clone(),
+        };
+        terraform::init(&ws).map_err(terraform_error)
+    }
+
+    fn terraform_plan(&self) -> Result<PlanSummary, TerraformError> {
+        terraform::plan()
+            .map(|s| PlanSummary {
+                add: s.add,
+                change: s.change,
+                destroy: s.destroy,
+                changes: s.changes,
+            })
+            .map_err(terraform_error)
+    }
+
+    fn terraform_apply(&self) -> Result<(), TerraformError> {
+        terraform::apply().map_err(terraform_error)
+    }
+
+    fn terraform_output(&self) -> Result<String, TerraformError> {
+        terraform::output().map_err(terraform_error)
     }
 
     fn write_output(&self, name: &str, contents: &[u8]) -> Result<String, String> {

@@ -155,12 +155,13 @@ mod mock;
 
 pub use caps::{
     AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
-    RegistryError, Repository, S3Object, UpstreamBlob,
+    PlanSummary, RegistryError, Repository, RootFile, S3Object, TerraformError, UpstreamBlob,
+    Workspace,
 };
 pub use context::{Context, Host, Level, OutputFile, Secret};
 pub use error::{Error, FileError, ResultExt};
 #[cfg(not(target_arch = "wasm32"))]
-pub use mock::{LogRecord, MockHost, MockRegistry, sha256};
+pub use mock::{LogRecord, MockHost, MockRegistry, MockTerraform, sha256};
 pub use plugin::{Info, NoConfig, Plugin, capability};
 
 /// The version of the plugin contract (`wit/plugin.wit`) this SDK builds plugins for.

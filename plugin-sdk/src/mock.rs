@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::caps::{
     AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
-    RegistryError, Repository, S3Object, UpstreamBlob,
+    PlanSummary, RegistryError, Repository, S3Object, TerraformError, UpstreamBlob, Workspace,
 };
 use crate::context::{Host, Level, OutputFile, Secret, StepData, UpstreamData};
 use crate::plugin::capability;
@@ -43,6 +43,24 @@ struct State {
     s3_writes: u64,
     /// (table, key value) → item: DynamoDB, every table keyed by one string attribute.
     dynamodb: BTreeMap<(String, String), Item>,
+    terraform: MockTerraform,
+}
+
+/// The fake `terraform` behind a [`MockHost`]: canned answers, and the calls made.
+#[derive(Debug, Clone, Default)]
+pub struct MockTerraform {
+    /// `terraform.version`'s answer (default `1.11.4`).
+    pub version: Option<String>,
+    /// What `plan` finds.
+    pub plan: PlanSummary,
+    /// What `output` answers (`terraform output -json`; default `{}`).
+    pub outputs: Option<String>,
+    /// When set, every call fails with it.
+    pub error: Option<TerraformError>,
+    /// The calls so far: `version`, `init`, `plan`, `apply`, `output`.
+    pub calls: Vec<String>,
+    /// What the last `init` was asked to lay out.
+    pub workspace: Option<Workspace>,
 }
 
 type DockerFake = Box<dyn Fn(&BuildRequest) -> Result<Image, DockerError>>;
@@ -258,6 +276,18 @@ impl MockHost {
     /// The `docker.build` requests of every run so far.
     pub fn docker_requests(&self) -> Vec<BuildRequest> {
         self.state.borrow().docker_requests.clone()
+    }
+
+    /// The fake `terraform`'s answers.
+    #[must_use]
+    pub fn terraform(self, fake: MockTerraform) -> Self {
+        self.state.borrow_mut().terraform = fake;
+        self
+    }
+
+    /// The fake `terraform` after the runs so far (its calls, the last workspace).
+    pub fn terraform_state(&self) -> MockTerraform {
+        self.state.borrow().terraform.clone()
     }
 
     /// An S3 object that exists before the run.
@@ -595,6 +625,54 @@ impl Host for MockBackend {
         Ok(repo)
     }
 
+    fn terraform_version(&self) -> Result<String, TerraformError> {
+        self.terraform_call("version")?;
+        let state = self.state.borrow();
+        Ok(state
+            .terraform
+            .version
+            .clone()
+            .unwrap_or_else(|| "1.11.4".to_owned()))
+    }
+
+    fn terraform_init(&self, workspace: &Workspace) -> Result<(), TerraformError> {
+        self.terraform_call("init")?;
+        // The real host reads each root file from its upstream step: so does the fake.
+        for file in &workspace.files {
+            let state = self.state.borrow();
+            if !state
+                .upstream_outputs
+                .contains_key(&(file.step.clone(), file.output.clone()))
+            {
+                return Err(TerraformError::Failed(format!(
+                    "cannot read the root module's {}: step `{}` wrote no output file `{}`",
+                    file.name, file.step, file.output
+                )));
+            }
+        }
+        self.state.borrow_mut().terraform.workspace = Some(workspace.clone());
+        Ok(())
+    }
+
+    fn terraform_plan(&self) -> Result<PlanSummary, TerraformError> {
+        self.terraform_call("plan")?;
+        Ok(self.state.borrow().terraform.plan)
+    }
+
+    fn terraform_apply(&self) -> Result<(), TerraformError> {
+        self.terraform_call("apply")
+    }
+
+    fn terraform_output(&self) -> Result<String, TerraformError> {
+        self.terraform_call("output")?;
+        let state = self.state.borrow();
+        Ok(state
+            .terraform
+            .outputs
+            .clone()
+            .unwrap_or_else(|| "{}".to_owned()))
+    }
+
     fn s3_put_object(
         &self,
         _target: &AwsTarget,
@@ -703,6 +781,20 @@ impl Host for MockBackend {
             .dynamodb
             .remove(&(table.to_owned(), key.1.to_owned()));
         Ok(())
+    }
+}
+
+impl MockBackend {
+    /// Records a `terraform` call, or refuses it as the host would.
+    fn terraform_call(&self, call: &str) -> Result<(), TerraformError> {
+        self.require(capability::TERRAFORM)
+            .map_err(TerraformError::NotInstalled)?;
+        let mut state = self.state.borrow_mut();
+        state.terraform.calls.push(call.to_owned());
+        match &state.terraform.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -497,6 +497,32 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
     git(project.root(), &["add", "NOTES.md"]);
     git(project.root(), &["commit", "-q", "-m", "notes"]);
     assert_eq!(ran(&forge(0)), ["ecr-push:backend", "ecr-push:frontend"]);
+
+    // The deploy: images cached; the render, then the state lock (DynamoDB in moto), then
+    // `terraform init`, which cannot install the AWS provider here: it says so, and the
+    // lock is given back.
+    let deploy = on_the_stack(&project, "--json deploy --env local", 1).json_lines();
+    assert_eq!(ran(&deploy), ["terraform-render"]);
+    let apply = deploy
+        .iter()
+        .find(|e| e["type"] == "step-finished" && e["step"] == "terraform-apply")
+        .expect("terraform-apply finished");
+    assert_eq!(apply["status"], "failed");
+    let reason = apply["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("could not install a provider"), "{reason}");
+    assert!(reason.contains("mirror"), "{reason}");
+    let changes: Vec<&str> = deploy
+        .iter()
+        .filter(|e| e["type"] == "state-lock")
+        .filter_map(|e| e["change"].as_str())
+        .collect();
+    assert_eq!(changes, ["acquired", "released"]);
+    let status = on_the_stack(&project, "--json lock status --env local", 0);
+    assert!(
+        status.stdout.contains(r#""held":false"#),
+        "{}",
+        status.stdout
+    );
 }
 
 /// The store keeps what it serves: `gc` once deleted the blobs behind kept results (the

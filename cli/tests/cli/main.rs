@@ -20,4 +20,5 @@ mod plugin;
 mod plugin_e2e;
 mod run;
 mod service;
+mod terraform;
 mod usage;

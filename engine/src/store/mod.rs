@@ -64,6 +64,17 @@ pub fn component_cache_dir(store_dir: &Path) -> PathBuf {
     store_dir.join(LAYOUT_DIR).join("wasm")
 }
 
+/// Where the `terraform` capability keeps its working directory for the project at `root`
+/// and `env` (Terraform's `.terraform/` stays there between deploys): beside the store's
+/// own files, never collected by gc.
+pub fn terraform_work_dir(store_dir: &Path, root: &Path, env: &str) -> PathBuf {
+    store_dir
+        .join(LAYOUT_DIR)
+        .join("terraform")
+        .join(history::project_key("project", root))
+        .join(history::safe_name(env))
+}
+
 /// Problems with the store.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StoreError {

@@ -20,6 +20,9 @@ mod docker;
 mod dynamodb;
 mod registry;
 mod s3;
+mod terraform;
+
+pub(crate) use terraform::TerraformRun;
 #[cfg(test)]
 mod state_tests;
 
@@ -48,6 +51,8 @@ pub(crate) struct CapsView<'a> {
     pub(crate) outputs: &'a mut OutputsCtx,
     /// Where `docker.build` sends the builder's lines.
     pub(crate) log: &'a mut LogCtx,
+    /// Where `terraform` works, and what it laid out there.
+    pub(crate) terraform: &'a mut TerraformRun,
 }
 
 /// Links `docker`, `registry` and `aws` to a [`CapsView`].

@@ -56,6 +56,7 @@ fn run(
                 .collect(),
             store,
             cancel: cancel.clone(),
+            terraform: None,
         },
     );
     Run {

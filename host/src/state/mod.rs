@@ -11,8 +11,9 @@
 //! - `outputs`: [`OutputsCtx`] (output files, kept in memory, within the output caps).
 //! - `files`: [`FilesCtx`] (declared inputs, and the [`UpstreamFiles`] reader).
 //! - `secrets`: [`SecretsView`] (the step's secret names, the resource table).
-//! - `docker`, `registry`, `aws`: [`crate::caps::CapsView`] (the shared clients, the
-//!   run's clock, the resource table, the upstream reader, the outputs and the log).
+//! - `docker`, `registry`, `aws`, `s3`, `dynamodb`, `terraform`: [`crate::caps::CapsView`]
+//!   (the shared clients, the run's clock, the resource table, the upstream reader, the
+//!   outputs, the log, and where Terraform works).
 //!
 //! What a step can *reach* is decided by which interfaces are linked. The imports here
 //! touch nothing beyond the step's declared input files and its upstream steps' output
@@ -58,6 +59,8 @@ pub struct HostState {
     table: ResourceTable,
     clients: Arc<Clients>,
     clock: RunClock,
+    /// What `terraform` laid out and where.
+    terraform: crate::caps::TerraformRun,
     pub(crate) limiter: Limiter,
     /// Why the run was stopped, by the epoch callback or a waiting host call.
     pub(crate) interrupt: Option<Interrupt>,
@@ -67,6 +70,8 @@ pub struct HostState {
 #[derive(Debug, Clone)]
 pub(crate) struct Reach {
     pub(crate) clients: Arc<Clients>,
+    /// Where `terraform` works, if anywhere.
+    pub(crate) terraform: Option<crate::host::TerraformPlace>,
     /// Upstream step id → its manifest and output files.
     pub(crate) upstream: BTreeMap<String, crate::host::Upstream>,
     /// Where upstream output files are; `None` when the caller runs without a store.
@@ -83,7 +88,9 @@ impl HostState {
         events: EventSink,
         reach: Reach,
     ) -> HostState {
+        let terraform = crate::caps::TerraformRun::new(reach.terraform, files.clone());
         HostState {
+            terraform,
             log: LogCtx::new(step, events, limits.log),
             outputs: OutputsCtx::new(&limits),
             files: FilesCtx::new(
@@ -123,6 +130,7 @@ impl HostState {
             upstream: &self.files.upstream,
             outputs: &mut self.outputs,
             log: &mut self.log,
+            terraform: &mut self.terraform,
         }
     }
 }

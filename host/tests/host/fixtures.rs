@@ -76,6 +76,7 @@ impl Project {
             limits: None,
             cancel: CancellationToken::new(),
             events,
+            terraform: None,
         };
         (spec, Events(rx))
     }

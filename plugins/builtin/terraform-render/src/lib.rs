@@ -13,8 +13,8 @@
 //!   [`render::ROOT_MODULE_DIR`], inputs sorted, references resolved (see [`refs`]).
 //!
 //! The text is canonical: sorted keys, no timestamps or absolute paths, already in
-//! `terraform fmt` form ([`hcl`]). The manifest is `{"env", "files": {name: blake3},
-//! "root"}`, where `root` is the blake3 of `name\0hash\n` for each file in name order: one
+//! `terraform fmt` form ([`hcl`]). The manifest is `{"env", "dir", "files": {name: blake3},
+//! "root"}` (`dir`: where the files belong, [`render::ROOT_MODULE_DIR`]), where `root` is the blake3 of `name\0hash\n` for each file in name order: one
 //! hash that changes exactly when the root module does.
 //!
 //! The config is what the engine's `render_config` builds:
@@ -71,6 +71,9 @@ pub use forge_plugin_sdk::lock::Backend as State;
 #[derive(Debug, Serialize)]
 pub struct Output {
     pub env: String,
+    /// Where the files belong, relative to the project root (`.forge/terraform/<env>`):
+    /// their module `source`s are relative to it, so `terraform-apply` lays them out there.
+    pub dir: String,
     /// Output file name → blake3 hex of its contents.
     pub files: BTreeMap<String, String>,
     /// blake3 over `name\0hash\n` for each file in name order.
@@ -111,7 +114,13 @@ impl Plugin for TerraformRender {
             config.modules.len(),
             render::ROOT_MODULE_DIR.replace("<env>", &env)
         ));
-        Ok(Output { env, files, root })
+        let dir = render::ROOT_MODULE_DIR.replace("<env>", &env);
+        Ok(Output {
+            env,
+            dir,
+            files,
+            root,
+        })
     }
 }
 
