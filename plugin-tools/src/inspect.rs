@@ -60,15 +60,18 @@ pub enum Capability {
 }
 
 impl Inspection {
-    /// The capabilities a step running this plugin must have (granted or implied).
+    /// The capabilities a step running this plugin must have (granted or implied), each
+    /// once (`aws` covers the `aws`, `s3` and `dynamodb` interfaces).
     pub fn capabilities(&self) -> Vec<&str> {
-        self.imports
-            .iter()
-            .filter_map(|i| match &i.capability {
-                Capability::Grant(name) => Some(name.as_str()),
-                _ => None,
-            })
-            .collect()
+        let mut out: Vec<&str> = Vec::new();
+        for import in &self.imports {
+            if let Capability::Grant(name) = &import.capability
+                && !out.contains(&name.as_str())
+            {
+                out.push(name);
+            }
+        }
+        out
     }
 
     /// Imports no forge capability provides.
@@ -313,9 +316,19 @@ mod tests {
         let found = inspect_bytes(Path::new("p.wasm"), &full_step_component()).expect("a plugin");
         assert_eq!(
             found.capabilities(),
-            ["files.read", "secrets", "docker", "registry", "aws"]
+            [
+                "files.read",
+                "secrets",
+                "docker",
+                "registry",
+                "aws",
+                "terraform"
+            ]
         );
-        assert_eq!(found.grants, ["files.read", "secrets", "docker", "aws"]);
+        assert_eq!(
+            found.grants,
+            ["files.read", "secrets", "docker", "aws", "terraform"]
+        );
         assert_eq!(found.implied_by("registry"), Some("aws"));
         assert_eq!(found.implied_by("docker"), None);
         assert!(found.unknown_imports().is_empty());

@@ -668,7 +668,7 @@ mod tests {
             .expect("vendored SDK manifest");
         assert!(!sdk.contains("workspace"), "{sdk}");
         assert!(
-            sdk.contains(r#"forge-contract = { path = "../contract" }"#),
+            sdk.contains(r#"forge-contract = { path = "../contract", features = ["lock"] }"#),
             "{sdk}"
         );
         let wit = crate_dir.join("forge-sdk/plugin-sdk/wit/plugin.wit");

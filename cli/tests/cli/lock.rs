@@ -121,13 +121,7 @@ module "net" {{ source "modules/net"; }}
 
     /// `forge ARGS` with the real host against moto.
     pub fn forge(&self, args: &str) -> Forge<'_> {
-        self.project
-            .forge(args)
-            .without_test_executor()
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env_remove("AWS_PROFILE")
+        on_moto(&self.project, args)
     }
 
     /// `forge --json lock status`.
@@ -215,6 +209,17 @@ module "net" {{ source "modules/net"; }}
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// `forge ARGS` in `project` with the real host, and moto's test credentials.
+pub fn on_moto<'a>(project: &'a Project, args: &str) -> Forge<'a> {
+    project
+        .forge(args)
+        .without_test_executor()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
 }
 
 /// stdout and stderr of a finished process, for messages.

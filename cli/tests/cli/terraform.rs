@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::harness::{Forge, Project, fixture_plugin};
-use crate::lock::{require_moto, terraform, unique};
+use crate::lock::{on_moto, require_moto, terraform, unique};
 
 const BUCKET: &str = "two-tier-terraform-state-123456789012";
 const TABLE: &str = "two-tier-terraform-locks";
@@ -65,22 +65,15 @@ var "v" "{v}"
     }
 
     fn forge(&self, args: &str) -> Forge<'_> {
-        self.project
-            .forge(args)
-            .without_test_executor()
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env_remove("AWS_PROFILE")
-            .env(
-                "FORGE_TERRAFORM",
-                &self
-                    .project
-                    .root()
-                    .join("tools/terraform")
-                    .display()
-                    .to_string(),
-            )
+        on_moto(&self.project, args).env(
+            "FORGE_TERRAFORM",
+            &self
+                .project
+                .root()
+                .join("tools/terraform")
+                .display()
+                .to_string(),
+        )
     }
 
     /// The `terraform` commands forge started so far.

@@ -3,18 +3,7 @@ use std::time::{Duration, Instant};
 
 use forge_clients::aws::{Aws, AwsError, Target};
 
-use crate::stack;
-
-fn moto() -> (Aws, Target) {
-    let endpoint = stack::aws_endpoint();
-    stack::require_listening("moto (the AWS API)", &endpoint);
-    let (key, secret) = stack::aws_key();
-    let target = Target {
-        region: Some(stack::aws_region()),
-        endpoint: Some(endpoint),
-    };
-    (Aws::with_credentials(&key, &secret), target)
-}
+use crate::stack::{self, moto};
 
 #[tokio::test]
 async fn repositories_are_created_and_described() {

@@ -112,3 +112,19 @@ pub async fn build(
     let result = docker::build(docker, request, &mut log).await;
     (result, lines)
 }
+
+/// moto with the test credentials, and the target that reaches it; a panic saying how to
+/// start it when it is down.
+pub fn moto() -> (forge_clients::aws::Aws, forge_clients::aws::Target) {
+    let endpoint = aws_endpoint();
+    require_listening("moto (the AWS API)", &endpoint);
+    let (key, secret) = aws_key();
+    let target = forge_clients::aws::Target {
+        region: Some(aws_region()),
+        endpoint: Some(endpoint),
+    };
+    (
+        forge_clients::aws::Aws::with_credentials(&key, &secret),
+        target,
+    )
+}

@@ -5,22 +5,11 @@ use std::collections::BTreeMap;
 
 use forge_clients::aws::{Aws, AwsError, Target};
 
-use crate::stack;
+use crate::stack::{self, moto};
 
 /// What `scripts/local-stack up` bootstraps in moto.
 pub const STATE_BUCKET: &str = "two-tier-terraform-state-123456789012";
 pub const LOCK_TABLE: &str = "two-tier-terraform-locks";
-
-fn moto() -> (Aws, Target) {
-    let endpoint = stack::aws_endpoint();
-    stack::require_listening("moto (the AWS API)", &endpoint);
-    let (key, secret) = stack::aws_key();
-    let target = Target {
-        region: Some(stack::aws_region()),
-        endpoint: Some(endpoint),
-    };
-    (Aws::with_credentials(&key, &secret), target)
-}
 
 #[tokio::test]
 async fn an_object_written_only_if_absent_is_written_once() {

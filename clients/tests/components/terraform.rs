@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use forge_clients::aws::{Aws, Target};
 use forge_clients::terraform::{Lock, Terraform, TerraformError};
 
 use crate::stack;
@@ -96,12 +95,7 @@ async fn init_plan_apply_output_and_a_second_plan_without_changes() {
     assert!(!again.changes, "{again:?}");
 
     // The state object is in the bucket, and its identity changes with an apply.
-    let (id, secret) = stack::aws_key();
-    let aws = Aws::with_credentials(&id, &secret);
-    let target = Target {
-        region: Some(stack::aws_region()),
-        endpoint: Some(stack::aws_endpoint()),
-    };
+    let (aws, target) = stack::moto();
     let before = aws
         .s3_head_object(&target, STATE_BUCKET, &key)
         .await
@@ -139,12 +133,7 @@ async fn inside_forges_lock_terraform_runs_with_lock_false() {
     tf.init(dir.path(), &backend(&key), &mut log)
         .await
         .expect("init");
-    let (id, secret) = stack::aws_key();
-    let aws = Aws::with_credentials(&id, &secret);
-    let target = Target {
-        region: Some(stack::aws_region()),
-        endpoint: Some(stack::aws_endpoint()),
-    };
+    let (aws, target) = stack::moto();
     let info = format!(
         r#"{{"ID":"11111111-2222-4333-8444-555555555555","Operation":"OperationTypeApply","Info":"forge run r1: forge deploy","Who":"forge@ci","Version":"forge 0.1.0","Created":"2026-12-03T09:00:00Z","Path":"{STATE_BUCKET}/{key}"}}"#
     );

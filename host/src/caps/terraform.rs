@@ -138,12 +138,18 @@ impl CapsView<'_> {
             .map_err(Into::into))
     }
 
-    /// The root module `init` laid out, or the error for calling too early.
-    fn root(&self) -> Result<PathBuf, wit::TerraformError> {
-        self.terraform
-            .root
-            .clone()
-            .ok_or_else(|| failed("call terraform.init first: there is no working directory yet"))
+    /// What a command after `init` needs: the root module `init` laid out, the binary,
+    /// and the lock mode; or the error for calling too early.
+    async fn ready(
+        &mut self,
+    ) -> wasmtime::Result<Result<(PathBuf, Terraform, Lock), wit::TerraformError>> {
+        let Some(root) = self.terraform.root.clone() else {
+            return Ok(Err(failed(
+                "call terraform.init first: there is no working directory yet",
+            )));
+        };
+        let lock = self.terraform.lock();
+        Ok(self.terraform_binary().await?.map(|tf| (root, tf, lock)))
     }
 }
 
@@ -220,52 +226,36 @@ impl wit::Host for CapsView<'_> {
     }
 
     async fn plan(&mut self) -> wasmtime::Result<Result<wit::PlanSummary, wit::TerraformError>> {
-        let root = match self.root() {
-            Ok(root) => root,
+        let (root, tf, lock) = match self.ready().await? {
+            Ok(ready) => ready,
             Err(e) => return Ok(Err(e)),
         };
-        let tf = match self.terraform_binary().await? {
-            Ok(tf) => tf,
-            Err(e) => return Ok(Err(e)),
-        };
-        let lock = self.terraform.lock();
         let mut lines = Vec::new();
         let outcome = {
             let mut log = |line: String| lines.push(line);
-            let plan = tf.plan(&root, lock, &mut log);
-            self.call(plan).await?
+            self.call(tf.plan(&root, lock, &mut log)).await?
         };
         self.log_lines(lines);
         Ok(outcome.map(Into::into).map_err(Into::into))
     }
 
     async fn apply(&mut self) -> wasmtime::Result<Result<(), wit::TerraformError>> {
-        let root = match self.root() {
-            Ok(root) => root,
+        let (root, tf, lock) = match self.ready().await? {
+            Ok(ready) => ready,
             Err(e) => return Ok(Err(e)),
         };
-        let tf = match self.terraform_binary().await? {
-            Ok(tf) => tf,
-            Err(e) => return Ok(Err(e)),
-        };
-        let lock = self.terraform.lock();
         let mut lines = Vec::new();
         let outcome = {
             let mut log = |line: String| lines.push(line);
-            let apply = tf.apply(&root, lock, &mut log);
-            self.call(apply).await?
+            self.call(tf.apply(&root, lock, &mut log)).await?
         };
         self.log_lines(lines);
         Ok(outcome.map_err(Into::into))
     }
 
     async fn output(&mut self) -> wasmtime::Result<Result<String, wit::TerraformError>> {
-        let root = match self.root() {
-            Ok(root) => root,
-            Err(e) => return Ok(Err(e)),
-        };
-        let tf = match self.terraform_binary().await? {
-            Ok(tf) => tf,
+        let (root, tf, _) = match self.ready().await? {
+            Ok(ready) => ready,
             Err(e) => return Ok(Err(e)),
         };
         let output = self.call(async move { tf.output(&root).await }).await?;
@@ -274,7 +264,8 @@ impl wit::Host for CapsView<'_> {
 }
 
 impl CapsView<'_> {
-    /// Terraform's lines, to the step's log (capped like the plugin's own).
+    /// Terraform's lines, to the step's log (capped like the plugin's own), once each
+    /// command ended: the log borrows the run's state, which a running call holds.
     fn log_lines(&mut self, lines: Vec<String>) {
         for line in lines {
             self.log.emit(line);
