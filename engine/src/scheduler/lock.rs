@@ -96,13 +96,12 @@ impl HeldLock {
                 Ok(info)
             }
             Err(StepError::Cancelled) => Err(StepError::Cancelled),
-            Err(StepError::Failed { message, help }) => {
-                let shown = match &help {
-                    Some(help) => format!("{message}\n  help: {help}"),
-                    None => message.clone(),
-                };
-                *state = State::Failed(format!("the state lock was not taken: {shown}"));
-                Err(StepError::Failed { message, help })
+            Err(e @ StepError::Failed { .. }) => {
+                *state = State::Failed(format!(
+                    "the state lock was not taken: {}",
+                    super::failure_reason(&e)
+                ));
+                Err(e)
             }
         }
     }

@@ -421,13 +421,7 @@ impl StepTask {
                 Err(StepError::Cancelled) => {
                     return skipped("cancelled while waiting for the state lock".to_string());
                 }
-                Err(StepError::Failed { message, help }) => {
-                    let reason = match help {
-                        Some(help) => format!("{message}\n  help: {help}"),
-                        None => message,
-                    };
-                    return failed(reason, Some(key));
-                }
+                Err(e @ StepError::Failed { .. }) => return failed(failure_reason(&e), Some(key)),
             },
             _ => None,
         };
@@ -510,13 +504,22 @@ impl StepTask {
                 )
             }
             Err(StepError::Cancelled) => skipped("cancelled while running".to_string()),
-            Err(StepError::Failed { message, help }) => {
-                let reason = match help {
-                    Some(help) => format!("{message}\n  help: {help}"),
-                    None => message,
-                };
-                failed(reason, Some(key))
-            }
+            Err(e @ StepError::Failed { .. }) => failed(failure_reason(&e), Some(key)),
         }
+    }
+}
+
+/// A step failure as the run reports it: the message, then its help on a line of its own.
+pub(crate) fn failure_reason(error: &StepError) -> String {
+    match error {
+        StepError::Failed {
+            message,
+            help: Some(help),
+        } => format!("{message}\n  help: {help}"),
+        StepError::Failed {
+            message,
+            help: None,
+        } => message.clone(),
+        StepError::Cancelled => "cancelled".to_owned(),
     }
 }
