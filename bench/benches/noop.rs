@@ -82,7 +82,10 @@ impl Fixture {
     }
 
     fn plan(&self) -> Vec<PlanStatus> {
-        let plan = self.session().plan(Phase::Deploy).expect("plan");
+        let plan = self
+            .session()
+            .plan(Phase::Deploy, &TestExecutor::new())
+            .expect("plan");
         plan.steps.into_iter().map(|s| s.status).collect()
     }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use forge_engine::fingerprint::BuiltinIdentities;
+use forge_engine::recheck::{OnRuntime, Rechecker};
 use forge_engine::store::Store;
 use forge_engine::testing::TestExecutor;
 use forge_host::{Builtins, HostConfig, HostExecutor};
@@ -66,5 +67,26 @@ pub fn host_executor(
     Ok(match timeout {
         Some(timeout) => executor.with_timeout(timeout),
         None => executor,
+    })
+}
+
+/// Runs `f` with the rechecks of this forge's executor (the test executor's, when it is
+/// selected): `plan` and `explain` recheck a cached result the way a run would. The
+/// plugin host is not started for it (a recheck is a host call, not a plugin run).
+pub fn with_rechecker<T>(
+    store_dir: PathBuf,
+    f: impl FnOnce(&dyn Rechecker) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    if let Some(executor) = test_executor()? {
+        return f(&executor);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let host = host_executor(store_dir, builtins(), None)?;
+    f(&OnRuntime {
+        runtime: &runtime,
+        executor: &host,
     })
 }

@@ -14,6 +14,9 @@
 //! Releasing is ID-checked: read, compare [`LockInfo::id`], then delete. The engine asks
 //! the plugin with a [`LockCall`] (the step's config) and reads a [`LockReply`] (its
 //! manifest); randomness, clocks and retries stay in the engine, which has them.
+//!
+//! [`StateIdentity`] and [`AppliedState`] are what a cached `terraform-apply` is
+//! rechecked against: the state object as the apply left it.
 
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +170,36 @@ pub enum LockReply {
     Released,
     /// Nobody holds it.
     Free,
+}
+
+/// The state object's identity: what changes whenever anyone writes the state.
+/// `terraform-apply` records it after its apply (one HEAD), and a cached apply is served
+/// only while a HEAD still finds the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateIdentity {
+    pub etag: String,
+    /// The object's version, in a versioned bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl std::fmt::Display for StateIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ETag {}", self.etag)?;
+        if let Some(version) = &self.version_id {
+            write!(f, " version {version}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The part of `terraform-apply`'s manifest the engine's host reads back: the state
+/// object as the step left it (`None`: the env has no state backend, or Terraform wrote
+/// no state). The plugin flattens this into its manifest, so the field has one owner.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AppliedState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateIdentity>,
 }
 
 #[cfg(test)]

@@ -152,6 +152,23 @@ pub trait Executor: Send + Sync + 'static {
         request: StepRequest,
     ) -> impl Future<Output = Result<StepOutput, StepError>> + Send;
 
+    /// Checks that a cached output of a step with a [`crate::recheck::Recheck`] still
+    /// describes the world: one cheap read, made before the output is served. An
+    /// executor that cannot check says so, and the step runs again (an unchecked result
+    /// is not trusted).
+    fn recheck(
+        &self,
+        request: crate::recheck::RecheckRequest,
+    ) -> impl Future<Output = Result<crate::recheck::Verdict, StepError>> + Send {
+        let _ = request;
+        async {
+            Err(StepError::Failed {
+                message: "this executor cannot recheck a cached result".to_owned(),
+                help: None,
+            })
+        }
+    }
+
     /// Takes, releases or reads the env's state lock (the `state-lock` plugin, for the
     /// wasm host). An executor without one refuses, and a deploy that needs the lock
     /// fails before its first locked step.

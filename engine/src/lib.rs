@@ -32,6 +32,7 @@ pub mod git;
 pub mod graph;
 pub mod lock;
 pub mod model;
+pub mod recheck;
 pub mod scheduler;
 pub mod session;
 pub mod store;

@@ -14,7 +14,9 @@
 //! - the state lock: an in-memory lock table with the plugin's semantics
 //!   ([`TestExecutor::locks`], [`TestExecutor::lock_calls`], [`TestExecutor::hold_lock`]
 //!   for a holder from elsewhere), and which steps ran holding it
-//!   ([`TestExecutor::ran_locked`]).
+//!   ([`TestExecutor::ran_locked`]);
+//! - rechecks of cached results: fresh unless [`TestExecutor::stale`] says what changed
+//!   ([`TestExecutor::rechecks`] counts them).
 //!
 //! The CLI selects it instead of the wasm host when `FORGE_TEST_EXECUTOR` is set (see
 //! [`TestExecutor::from_env`]), so its integration tests run without Docker or AWS.
@@ -27,6 +29,7 @@ use tokio::sync::Notify;
 use crate::events::Event;
 use crate::executor::{Executor, StepError, StepOutput, StepRequest};
 use crate::lock::{LockAction, LockInfo, LockReply, LockRequest};
+use crate::recheck::{RecheckRequest, Rechecker, Verdict};
 
 /// The environment variable that makes the CLI use a [`TestExecutor`]; its value is a
 /// [`TestExecutor::from_spec`] spec (may be empty).
@@ -45,6 +48,9 @@ struct State {
     locks: BTreeMap<String, LockInfo>,
     lock_calls: Vec<String>,
     ran_locked: BTreeSet<String>,
+    /// Step → what changed outside, for its next rechecks.
+    stale: BTreeMap<String, String>,
+    rechecks: Vec<String>,
 }
 
 /// See the module docs. Shared between the test and the engine through an `Arc`.
@@ -73,16 +79,21 @@ impl TestExecutor {
     }
 
     /// Parses `;`-separated controls: `fail:STEP=message`, `block:STEP`,
-    /// `output:STEP={"json":1}`. An empty spec is a plain executor.
+    /// `output:STEP={"json":1}`, `stale:STEP=what changed`. An empty spec is a plain
+    /// executor.
     pub fn from_spec(spec: &str) -> Result<TestExecutor, String> {
         let exec = TestExecutor::new();
         for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let (kind, rest) = part
                 .split_once(':')
-                .ok_or_else(|| format!("`{part}`: expected fail:, block: or output:"))?;
+                .ok_or_else(|| format!("`{part}`: expected fail:, block:, output: or stale:"))?;
             match kind {
                 "block" => {
                     exec.block(rest);
+                }
+                "stale" => {
+                    let (step, detail) = rest.split_once('=').unwrap_or((rest, "changed"));
+                    exec.stale(step, detail);
                 }
                 "fail" => {
                     let (step, msg) = rest.split_once('=').unwrap_or((rest, "test failure"));
@@ -134,9 +145,23 @@ impl TestExecutor {
         self
     }
 
-    /// Drops every control for `step` (override, failure, block).
+    /// A recheck of `step`'s cached result finds it stale: `detail` changed outside.
+    pub fn stale(&self, step: &str, detail: &str) -> &Self {
+        self.state()
+            .stale
+            .insert(step.to_string(), detail.to_string());
+        self
+    }
+
+    /// The steps whose cached results were rechecked, in order.
+    pub fn rechecks(&self) -> Vec<String> {
+        self.state().rechecks.clone()
+    }
+
+    /// Drops every control for `step` (override, failure, block, stale).
     pub fn clear(&self, step: &str) -> &Self {
         let mut state = self.state();
+        state.stale.remove(step);
         state.overrides.remove(step);
         state.failures.remove(step);
         state.blocked.remove(step);
@@ -165,6 +190,7 @@ impl TestExecutor {
         state.max_running = 0;
         state.lock_calls.clear();
         state.ran_locked.clear();
+        state.rechecks.clear();
     }
 
     /// Who holds each lock path now.
@@ -274,6 +300,10 @@ impl Executor for TestExecutor {
         result
     }
 
+    async fn recheck(&self, request: RecheckRequest) -> Result<Verdict, StepError> {
+        Rechecker::recheck(self, request)
+    }
+
     async fn state_lock(&self, request: LockRequest) -> Result<LockReply, StepError> {
         let path = request.backend.path();
         let mut state = self.state();
@@ -315,6 +345,20 @@ impl Executor for TestExecutor {
         };
         state.lock_calls.push(call.to_owned());
         Ok(reply)
+    }
+}
+
+/// Sync, for `plan` and `explain` tests: the same answers as [`Executor::recheck`].
+impl Rechecker for TestExecutor {
+    fn recheck(&self, request: RecheckRequest) -> Result<Verdict, StepError> {
+        let mut state = self.state();
+        state.rechecks.push(request.step.id.clone());
+        Ok(match state.stale.get(&request.step.id) {
+            Some(detail) => Verdict::Stale {
+                detail: detail.clone(),
+            },
+            None => Verdict::Fresh,
+        })
     }
 }
 

@@ -374,7 +374,10 @@ async fn cancelling_a_run_leaves_the_store_consistent() {
     let (after, _) = fx.run(&exec).await;
     assert!(exec.calls().contains(&"compile".to_string()));
     assert_eq!(after.failed, 0);
-    let explanation = fx.session().explain("compile").expect("explain");
+    let explanation = fx
+        .session()
+        .explain("compile", &TestExecutor::new())
+        .expect("explain");
     assert_eq!(explanation.status, PlanStatus::Cached);
 }
 
@@ -400,7 +403,10 @@ async fn a_corrupt_store_entry_is_reported_and_rerun() {
     fx.run(&exec).await;
     exec.reset_log();
 
-    let explanation = fx.session().explain("docs").expect("explain");
+    let explanation = fx
+        .session()
+        .explain("docs", &TestExecutor::new())
+        .expect("explain");
     let key = explanation
         .fingerprint
         .expect("docs has a known fingerprint");
@@ -422,7 +428,10 @@ async fn a_corrupt_store_entry_is_reported_and_rerun() {
 #[tokio::test]
 async fn plan_says_what_would_run_and_why() {
     let fx = Fixture::new(PROJECT);
-    let plan = fx.session().plan(Phase::Deploy).expect("plan");
+    let plan = fx
+        .session()
+        .plan(Phase::Deploy, &TestExecutor::new())
+        .expect("plan");
     let status = |plan: &forge_engine::session::Plan, id: &str| {
         plan.steps
             .iter()
@@ -441,11 +450,17 @@ async fn plan_says_what_would_run_and_why() {
 
     let exec = Arc::new(TestExecutor::new());
     fx.run(&exec).await;
-    let plan = fx.session().plan(Phase::Deploy).expect("plan");
+    let plan = fx
+        .session()
+        .plan(Phase::Deploy, &TestExecutor::new())
+        .expect("plan");
     assert!(!plan.has_work(), "{plan:?}");
 
     fx.write("docs/index.md", "# shop, now documented\n");
-    let plan = fx.session().plan(Phase::Deploy).expect("plan");
+    let plan = fx
+        .session()
+        .plan(Phase::Deploy, &TestExecutor::new())
+        .expect("plan");
     assert_eq!(
         status(&plan, "docs"),
         PlanStatus::Changed {
@@ -456,7 +471,10 @@ async fn plan_says_what_would_run_and_why() {
     );
     assert_eq!(status(&plan, "gen"), PlanStatus::Cached);
     // A plan runs nothing and records nothing: the same plan again.
-    let again = fx.session().plan(Phase::Deploy).expect("plan");
+    let again = fx
+        .session()
+        .plan(Phase::Deploy, &TestExecutor::new())
+        .expect("plan");
     assert_eq!(status(&again, "docs"), status(&plan, "docs"));
 }
 
@@ -464,19 +482,27 @@ async fn plan_says_what_would_run_and_why() {
 async fn explain_names_the_changed_file_and_the_upstream_wait() {
     let fx = Fixture::new(PROJECT);
     let session = fx.session();
-    let never = session.explain("gen").expect("explain");
+    let never = session
+        .explain("gen", &TestExecutor::new())
+        .expect("explain");
     assert_eq!(never.status, PlanStatus::NeverRun);
     assert!(never.to_string().contains("never run"));
 
     let exec = Arc::new(TestExecutor::new());
     fx.run(&exec).await;
-    let cached = fx.session().explain("package").expect("explain");
+    let cached = fx
+        .session()
+        .explain("package", &TestExecutor::new())
+        .expect("explain");
     assert_eq!(cached.status, PlanStatus::Cached);
     assert!(cached.to_string().contains("cached"));
     assert!(cached.last_run.is_some());
 
     fx.write("src/main.rs", "fn main() { /* edited */ }\n");
-    let changed = fx.session().explain("gen").expect("explain");
+    let changed = fx
+        .session()
+        .explain("gen", &TestExecutor::new())
+        .expect("explain");
     assert_eq!(
         changed.changes,
         [Change::FileChanged {
@@ -484,7 +510,10 @@ async fn explain_names_the_changed_file_and_the_upstream_wait() {
         }]
     );
     assert!(changed.to_string().contains("src/main.rs"), "{changed}");
-    let waiting = fx.session().explain("compile").expect("explain");
+    let waiting = fx
+        .session()
+        .explain("compile", &TestExecutor::new())
+        .expect("explain");
     assert_eq!(
         waiting.status,
         PlanStatus::AfterUpstream {
@@ -496,7 +525,10 @@ async fn explain_names_the_changed_file_and_the_upstream_wait() {
 #[tokio::test]
 async fn explain_of_an_unknown_step_suggests_one() {
     let fx = Fixture::new(PROJECT);
-    let err = fx.session().explain("compil").expect_err("unknown step");
+    let err = fx
+        .session()
+        .explain("compil", &TestExecutor::new())
+        .expect_err("unknown step");
     match err {
         Error::UnknownStep { name, help, .. } => {
             assert_eq!(name, "compil");
@@ -582,16 +614,24 @@ async fn explain_serializes_to_one_flat_json_object() {
     let exec = Arc::new(TestExecutor::new());
     fx.run(&exec).await;
     fx.write("src/main.rs", "fn main() { /* v2 */ }\n");
-    let json =
-        serde_json::to_string(&fx.session().explain("gen").expect("explain")).expect("serializes");
+    let json = serde_json::to_string(
+        &fx.session()
+            .explain("gen", &TestExecutor::new())
+            .expect("explain"),
+    )
+    .expect("serializes");
     assert_eq!(json.matches("\"changes\"").count(), 1, "{json}");
     let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(value["status"], "changed");
     assert_eq!(value["changes"][0]["field"], "file-changed");
     assert_eq!(value["changes"][0]["path"], "src/main.rs");
     assert_eq!(value["last_run"]["status"], "ran");
-    let waiting = serde_json::to_value(fx.session().explain("compile").expect("explain"))
-        .expect("serializes");
+    let waiting = serde_json::to_value(
+        fx.session()
+            .explain("compile", &TestExecutor::new())
+            .expect("explain"),
+    )
+    .expect("serializes");
     assert_eq!(waiting["status"], "after-upstream");
     assert_eq!(waiting["upstream"][0], "gen");
 }
@@ -611,7 +651,10 @@ async fn explain_names_an_upstream_output_that_changed() {
     assert_eq!(exec.calls(), ["gen"]);
     assert_eq!(summary.ran, 1);
 
-    let explanation = fx.session().explain("compile").expect("explain");
+    let explanation = fx
+        .session()
+        .explain("compile", &TestExecutor::new())
+        .expect("explain");
     let [Change::Upstream { step, old, new }] = explanation.changes.as_slice() else {
         panic!("expected one upstream change, got {explanation:?}");
     };
@@ -654,7 +697,10 @@ async fn a_no_op_plan_or_run_does_not_read_run_history() {
     std::fs::write(&env_dir, "not a directory").expect("write blocker");
 
     // Nothing misses, so nothing needs the history: both succeed.
-    let plan = fx.session().plan(Phase::Deploy).expect("no-op plan");
+    let plan = fx
+        .session()
+        .plan(Phase::Deploy, &TestExecutor::new())
+        .expect("no-op plan");
     assert!(!plan.has_work(), "{plan:?}");
     exec.reset_log();
     let (summary, _) = fx.run(&exec).await;
@@ -665,7 +711,7 @@ async fn a_no_op_plan_or_run_does_not_read_run_history() {
     fx.write("docs/index.md", "# shop, changed\n");
     let err = fx
         .session()
-        .plan(Phase::Deploy)
+        .plan(Phase::Deploy, &TestExecutor::new())
         .expect_err("history is unreadable");
     assert!(
         err.to_string().contains("history") || format!("{err:?}").contains("history"),

@@ -251,7 +251,7 @@ async fn a_changed_builtin_component_reruns_its_steps() {
     let mut next = fx.session("dev");
     next.builtins = identities("b");
     let why = next
-        .explain("docker-build:frontend")
+        .explain("docker-build:frontend", &TestExecutor::new())
         .expect("explain")
         .to_string();
     assert!(why.contains("plugin changed"), "{why}");
@@ -464,7 +464,9 @@ async fn a_service_setting_a_module_input_reads_reruns_the_render() {
 mod state_lock {
     use super::*;
     use forge_engine::events::{Event, LockChange, Summary};
+    use forge_engine::executor::{Executor, StepError, StepOutput, StepRequest};
     use forge_engine::lock::{self, ForgeInfo, LockInfo};
+    use forge_engine::session::PlanStatus;
 
     const PATH: &str = "tf-state/shop/dev.tfstate";
 
@@ -567,6 +569,103 @@ mod state_lock {
             "a cached deploy takes no lock"
         );
         assert!(changes(&events).is_empty());
+    }
+
+    fn reason_of<'a>(events: &'a [Event], id: &str) -> Option<&'a str> {
+        events.iter().find_map(|e| match e {
+            Event::StepFinished { step, reason, .. } if step == id => reason.as_deref(),
+            _ => None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_cached_apply_is_served_only_after_its_recheck_and_reruns_when_the_state_moved() {
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        let (summary, _) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert_eq!(summary.failed, 0, "{summary:?}");
+        assert!(exec.rechecks().is_empty(), "nothing was cached to recheck");
+
+        // Cached: one recheck, of the apply only (the rest describe nothing outside).
+        let (summary, _) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert_eq!(summary.cached, 8, "{summary:?}");
+        assert_eq!(exec.rechecks(), ["terraform-apply"]);
+        assert!(exec.lock_calls().is_empty());
+
+        // Someone applied by hand: the apply reruns, inside the lock, saying why; its
+        // output is the same, so the rollouts after it stay cached.
+        exec.stale("terraform-apply", "ETag \"a\" → \"b\"");
+        let plan = fx.session("dev").plan(Phase::Deploy, &*exec).expect("plan");
+        let planned = plan
+            .steps
+            .iter()
+            .find(|s| s.step == "terraform-apply")
+            .expect("apply planned");
+        let PlanStatus::Stale { reason } = &planned.status else {
+            panic!("{planned:?}");
+        };
+        assert!(
+            reason.starts_with("the state changed outside this forge since run "),
+            "{reason}"
+        );
+        assert!(reason.ends_with(": ETag \"a\" → \"b\""), "{reason}");
+        assert!(plan.lock.as_ref().is_some_and(|l| l.taken), "{plan:?}");
+        assert!(plan.has_work());
+
+        let (summary, events) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert_eq!((summary.ran, summary.cached), (1, 7), "{summary:?}");
+        assert_eq!(exec.calls(), ["terraform-apply"]);
+        assert_eq!(exec.lock_calls(), ["acquire", "release"]);
+        let reason = reason_of(&events, "terraform-apply").expect("a reason");
+        assert!(reason.contains("outside this forge since run"), "{reason}");
+
+        // Rechecked again next time; fresh now, so served.
+        exec.clear("terraform-apply");
+        let (summary, _) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert_eq!(summary.cached, 8, "{summary:?}");
+        assert_eq!(exec.rechecks(), ["terraform-apply"]);
+    }
+
+    #[tokio::test]
+    async fn an_executor_that_cannot_recheck_reruns_the_apply() {
+        /// Runs like the test executor, but has no recheck (the trait's default).
+        struct NoRecheck(TestExecutor);
+        impl Executor for NoRecheck {
+            async fn run(&self, request: StepRequest) -> Result<StepOutput, StepError> {
+                self.0.run(request).await
+            }
+            async fn state_lock(
+                &self,
+                request: forge_engine::lock::LockRequest,
+            ) -> Result<forge_engine::lock::LockReply, StepError> {
+                self.0.state_lock(request).await
+            }
+        }
+        let fx = Fixture::new();
+        let exec = Arc::new(NoRecheck(TestExecutor::new()));
+        let run = |exec: Arc<NoRecheck>| {
+            let session = fx.session("dev");
+            async move {
+                let (sink, mut rx) = EventSink::channel();
+                let summary = session
+                    .run(exec, RunOptions::new(Phase::Deploy), sink)
+                    .await
+                    .expect("run");
+                let mut events = Vec::new();
+                while let Ok(e) = rx.try_recv() {
+                    events.push(e);
+                }
+                (summary, events)
+            }
+        };
+        run(exec.clone()).await;
+        let (summary, events) = run(exec.clone()).await;
+        assert_eq!((summary.ran, summary.cached), (1, 7), "{summary:?}");
+        let reason = reason_of(&events, "terraform-apply").expect("a reason");
+        assert!(
+            reason.starts_with("could not check the state object s3://tf-state/shop/dev.tfstate"),
+            "{reason}"
+        );
     }
 
     #[tokio::test]

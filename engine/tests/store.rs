@@ -274,6 +274,7 @@ fn history_is_newest_first_and_last_step_skips_runs_without_a_fingerprint() {
     assert_eq!(store.last_step("p", "dev", "zzz").expect("history"), None);
     let all = store.last_steps("p", "dev", ["a", "b"]).expect("history");
     assert_eq!(all.len(), 2);
+    assert_eq!(all["a"].0, r2.id, "a's last record is in the newer run");
     assert_eq!(store.runs("p", "staging").expect("runs"), vec![]);
     let stats = store.stats().expect("stats");
     assert_eq!(stats.runs.get("p/dev"), Some(&2));

@@ -20,10 +20,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use forge_contract::lock::{self, LockCall};
+use forge_clients::Clients;
+use forge_clients::aws::Target;
+use forge_contract::lock::{self, AppliedState, LockCall, StateIdentity};
 use forge_engine::executor::{Executor, OutputFile, StepError, StepOutput, StepRequest};
 use forge_engine::lock::{LockReply, LockRequest};
 use forge_engine::model::PluginSource;
+use forge_engine::recheck::{Recheck, RecheckRequest, Verdict};
 use forge_engine::store::{Store, canonical_json};
 
 use crate::builtins::Builtins;
@@ -39,6 +42,8 @@ use crate::host::{
 #[derive(Debug, Clone)]
 pub struct HostExecutor {
     host: Arc<HostSlot>,
+    /// The host's clients, reachable before the host starts: a recheck uses them.
+    clients: Arc<Clients>,
     store: Store,
     builtins: Builtins,
     timeout: Option<Duration>,
@@ -58,6 +63,7 @@ impl HostExecutor {
     /// An executor on a running host.
     pub fn new(host: Arc<Host>, store: Store, builtins: Builtins) -> HostExecutor {
         HostExecutor {
+            clients: Arc::clone(host.clients()),
             host: Arc::new(HostSlot::Ready(host)),
             store,
             builtins,
@@ -74,6 +80,7 @@ impl HostExecutor {
                 config,
                 host: OnceLock::new(),
             }),
+            clients: Arc::default(),
             store,
             builtins,
             timeout: None,
@@ -95,7 +102,7 @@ impl HostExecutor {
             HostSlot::Lazy { config, host } => host
                 .get_or_init(|| {
                     Host::new(config.clone())
-                        .map(Arc::new)
+                        .map(|host| Arc::new(host.sharing_clients(Arc::clone(&self.clients))))
                         .map_err(|e| e.to_string())
                 })
                 .as_ref()
@@ -212,6 +219,53 @@ impl HostExecutor {
 
     /// One call of the `state-lock` built-in: the lock call as its config, the reply as
     /// its manifest. Not a step: nothing is stored, and it sees no files.
+    /// The state object now against the one the cached apply recorded: one HEAD.
+    async fn recheck_state(
+        &self,
+        backend: &lock::Backend,
+        output: &StepOutput,
+    ) -> Result<Verdict, StepError> {
+        let object = format!("s3://{}/{}", backend.bucket, backend.key);
+        let recorded = match serde_json::from_value::<AppliedState>(output.manifest.clone()) {
+            Ok(applied) => applied.state,
+            Err(err) => {
+                return Ok(Verdict::Stale {
+                    detail: format!("the cached result does not say how it left {object}: {err}"),
+                });
+            }
+        };
+        let target = Target {
+            region: Some(backend.region.clone()),
+            endpoint: backend.endpoint.clone(),
+        };
+        let now = self
+            .clients
+            .aws()
+            .s3_head_object(&target, &backend.bucket, &backend.key)
+            .await
+            .map_err(|err| StepError::Failed {
+                message: format!("HEAD {object}: {err}"),
+                help: None,
+            })?
+            .map(|meta| StateIdentity {
+                etag: meta.etag,
+                version_id: meta.version_id,
+            });
+        Ok(match (recorded, now) {
+            (recorded, now) if recorded == now => Verdict::Fresh,
+            (Some(recorded), Some(now)) => Verdict::Stale {
+                detail: format!("{object} was {recorded}, is now {now}"),
+            },
+            (Some(recorded), None) => Verdict::Stale {
+                detail: format!("{object} ({recorded}) is gone"),
+            },
+            (None, Some(now)) => Verdict::Stale {
+                detail: format!("{object} did not exist, is now {now}"),
+            },
+            (None, None) => Verdict::Fresh,
+        })
+    }
+
     async fn lock_call(&self, request: LockRequest) -> Result<LockReply, RunError> {
         let host = self.host()?;
         let plugin = self
@@ -357,6 +411,26 @@ impl Executor for HostExecutor {
                 return crate::command::run(request, this.store.clone()).await;
             }
             this.run_step(request).await.map_err(to_step_error)
+        }
+    }
+
+    fn recheck(
+        &self,
+        request: RecheckRequest,
+    ) -> impl Future<Output = Result<Verdict, StepError>> + Send {
+        let this = self.clone();
+        async move {
+            let check = async {
+                match &request.check {
+                    Recheck::State { backend } => {
+                        this.recheck_state(backend, &request.output).await
+                    }
+                }
+            };
+            tokio::select! {
+                verdict = check => verdict,
+                () = request.cancel.cancelled() => Err(StepError::Cancelled),
+            }
         }
     }
 

@@ -217,9 +217,20 @@ impl Host {
     /// This host with `clients` for the networked capabilities instead of the ones the
     /// environment names (`DOCKER_HOST`, the AWS chain): for tests and tools that point a
     /// host at particular components.
-    pub fn with_clients(mut self, clients: Clients) -> Host {
-        self.clients = Arc::new(clients);
+    pub fn with_clients(self, clients: Clients) -> Host {
+        self.sharing_clients(Arc::new(clients))
+    }
+
+    /// This host with `clients` shared with its executor (which rechecks cached results
+    /// without starting the host).
+    pub fn sharing_clients(mut self, clients: Arc<Clients>) -> Host {
+        self.clients = clients;
         self
+    }
+
+    /// The clients of the networked capabilities.
+    pub fn clients(&self) -> &Arc<Clients> {
+        &self.clients
     }
 
     pub fn engine(&self) -> &Engine {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::ExplainArgs;
 use crate::context::Context;
+use crate::executor::with_rechecker;
 use crate::exit::{CliError, Outcome};
 use crate::report::json;
 
@@ -22,7 +23,9 @@ struct ExplainLine<'a> {
 
 pub fn explain(ctx: &Context<'_>, args: &ExplainArgs) -> Result<Outcome, CliError> {
     let session = ctx.open_session()?;
-    let explanation = session.explain(&args.step)?;
+    let explanation = with_rechecker(session.store_dir.clone(), |recheck| {
+        Ok(session.explain(&args.step, recheck)?)
+    })?;
     if ctx.mode.json {
         json::line(&ExplainLine {
             kind: "explain",

@@ -1,7 +1,8 @@
 //! `forge plan`: which steps would run and why, without running anything.
 //!
 //! With `--json`: one `{"type":"plan-step", "step":.., "status":..}` line per step (status
-//! `cached`, `never-run`, `changed` with its `changes`, `not-in-store`, or
+//! `cached`, `stale` with its `reason` (cached, but what it describes changed outside
+//! forge), `never-run`, `changed` with its `changes`, `not-in-store`, or
 //! `after-upstream` with the `upstream` steps it waits for; `locked: true` inside the
 //! env's state lock), a `plan-lock` line (`backend`, `taken`) when the env has a state
 //! lock, then a `summary` line with `would_run` and the same four counts a run reports (`ran`, `failed`
@@ -12,13 +13,16 @@ use serde::Serialize;
 
 use crate::cli::{PhaseArg, PlanArgs};
 use crate::context::Context;
+use crate::executor::with_rechecker;
 use crate::exit::{CliError, Outcome, plural};
 use crate::report::{Style, Verbosity, json};
 
 pub fn plan(ctx: &Context<'_>, args: &PlanArgs) -> Result<Outcome, CliError> {
-    let planned = ctx
-        .open_session()
-        .and_then(|session| Ok(session.plan(args.phase.into())?));
+    let planned = ctx.open_session().and_then(|session| {
+        with_rechecker(session.store_dir.clone(), |recheck| {
+            Ok(session.plan(args.phase.into(), recheck)?)
+        })
+    });
     let plan = match planned {
         Ok(plan) => plan,
         // The JSON contract holds on failure too: an `error` line, then the `summary`.

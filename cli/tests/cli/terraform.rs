@@ -17,6 +17,8 @@ struct TfProject {
     project: Project,
     prefix: String,
     pin: String,
+    /// More of project.kdl (a step reading the apply's outputs).
+    extra: std::cell::RefCell<String>,
 }
 
 impl TfProject {
@@ -40,6 +42,7 @@ impl TfProject {
             project,
             prefix: unique("forge-tf"),
             pin,
+            extra: Default::default(),
         };
         tf.set_var(v);
         tf
@@ -57,9 +60,11 @@ state {{
 module "net" {{ source "modules/net"; }}
 var "v" "{v}"
 {pin}
+{extra}
 "#,
             prefix = self.prefix,
-            pin = self.pin
+            pin = self.pin,
+            extra = self.extra.borrow(),
         );
         std::fs::write(self.project.root().join("project.kdl"), kdl).expect("write project.kdl");
     }
@@ -76,6 +81,49 @@ var "v" "{v}"
         )
     }
 
+    /// `terraform` run by hand, as a colleague would, in forge's own working directory
+    /// of the env (initialized, with the S3 backend on moto).
+    fn by_hand(&self, args: &[&str]) {
+        let versions = walk(self.project.cache_dir())
+            .into_iter()
+            .find(|p| p.ends_with(".forge/terraform/default/versions.tf"))
+            .expect("forge's terraform working directory");
+        let dir = versions.parent().expect("its directory");
+        let out = std::process::Command::new(terraform())
+            .args(args)
+            .current_dir(dir)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run terraform");
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The stored manifest of `step`'s current result (its fingerprint from `explain`).
+    fn manifest(&self, step: &str) -> Value {
+        let explained: Value = serde_json::from_str(
+            self.forge(&format!("--json explain {step}"))
+                .run()
+                .stdout
+                .trim(),
+        )
+        .expect("explain --json");
+        let key = explained["fingerprint"].as_str().expect("a fingerprint");
+        let store = forge_engine::store::Store::open(self.project.cache_dir()).expect("store");
+        match store.lookup(key) {
+            forge_engine::store::Lookup::Hit(hit) => hit.result.manifest,
+            _ => panic!("`{step}` has no stored result"),
+        }
+    }
+
     /// The `terraform` commands forge started so far.
     fn calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.project.root().join("tools/terraform-calls.log"))
@@ -84,6 +132,19 @@ var "v" "{v}"
             .map(str::to_owned)
             .collect()
     }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 fn events(out: &crate::harness::Output) -> Vec<Value> {
@@ -153,4 +214,101 @@ fn a_deploy_applies_then_is_cached_and_an_input_change_plans_and_applies() {
     let status: Value =
         serde_json::from_str(p.forge("--json lock status").run().stdout.trim()).expect("json");
     assert_eq!(status["held"], false);
+}
+
+/// A cached apply is served only while the state object is as forge left it: a
+/// colleague's `terraform apply` makes the next `forge plan` say so and the next deploy
+/// plan again (nothing to apply: the state already matches) and the steps reading its
+/// output run again, after which all is cached again. The apply's outputs reach a step that reads them, sensitive values left out.
+#[test]
+fn a_hand_run_apply_reruns_the_cached_apply_and_outputs_reach_downstream_steps() {
+    let p = TfProject::new("a");
+    let ok = p
+        .project
+        .pin_plugin("ok", &crate::harness::fixture_plugin("ok"), &["files.read"]);
+    *p.extra.borrow_mut() = format!(
+        "{ok}\nstep \"report\" {{\n    plugin \"ok\"\n    phase \"deploy\"\n    config {{ cidr (ref)\"module.net.cidr\"; }}\n}}\n"
+    );
+    p.set_var("a");
+
+    let first = events(&p.forge("--json deploy").run());
+    assert_eq!(
+        ran(&first),
+        ["terraform-render", "terraform-apply", "report"]
+    );
+    let report = first
+        .iter()
+        .find(|e| e["type"] == "step-finished" && e["step"] == "report")
+        .expect("report finished");
+    assert_eq!(report["status"], "ran");
+    let manifest = p.manifest("report");
+    let applied = &manifest["manifests"]["terraform-apply"];
+    assert_eq!(applied["outputs"]["value"], "a", "{manifest:#}");
+    assert_eq!(applied["outputs"]["cidr"], "10.0.0.0/16", "{manifest:#}");
+    assert_eq!(applied["sensitive"], serde_json::json!(["token"]));
+    assert!(
+        !manifest.to_string().contains("s3cr3t"),
+        "a sensitive value never reaches a downstream step: {manifest:#}"
+    );
+    let etag = applied["state"]["etag"].as_str().expect("the state's ETag");
+
+    // A fully cached deploy: no terraform, one recheck.
+    let calls = p.calls().len();
+    let cached = events(&p.forge("--json deploy").run());
+    assert!(ran(&cached).is_empty(), "{cached:#?}");
+    assert_eq!(p.calls().len(), calls);
+
+    // A colleague replaces the resource by hand: the state object changes.
+    p.by_hand(&[
+        "apply",
+        "-input=false",
+        "-auto-approve",
+        "-replace=terraform_data.x",
+    ]);
+    let plan = p.forge("--json plan").run();
+    let apply = plan
+        .json_lines()
+        .into_iter()
+        .find(|l| l["type"] == "plan-step" && l["step"] == "terraform-apply")
+        .expect("apply planned");
+    assert_eq!(apply["status"], "stale", "{apply}");
+    let reason = apply["reason"].as_str().expect("a reason");
+    assert!(
+        reason.starts_with("the state changed outside this forge since run "),
+        "{reason}"
+    );
+    assert!(reason.contains(etag), "names what forge recorded: {reason}");
+    let human = p.forge("plan").run().stdout;
+    assert!(
+        human.contains("the state changed outside this forge"),
+        "{human}"
+    );
+
+    let rerun = events(&p.forge("--json deploy").run());
+    // The state's identity is part of the apply's output, so what reads it runs again.
+    assert_eq!(ran(&rerun), ["terraform-apply", "report"], "{rerun:#?}");
+    let finished = rerun
+        .iter()
+        .find(|e| e["type"] == "step-finished" && e["step"] == "terraform-apply")
+        .expect("apply finished");
+    assert!(
+        finished["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("outside this forge")),
+        "{finished}"
+    );
+    let log = logged(&rerun, "terraform-apply");
+    assert!(
+        log.iter().any(|l| l == "plan: no changes"),
+        "the state already matches: {log:#?}"
+    );
+    assert_eq!(
+        p.calls()[calls..],
+        ["version", "init", "plan", "output"],
+        "planned, nothing applied"
+    );
+
+    // Forge recorded the new state: cached again.
+    let again = events(&p.forge("--json deploy").run());
+    assert!(ran(&again).is_empty(), "{again:#?}");
 }

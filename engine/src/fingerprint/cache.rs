@@ -29,6 +29,8 @@ pub(crate) enum Lookup {
 pub(crate) struct PreviousStep {
     pub status: StepStatus,
     pub fingerprint_hash: String,
+    /// The run it was recorded in.
+    pub run: String,
     /// The full fingerprint, for field-by-field diffs.
     pub fingerprint: Option<Fingerprint>,
 }
@@ -166,7 +168,7 @@ impl Cache {
     ) -> Result<PreviousRuns, Error> {
         let records = self.store.last_steps(project, env, steps)?;
         let mut out = PreviousRuns::default();
-        for (id, record) in records {
+        for (id, (run, record)) in records {
             let Some(hash) = record.fingerprint else {
                 continue;
             };
@@ -177,6 +179,7 @@ impl Cache {
                 PreviousStep {
                     status: record.status,
                     fingerprint_hash: hash,
+                    run,
                     fingerprint,
                 },
             );

@@ -87,6 +87,10 @@ pub struct Step {
     /// scheduler takes the lock before the first such step that must run and releases it
     /// after the last. A cached one needs no lock.
     pub locked: bool,
+    /// What a cached result must still match to be served ([`crate::recheck`]):
+    /// `terraform-apply` of an env with a state backend rechecks the state object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<crate::recheck::Recheck>,
     /// Capabilities granted to the plugin for this step.
     pub grants: Vec<String>,
     pub origin: Origin,

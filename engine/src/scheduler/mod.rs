@@ -8,8 +8,10 @@
 //!    blocking pool against the run's one [`Inputs`] tree walk and stat cache), from the
 //!    upstream steps' *output* hashes — which is what gives early cutoff: an upstream that
 //!    reruns and yields the same output leaves this fingerprint unchanged.
-//! 3. A store hit is `cached` and the executor is never called. A corrupt entry is a
-//!    `Warning` and a miss, never served.
+//! 3. A store hit is `cached` and the executor is never called, except for a step whose
+//!    result describes the world outside ([`crate::recheck`]): its hit is served only
+//!    after the executor's one cheap recheck says it still holds, and run again, with the
+//!    reason, when it does not. A corrupt entry is a `Warning` and a miss, never served.
 //! 4. Otherwise the executor runs it; only a success is recorded in the store (a failure is
 //!    never cached, like Buck2's DICE never caches transient errors).
 //! 5. A failure marks the step's transitive dependents `skipped`; unrelated steps go on.
@@ -38,6 +40,7 @@ use crate::fingerprint::cache::{Cache, LazyPrevious, Lookup};
 use crate::fingerprint::inputs::Inputs;
 use crate::graph::{Step, StepGraph};
 use crate::model::Phase;
+use crate::recheck::{RecheckRequest, Verdict};
 
 /// Options of one `forge build` / `forge deploy`.
 #[derive(Debug, Clone)]
@@ -384,19 +387,44 @@ impl StepTask {
         };
         let key = fingerprint.hash();
 
+        let mut stale = None;
         match self.ctx.cache.lookup(&key) {
             Lookup::Hit {
                 output,
                 output_hash,
             } => {
-                return StepOutcome {
+                let cached = |output| StepOutcome {
                     status: StepStatus::Cached,
-                    fingerprint_hash: Some(key),
+                    fingerprint_hash: Some(key.clone()),
                     output_hash: Some(output_hash),
                     output: Some(output),
                     reason: None,
                     duration: Duration::ZERO,
                 };
+                let Some(check) = &step.recheck else {
+                    return cached(output);
+                };
+                let request = RecheckRequest {
+                    step: step.clone(),
+                    check: check.clone(),
+                    output: output.clone(),
+                    cancel: self.cancel.clone(),
+                    events: self.events.clone(),
+                };
+                let since = || {
+                    let previous = self.ctx.previous.get().ok()?;
+                    previous.last(&step.id).map(|p| p.run.clone())
+                };
+                stale = Some(match executor.recheck(request).await {
+                    Ok(Verdict::Fresh) => return cached(output),
+                    Ok(Verdict::Stale { detail }) => {
+                        check.stale_reason(&detail, since().as_deref())
+                    }
+                    Err(StepError::Cancelled) => return skipped("run cancelled".to_string()),
+                    Err(err @ StepError::Failed { .. }) => {
+                        check.unchecked_reason(&failure_reason(&err))
+                    }
+                });
             }
             Lookup::Corrupt(message) => self.events.send(Event::Warning {
                 message: format!(
@@ -406,10 +434,11 @@ impl StepTask {
             }),
             Lookup::Miss => {}
         }
-        let why = match self.ctx.previous.get() {
-            Ok(previous) => previous.reason(&step.id, &fingerprint, &key),
+        let why = match (stale, self.ctx.previous.get()) {
+            (Some(stale), _) => stale,
+            (None, Ok(previous)) => previous.reason(&step.id, &fingerprint, &key),
             // The reason is for people; an unreadable history must not stop the step.
-            Err(err) => format!("inputs changed (run history unreadable: {err})"),
+            (None, Err(err)) => format!("inputs changed (run history unreadable: {err})"),
         };
 
         if self.cancel.is_cancelled() {

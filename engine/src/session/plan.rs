@@ -8,15 +8,22 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use serde::Serialize;
 
 use crate::Error;
+use crate::events::EventSink;
 use crate::events::StepStatus;
-use crate::fingerprint::cache::{Cache, Lookup, PreviousRuns};
+use crate::executor::StepOutput;
+use crate::fingerprint::cache::{Cache, LazyPrevious, Lookup, PreviousRuns};
 use crate::fingerprint::inputs::Inputs;
 use crate::fingerprint::{Change, Fingerprint};
+use crate::graph::Step;
 use crate::model::Phase;
+use crate::recheck::{RecheckRequest, Rechecker, Verdict};
 
 use super::Session;
 
@@ -26,6 +33,9 @@ use super::Session;
 pub enum PlanStatus {
     /// Fingerprint found in the store: nothing to do.
     Cached,
+    /// In the store, but the world it describes changed outside forge (its
+    /// [`crate::recheck::Recheck`] found it stale): it would run again.
+    Stale { reason: String },
     /// Never run with any recorded fingerprint in this env.
     NeverRun,
     /// Inputs differ from the last recorded run.
@@ -43,6 +53,7 @@ impl PlanStatus {
         match self {
             PlanStatus::Cached => "cached".to_string(),
             PlanStatus::NeverRun => "never run".to_string(),
+            PlanStatus::Stale { reason } => reason.clone(),
             PlanStatus::Changed { changes } => match changes.first() {
                 Some(first) if changes.len() > 1 => {
                     format!("{first} (and {} more)", changes.len() - 1)
@@ -110,8 +121,9 @@ pub struct LastRun {
 }
 
 /// What `forge explain STEP` reports. As JSON: `{"step", "env", "status": "cached" |
-/// "never-run" | "changed" | "not-in-store" | "after-upstream", "upstream": [...] (after
-/// upstream only), "changes": [...], "fingerprint", "last_run"}`.
+/// "stale" | "never-run" | "changed" | "not-in-store" | "after-upstream", "reason"
+/// (stale only), "upstream": [...] (after upstream only), "changes": [...],
+/// "fingerprint", "last_run"}`.
 #[derive(Debug, Clone)]
 pub struct Explanation {
     pub step: String,
@@ -132,6 +144,7 @@ impl PlanStatus {
         match self {
             PlanStatus::Cached => "cached",
             PlanStatus::NeverRun => "never-run",
+            PlanStatus::Stale { .. } => "stale",
             PlanStatus::Changed { .. } => "changed",
             PlanStatus::NotInStore => "not-in-store",
             PlanStatus::AfterUpstream { .. } => "after-upstream",
@@ -148,6 +161,8 @@ impl Serialize for Explanation {
             env: &'a str,
             status: &'static str,
             #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             upstream: Option<&'a [String]>,
             changes: &'a [Change],
             fingerprint: &'a Option<String>,
@@ -157,6 +172,10 @@ impl Serialize for Explanation {
             step: &self.step,
             env: &self.env,
             status: self.status.name(),
+            reason: match &self.status {
+                PlanStatus::Stale { reason } => Some(reason),
+                _ => None,
+            },
             upstream: match &self.status {
                 PlanStatus::AfterUpstream { upstream } => Some(upstream),
                 _ => None,
@@ -176,6 +195,7 @@ impl fmt::Display for Explanation {
         match &self.status {
             PlanStatus::Cached => writeln!(f, "cached, nothing to do")?,
             PlanStatus::NeverRun => writeln!(f, "never run in this env")?,
+            PlanStatus::Stale { reason } => writeln!(f, "will run; cached, but {reason}")?,
             PlanStatus::NotInStore => writeln!(
                 f,
                 "inputs unchanged since its last run, but no result in the store (that run did not succeed, or the entry was removed)"
@@ -222,10 +242,12 @@ struct Assessed {
 }
 
 impl Session {
-    /// Dry run of `phase`: each step's status, in run order.
-    pub fn plan(&self, phase: Phase) -> Result<Plan, Error> {
+    /// Dry run of `phase`: each step's status, in run order. A cached step with a
+    /// [`crate::recheck::Recheck`] is rechecked through `recheck` (one cheap read), as a
+    /// run would before serving it.
+    pub fn plan(&self, phase: Phase, recheck: &dyn Rechecker) -> Result<Plan, Error> {
         let selected = self.graph.closure(phase, &[]);
-        let assessed = self.assess(&selected)?;
+        let assessed = self.assess(&selected, recheck)?;
         let steps: Vec<PlannedStep> = selected
             .iter()
             .zip(assessed)
@@ -255,10 +277,10 @@ impl Session {
 
     /// Why `step` would run (or not): its status and field-by-field changes against its
     /// last recorded run in this env.
-    pub fn explain(&self, step: &str) -> Result<Explanation, Error> {
+    pub fn explain(&self, step: &str, recheck: &dyn Rechecker) -> Result<Explanation, Error> {
         self.check_step(step)?;
         let selected = self.graph.closure(Phase::Deploy, &[step.to_string()]);
-        let mut assessed = self.assess(&selected)?;
+        let mut assessed = self.assess(&selected, recheck)?;
         let mine = assessed
             .pop()
             .ok_or_else(|| Error::Internal(format!("`{step}` missing from its own closure")))?;
@@ -282,7 +304,7 @@ impl Session {
     }
 
     /// Assesses `selected` (a closure, in graph order) against the store and history.
-    fn assess(&self, selected: &[usize]) -> Result<Vec<Assessed>, Error> {
+    fn assess(&self, selected: &[usize], recheck: &dyn Rechecker) -> Result<Vec<Assessed>, Error> {
         let cache = Cache::open_read_only(&self.store_dir)?;
         let previous = self.lazy_previous(&cache);
         let inputs = Inputs::open(
@@ -324,10 +346,19 @@ impl Session {
             let fingerprint = inputs.fingerprint(step, upstream)?;
             let key = fingerprint.hash();
             let status = match cache.lookup(&key) {
-                Lookup::Hit { output_hash, .. } => {
-                    outputs.insert(i, Some(output_hash));
-                    PlanStatus::Cached
-                }
+                Lookup::Hit {
+                    output_hash,
+                    output,
+                } => match self.stale(step, output, &previous, recheck)? {
+                    None => {
+                        outputs.insert(i, Some(output_hash));
+                        PlanStatus::Cached
+                    }
+                    Some(reason) => {
+                        outputs.insert(i, None);
+                        PlanStatus::Stale { reason }
+                    }
+                },
                 Lookup::Miss | Lookup::Corrupt(_) => {
                     outputs.insert(i, None);
                     match previous.get()?.last(&step.id) {
@@ -353,6 +384,37 @@ impl Session {
         // The stat cache is the one thing a plan may write: it makes the next command fast.
         let _ = inputs.save();
         Ok(out)
+    }
+}
+
+impl Session {
+    /// Why a cached `output` of `step` would not be served, when its recheck finds the
+    /// world changed (or cannot look).
+    fn stale(
+        &self,
+        step: &Step,
+        output: Arc<StepOutput>,
+        previous: &LazyPrevious,
+        recheck: &dyn Rechecker,
+    ) -> Result<Option<String>, Error> {
+        let Some(check) = &step.recheck else {
+            return Ok(None);
+        };
+        let request = RecheckRequest {
+            step: Arc::new(step.clone()),
+            check: check.clone(),
+            output,
+            cancel: CancellationToken::new(),
+            events: EventSink::null(),
+        };
+        Ok(match recheck.recheck(request) {
+            Ok(Verdict::Fresh) => None,
+            Ok(Verdict::Stale { detail }) => {
+                let since = previous.get()?.last(&step.id).map(|p| p.run.as_str());
+                Some(check.stale_reason(&detail, since))
+            }
+            Err(err) => Some(check.unchecked_reason(&crate::scheduler::failure_reason(&err))),
+        })
     }
 }
 

@@ -152,17 +152,20 @@ impl Store {
         env: &str,
         step: &str,
     ) -> Result<Option<StepRecord>, StoreError> {
-        Ok(self.last_steps(project, env, [step])?.remove(step))
+        Ok(self
+            .last_steps(project, env, [step])?
+            .remove(step)
+            .map(|(_, record)| record))
     }
 
     /// [`Store::last_step`] for many steps in one pass over the history, which stops as soon
-    /// as every step is found (usually at the newest record).
+    /// as every step is found (usually at the newest record). Each with the id of its run.
     pub fn last_steps<'a>(
         &self,
         project: &str,
         env: &str,
         steps: impl IntoIterator<Item = &'a str>,
-    ) -> Result<BTreeMap<String, StepRecord>, StoreError> {
+    ) -> Result<BTreeMap<String, (String, StepRecord)>, StoreError> {
         let mut missing: std::collections::BTreeSet<&str> = steps.into_iter().collect();
         let mut found = BTreeMap::new();
         for path in self.run_files(project, env)? {
@@ -174,7 +177,7 @@ impl Store {
             };
             for (id, rec) in run.steps {
                 if rec.fingerprint.is_some() && missing.remove(id.as_str()) {
-                    found.insert(id, rec);
+                    found.insert(id, (run.id.clone(), rec));
                 }
             }
         }

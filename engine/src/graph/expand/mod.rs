@@ -114,6 +114,7 @@ impl NewStep<'_> {
             stamp_commit: false,
             env_scoped: phase == Phase::Deploy,
             locked: false,
+            recheck: None,
             grants,
             origin,
             span,

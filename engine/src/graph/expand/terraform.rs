@@ -1,9 +1,11 @@
 //! The Terraform chain, when the project has modules: `terraform-render` →
 //! `terraform-apply`, the latter inside the env's state lock when there is a `state`
-//! backend ([`crate::graph::StateLockScope`]).
+//! backend ([`crate::graph::StateLockScope`]), its cached result rechecked against the
+//! state object ([`crate::recheck`]).
 
 use crate::graph::ids;
 use crate::model::Phase;
+use crate::recheck::Recheck;
 
 use super::plugin_config::{apply_config, render_config};
 use super::refs::producer_of;
@@ -72,6 +74,11 @@ pub(super) fn chain(new: &NewStep<'_>) -> Chain {
     apply.config = apply_config(config);
     apply.inputs = module_sources;
     apply.locked = config.state.is_some();
+    // Someone else's `terraform apply` changes no input of this step: a cached apply is
+    // served only while the state object is as it left it.
+    apply.recheck = config.state.as_ref().map(|state| Recheck::State {
+        backend: state.lock_backend(&config.env),
+    });
     // The rendered files come from the render.
     apply.need(ids::TERRAFORM_RENDER, project_span);
     steps.push(apply);

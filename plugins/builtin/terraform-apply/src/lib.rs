@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use forge_plugin_sdk::lock::Backend;
+use forge_plugin_sdk::lock::{AppliedState, Backend, StateIdentity};
 use forge_plugin_sdk::{
     AwsTarget, Context, Error, Info, Plugin, RootFile, Workspace, capability, export_plugin,
 };
@@ -51,17 +51,10 @@ pub struct Output {
     pub outputs: BTreeMap<String, serde_json::Value>,
     /// Names of sensitive root outputs, whose values are not kept.
     pub sensitive: Vec<String>,
-    /// The state object after this step, when the project has a state backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<StateIdentity>,
-}
-
-/// What changes when anyone writes the state.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct StateIdentity {
-    pub etag: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
+    /// The state object after this step, when the project has a state backend: what
+    /// forge rechecks before serving this result from the cache.
+    #[serde(flatten)]
+    pub applied: AppliedState,
 }
 
 pub struct TerraformApply;
@@ -122,7 +115,7 @@ impl Plugin for TerraformApply {
         Ok(Output {
             outputs,
             sensitive,
-            state,
+            applied: AppliedState { state },
         })
     }
 }
