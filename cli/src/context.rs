@@ -40,6 +40,11 @@ impl Context<'_> {
         if std::env::var_os(forge_engine::testing::TEST_EXECUTOR_ENV).is_some() {
             session.executor_identity =
                 Some(forge_engine::testing::TestExecutor::IDENTITY.to_owned());
+        } else {
+            // The test executor runs no tool; the plugin host runs `terraform`.
+            session.tools = Some(std::sync::Arc::new(
+                forge_clients::terraform::ToolVersionCache::new(&session.store_dir),
+            ));
         }
         Ok(session)
     }

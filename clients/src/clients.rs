@@ -68,10 +68,7 @@ impl Clients {
     pub async fn terraform(&self) -> Result<Terraform, TerraformError> {
         self.terraform
             .get_or_init(|| async {
-                let binary = std::env::var_os(TERRAFORM_ENV)
-                    .filter(|b| !b.is_empty())
-                    .map(std::path::PathBuf::from);
-                let found = Terraform::find(binary.as_deref()).await?;
+                let found = Terraform::find(None).await?;
                 Ok(
                     match std::env::var_os(TERRAFORM_MIRROR_ENV).filter(|m| !m.is_empty()) {
                         Some(mirror) => found.with_mirror(mirror.into()),

@@ -94,16 +94,11 @@ pub struct Terraform {
 const TAIL_LINES: usize = 20;
 
 impl Terraform {
-    /// `binary` if given, else `terraform` on `PATH`; checks its version.
+    /// `binary` if given, else the one [`locate`] finds; checks its version.
     pub async fn find(binary: Option<&Path>) -> Result<Terraform, TerraformError> {
         let binary = match binary {
             Some(b) => b.to_path_buf(),
-            None => on_path("terraform").ok_or_else(|| {
-                TerraformError::NotInstalled(format!(
-                    "`terraform` is not on PATH; install Terraform {}.{} or newer (releases.hashicorp.com), or set FORGE_TERRAFORM to its path",
-                    MIN_VERSION.0, MIN_VERSION.1
-                ))
-            })?,
+            None => locate()?,
         };
         let out = Command::new(&binary)
             .args(["version", "-json"])
@@ -114,24 +109,7 @@ impl Terraform {
             .map_err(|e| {
                 TerraformError::NotInstalled(format!("cannot run {}: {e}", binary.display()))
             })?;
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
-            TerraformError::NotInstalled(format!(
-                "{} is not a Terraform this forge knows (`version -json` did not answer JSON)",
-                binary.display()
-            ))
-        })?;
-        let version = json["terraform_version"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if !at_least(&version, MIN_VERSION) {
-            return Err(TerraformError::NotInstalled(format!(
-                "{} is Terraform {version}; forge needs {}.{} or newer (the S3 backend's use_lockfile)",
-                binary.display(),
-                MIN_VERSION.0,
-                MIN_VERSION.1
-            )));
-        }
+        let version = version_of(&binary, &out.stdout)?;
         Ok(Terraform {
             binary,
             version,
@@ -387,6 +365,130 @@ fn at_least(version: &str, min: (u64, u64)) -> bool {
     }
 }
 
+/// The `terraform` forge runs: `FORGE_TERRAFORM` when set, else the first on `PATH`.
+pub fn locate() -> Result<PathBuf, TerraformError> {
+    if let Some(binary) = std::env::var_os(crate::clients::TERRAFORM_ENV).filter(|b| !b.is_empty())
+    {
+        return Ok(PathBuf::from(binary));
+    }
+    on_path("terraform").ok_or_else(|| {
+        TerraformError::NotInstalled(format!(
+            "`terraform` is not on PATH; install Terraform {}.{} or newer (releases.hashicorp.com), or set {} to its path",
+            MIN_VERSION.0,
+            MIN_VERSION.1,
+            crate::clients::TERRAFORM_ENV
+        ))
+    })
+}
+
+/// The version `terraform version -json` answered (`stdout`), checked against
+/// [`MIN_VERSION`].
+fn version_of(binary: &Path, stdout: &[u8]) -> Result<String, TerraformError> {
+    let json: serde_json::Value = serde_json::from_slice(stdout).map_err(|_| {
+        TerraformError::NotInstalled(format!(
+            "{} is not a Terraform this forge knows (`version -json` did not answer JSON)",
+            binary.display()
+        ))
+    })?;
+    let version = json["terraform_version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if !at_least(&version, MIN_VERSION) {
+        return Err(TerraformError::NotInstalled(format!(
+            "{} is Terraform {version}; forge needs {}.{} or newer (the S3 backend's use_lockfile)",
+            binary.display(),
+            MIN_VERSION.0,
+            MIN_VERSION.1
+        )));
+    }
+    Ok(version)
+}
+
+/// The versions of the tools steps run, for their fingerprints
+/// ([`forge_engine::fingerprint::ToolVersions`]), without running a tool on every
+/// command: an answer is kept in a small file in the store, keyed by the binary's path,
+/// size, modification time and inode, and the tool runs (`version -json`) only when one
+/// of those changed. A fully cached deploy stats one file and starts no `terraform`.
+#[derive(Debug, Clone)]
+pub struct ToolVersionCache {
+    file: PathBuf,
+}
+
+impl ToolVersionCache {
+    /// The cache of the store at `store_dir`.
+    pub fn new(store_dir: &Path) -> ToolVersionCache {
+        ToolVersionCache {
+            file: forge_engine::store::tool_versions_file(store_dir),
+        }
+    }
+
+    /// `binary`'s Terraform version, from the cache when the binary is unchanged.
+    pub fn terraform(&self, binary: &Path) -> Result<String, TerraformError> {
+        let unreadable = |e: std::io::Error| {
+            TerraformError::NotInstalled(format!("cannot read {}: {e}", binary.display()))
+        };
+        let meta = std::fs::metadata(binary).map_err(unreadable)?;
+        let key = stat_key(binary, &meta);
+        let mut known: std::collections::BTreeMap<String, String> = std::fs::read(&self.file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        if let Some(version) = known.get(&key) {
+            return Ok(version.clone());
+        }
+        let out = std::process::Command::new(binary)
+            .args(["version", "-json"])
+            .env("CHECKPOINT_DISABLE", "1")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| {
+                TerraformError::NotInstalled(format!("cannot run {}: {e}", binary.display()))
+            })?;
+        let version = version_of(binary, &out.stdout)?;
+        // Best effort: a cache that cannot be written costs one `version` next time.
+        if known.len() >= 16 {
+            known.clear();
+        }
+        known.insert(key, version.clone());
+        if let (Some(dir), Ok(bytes)) = (self.file.parent(), serde_json::to_vec(&known)) {
+            let tmp = dir.join(format!(".tools.{}.tmp", std::process::id()));
+            let _ = std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&tmp, bytes))
+                .and_then(|()| std::fs::rename(&tmp, &self.file));
+        }
+        Ok(version)
+    }
+}
+
+impl forge_engine::fingerprint::ToolVersions for ToolVersionCache {
+    fn version(&self, tool: forge_engine::fingerprint::Tool) -> Result<String, String> {
+        match tool {
+            forge_engine::fingerprint::Tool::Terraform => locate()
+                .and_then(|binary| self.terraform(&binary))
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// What identifies one build of a binary without reading it.
+fn stat_key(binary: &Path, meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let path = binary
+        .canonicalize()
+        .unwrap_or_else(|_| binary.to_path_buf());
+    format!(
+        "{} {} {}.{} {}:{}",
+        path.display(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.dev(),
+        meta.ino()
+    )
+}
+
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
@@ -414,5 +516,67 @@ mod tests {
         assert!(!at_least("1.9.8", (1, 10)));
         assert!(!at_least("", (1, 10)));
         assert_eq!(PlanSummary::default().to_string(), "no changes");
+    }
+
+    /// A fake `terraform` answering `version -json` with `version`, logging each run.
+    fn fake(dir: &Path, version: &str) -> PathBuf {
+        let binary = dir.join("terraform");
+        std::fs::write(
+            &binary,
+            format!(
+                "#!/bin/sh\necho run >> \"{}\"\necho '{{\"terraform_version\":\"{version}\"}}'\n",
+                dir.join("runs").display()
+            ),
+        )
+        .expect("write the fake");
+        std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        binary
+    }
+
+    fn runs(dir: &Path) -> usize {
+        std::fs::read_to_string(dir.join("runs"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    #[test]
+    fn a_tool_version_is_asked_once_per_binary_and_again_when_it_changes() {
+        let tools = tempfile::tempdir().expect("tempdir");
+        let store = tempfile::tempdir().expect("tempdir");
+        let cache = ToolVersionCache::new(store.path());
+        let binary = fake(tools.path(), "1.11.3");
+        assert_eq!(cache.terraform(&binary).expect("version"), "1.11.3");
+        assert_eq!(cache.terraform(&binary).expect("version"), "1.11.3");
+        assert_eq!(
+            runs(tools.path()),
+            1,
+            "the second answer came from the cache"
+        );
+        // Another cache over the same store (the next command) reads the same file.
+        let next = ToolVersionCache::new(store.path());
+        assert_eq!(next.terraform(&binary).expect("version"), "1.11.3");
+        assert_eq!(runs(tools.path()), 1);
+
+        // An upgrade replaces the binary: its stat changes, so it is asked again.
+        std::fs::remove_file(&binary).expect("remove");
+        let binary = fake(tools.path(), "1.11.14");
+        assert_eq!(next.terraform(&binary).expect("version"), "1.11.14");
+        assert_eq!(runs(tools.path()), 2);
+
+        let old = tempfile::tempdir().expect("tempdir");
+        let err = cache
+            .terraform(&fake(old.path(), "1.9.8"))
+            .expect_err("too old");
+        assert!(
+            err.to_string()
+                .contains("is Terraform 1.9.8; forge needs 1.10 or newer"),
+            "{err}"
+        );
+        let err = cache
+            .terraform(&old.path().join("missing"))
+            .expect_err("no binary");
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
     }
 }

@@ -62,6 +62,20 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+    /// A tool a step runs, whose version is part of its fingerprint, cannot be found or
+    /// asked ([`crate::fingerprint::ToolVersions`]).
+    #[error("step `{step}` runs {tool}, whose version forge cannot tell: {message}")]
+    #[diagnostic(
+        code(forge::tool::unavailable),
+        help(
+            "its version is part of the step's fingerprint (a new {tool} may plan differently), so even a cached run needs it: install it, or point forge at it"
+        )
+    )]
+    ToolUnavailable {
+        tool: &'static str,
+        step: String,
+        message: String,
+    },
     /// A bug in forge, not in the project: a task that stopped unexpectedly.
     #[error("internal error: {0}")]
     #[diagnostic(

@@ -349,6 +349,97 @@ impl forge_engine::executor::Executor for EnvRecorder {
 /// A build-phase result is shared by every env (its fingerprint has no env), so its plugin
 /// is not told the env: a result that said "dev" must never be reused for prod. Deploy
 /// steps are env-scoped and see it.
+/// A `ToolVersions` whose answer the test sets, counting the questions.
+struct Versions {
+    answer: std::sync::Mutex<Result<String, String>>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl forge_engine::fingerprint::ToolVersions for Versions {
+    fn version(&self, tool: forge_engine::fingerprint::Tool) -> Result<String, String> {
+        assert_eq!(tool, forge_engine::fingerprint::Tool::Terraform);
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.answer.lock().expect("not poisoned").clone()
+    }
+}
+
+/// The Terraform version is part of the fingerprint of the step that runs it (and only
+/// of that one): a new Terraform reapplies, saying so; no Terraform at all is a clear
+/// error, not a silent cache hit.
+#[tokio::test]
+async fn a_new_terraform_reapplies_and_a_missing_one_is_named() {
+    let fx = Fixture::new();
+    let exec = Arc::new(TestExecutor::new());
+    let versions = Arc::new(Versions {
+        answer: std::sync::Mutex::new(Ok("1.11.3".into())),
+        asked: Default::default(),
+    });
+    let session = |fx: &Fixture| {
+        let mut session = fx.session("dev");
+        session.tools = Some(versions.clone());
+        session
+    };
+    let deploy = |session: Session| {
+        let exec = exec.clone();
+        async move {
+            exec.reset_log();
+            let (sink, mut rx) = EventSink::channel();
+            let summary = session
+                .run(exec.clone(), RunOptions::new(Phase::Deploy), sink)
+                .await
+                .expect("run");
+            let mut finished = BTreeMap::new();
+            while let Ok(e) = rx.try_recv() {
+                if let forge_engine::events::Event::StepFinished { step, reason, .. } = e {
+                    finished.insert(step, reason);
+                }
+            }
+            (summary, exec.calls(), finished)
+        }
+    };
+    let (summary, _, _) = deploy(session(&fx)).await;
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    assert_eq!(
+        versions.asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "asked once per command, for terraform-apply only"
+    );
+    let (summary, calls, _) = deploy(session(&fx)).await;
+    assert_eq!((summary.ran, summary.cached), (0, 8), "{calls:?}");
+
+    *versions.answer.lock().expect("not poisoned") = Ok("1.11.4".into());
+    let (summary, calls, finished) = deploy(session(&fx)).await;
+    // (The rollouts follow because this executor's output is a function of the whole
+    // fingerprint; a real apply that finds nothing to change outputs the same.)
+    assert_eq!(calls[0], "terraform-apply", "{summary:?}");
+    assert_eq!(summary.ran, 3, "the apply and the two rollouts: {calls:?}");
+    assert_eq!(
+        finished["terraform-apply"].as_deref(),
+        Some("terraform changed (1.11.3 → 1.11.4)")
+    );
+    let explained = session(&fx)
+        .explain("terraform-apply", &TestExecutor::new())
+        .expect("explain");
+    assert_eq!(explained.status, forge_engine::session::PlanStatus::Cached);
+
+    *versions.answer.lock().expect("not poisoned") =
+        Err("`terraform` is not on PATH; install Terraform 1.10 or newer".into());
+    let (summary, calls, finished) = deploy(session(&fx)).await;
+    assert_eq!(summary.failed, 1, "{summary:?}");
+    assert!(calls.is_empty(), "{calls:?}");
+    let reason = finished["terraform-apply"].as_deref().expect("a reason");
+    assert!(
+        reason.contains(
+            "runs terraform, whose version forge cannot tell: `terraform` is not on PATH"
+        ),
+        "{reason}"
+    );
+    let err = session(&fx)
+        .plan(Phase::Deploy, &TestExecutor::new())
+        .expect_err("plan needs the version too");
+    assert!(err.to_string().contains("not on PATH"), "{err}");
+}
+
 #[tokio::test]
 async fn only_env_scoped_steps_are_told_the_env() {
     let fx = Fixture::new();

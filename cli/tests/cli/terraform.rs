@@ -27,11 +27,7 @@ impl TfProject {
         let real = terraform();
         let project = Project::with_kdl("version 1\n");
         let pin = project.pin_plugin("terraform-render", &fixture_plugin("tf-root"), &[]);
-        let wrapper = format!(
-            "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/terraform-calls.log\"\nexec {} \"$@\"\n",
-            real.display()
-        );
-        let project = project.file("tools/terraform", &wrapper).file(
+        let project = project.file("tools/terraform", &wrapper(&real, None)).file(
             "modules/net/main.tf",
             "variable \"cidr\" {\n  default = \"10.0.0.0/16\"\n}\n\noutput \"cidr\" {\n  value = var.cidr\n}\n",
         );
@@ -134,6 +130,22 @@ var "v" "{v}"
     }
 }
 
+/// A `terraform` that logs each command, then runs the real one; with `version`, it
+/// claims to be that version instead.
+fn wrapper(real: &std::path::Path, version: Option<&str>) -> String {
+    let fake = version
+        .map(|v| {
+            format!(
+                "if [ \"$1\" = version ]; then echo '{{\"terraform_version\":\"{v}\"}}'; exit 0; fi\n"
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/terraform-calls.log\"\n{fake}exec {} \"$@\"\n",
+        real.display()
+    )
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -185,7 +197,12 @@ fn a_deploy_applies_then_is_cached_and_an_input_change_plans_and_applies() {
         log.iter().all(|l| !l.contains("Acquiring state lock")),
         "terraform runs with -lock=false inside forge's lock: {log:#?}"
     );
-    assert_eq!(p.calls(), ["version", "init", "plan", "apply", "output"]);
+    // One `version` for the fingerprint (kept in the store for this binary), one when
+    // the host first runs it.
+    assert_eq!(
+        p.calls(),
+        ["version", "version", "init", "plan", "apply", "output"]
+    );
     let changes: Vec<&str> = first
         .iter()
         .filter(|e| e["type"] == "state-lock")
@@ -196,7 +213,7 @@ fn a_deploy_applies_then_is_cached_and_an_input_change_plans_and_applies() {
     // Second deploy: every step cached, no terraform process, no lock.
     let second = events(&p.forge("--json deploy").run());
     assert!(ran(&second).is_empty(), "{second:#?}");
-    assert_eq!(p.calls().len(), 5, "a cached deploy starts no terraform");
+    assert_eq!(p.calls().len(), 6, "a cached deploy starts no terraform");
     assert!(second.iter().all(|e| e["type"] != "state-lock"));
 
     // An input change: the plan shows what changes, and it is applied.
@@ -214,6 +231,24 @@ fn a_deploy_applies_then_is_cached_and_an_input_change_plans_and_applies() {
     let status: Value =
         serde_json::from_str(p.forge("--json lock status").run().stdout.trim()).expect("json");
     assert_eq!(status["held"], false);
+
+    // A new Terraform (the binary replaced): part of the fingerprint, so it plans again.
+    let tool = p.project.root().join("tools/terraform");
+    std::fs::remove_file(&tool).expect("remove the old terraform");
+    std::fs::write(&tool, wrapper(&terraform(), Some("1.11.99"))).expect("the new one");
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let fourth = events(&p.forge("--json deploy").run());
+    assert_eq!(ran(&fourth), ["terraform-apply"], "{fourth:#?}");
+    let reason = fourth
+        .iter()
+        .find(|e| e["type"] == "step-finished" && e["step"] == "terraform-apply")
+        .and_then(|e| e["reason"].as_str())
+        .expect("a reason");
+    assert!(
+        reason.starts_with("terraform changed (1.11.") && reason.ends_with(" → 1.11.99)"),
+        "{reason}"
+    );
 }
 
 /// A cached apply is served only while the state object is as forge left it: a

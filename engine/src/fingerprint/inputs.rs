@@ -37,6 +37,43 @@ pub(crate) struct Inputs {
     store_dir: PathBuf,
     /// Read (or made) only when a step declares an env var.
     key: OnceLock<Result<StoreKey, String>>,
+    /// Where tool versions come from; `None`: none are recorded (engine tests).
+    tools: Option<std::sync::Arc<dyn ToolVersions>>,
+    /// Each tool's version, asked at most once per command.
+    tool_versions: OnceLock<Result<String, String>>,
+}
+
+/// An external program a step runs, whose version is part of the step's fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// The `terraform` CLI, for steps granted the `terraform` capability.
+    Terraform,
+}
+
+impl Tool {
+    /// The tools `step` runs: those its grants allow.
+    pub fn of(step: &Step) -> impl Iterator<Item = Tool> + '_ {
+        step.grants
+            .iter()
+            .filter(|g| g.as_str() == forge_contract::capability::TERRAFORM)
+            .map(|_| Tool::Terraform)
+    }
+
+    /// `terraform`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Terraform => "terraform",
+        }
+    }
+}
+
+/// Tells the version of a [`Tool`] as the executor will run it. Called on every command
+/// that fingerprints a step running the tool, the no-op path included, so an
+/// implementation must be cheap when nothing changed (the CLI's keys a cached answer on
+/// the binary's path and stat, and runs the tool only when those change). The error
+/// says what is missing and how to fix it.
+pub trait ToolVersions: Send + Sync {
+    fn version(&self, tool: Tool) -> Result<String, String>;
 }
 
 /// Identities of the built-in plugins this forge embeds: name → `blake3:<hash>` of the
@@ -72,6 +109,7 @@ impl Inputs {
         vars: EnvVars,
         builtins: BuiltinIdentities,
         executor: Option<String>,
+        tools: Option<std::sync::Arc<dyn ToolVersions>>,
     ) -> Result<Inputs, Error> {
         let index = FileIndex::open(root, store_dir)?;
         Ok(Inputs {
@@ -85,6 +123,8 @@ impl Inputs {
             executor,
             store_dir: store_dir.to_path_buf(),
             key: OnceLock::new(),
+            tools,
+            tool_versions: OnceLock::new(),
         })
     }
 
@@ -205,6 +245,19 @@ impl Inputs {
         fp.env = step.env_scoped.then(|| self.env.clone());
         if step.commit_sha {
             fp.commit = self.commit();
+        }
+        if let Some(tools) = &self.tools {
+            for tool in Tool::of(step) {
+                let version = match tool {
+                    Tool::Terraform => self.tool_versions.get_or_init(|| tools.version(tool)),
+                };
+                let version = version.as_ref().map_err(|message| Error::ToolUnavailable {
+                    tool: tool.name(),
+                    step: step.id.clone(),
+                    message: message.clone(),
+                })?;
+                fp.tools.insert(tool.name().to_owned(), version.clone());
+            }
         }
         Ok(fp)
     }

@@ -20,6 +20,7 @@
 //! | `env_vars` | declared process environment variables, values hashed with the store's key | steps may read them; values may be secret, so only a keyed hash is kept |
 //! | `env`      | the forge env name, for env-scoped (deploy) steps       | the same render for `dev` and `prod` targets different infrastructure |
 //! | `commit`   | the git commit SHA ([`crate::git::commit_sha`]), only for steps that declare it | images are tagged by SHA; most steps must *not* rerun on every commit |
+//! | `tools`    | the version of each external tool the step is granted ([`Tool`]): `terraform` for a step with the `terraform` capability | a new Terraform may plan, and write the state, differently |
 //!
 //! Deliberately *not* inputs: absolute paths, timestamps, the machine, the user, the
 //! upstream steps' fingerprints (see `upstream`), and anything the plugin is not given.
@@ -39,11 +40,12 @@
 //! - 1: first version.
 //! - 2: `env_vars` values are hashed with the store's key ([`StoreKey`]), not plain
 //!   blake3; `upstream` holds [`crate::executor::StepOutput::hash`] (manifest and files).
+//! - 3: `tools`.
 
 pub(crate) mod cache;
 pub(crate) mod inputs;
 
-pub use inputs::{BuiltinIdentities, ENGINE_VERSION, EnvVars};
+pub use inputs::{BuiltinIdentities, ENGINE_VERSION, EnvVars, Tool, ToolVersions};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,7 +56,7 @@ use crate::model::ConfigValue;
 use crate::store::StoreKey;
 
 /// Bump when the meaning or encoding of any field changes (see the module's version log).
-pub const FINGERPRINT_SCHEMA_VERSION: u32 = 2;
+pub const FINGERPRINT_SCHEMA_VERSION: u32 = 3;
 
 /// blake3 key-derivation context of [`Fingerprint::hash`]. Never change it: bump the schema.
 pub const HASH_CONTEXT: &str = "forge 2026-11 step fingerprint";
@@ -85,6 +87,9 @@ pub struct Fingerprint {
     pub env: Option<String>,
     /// The git commit SHA, only for steps that declare it.
     pub commit: Option<String>,
+    /// External tools the step runs: name (`terraform`) → version (`1.11.4`).
+    #[serde(default)]
+    pub tools: BTreeMap<String, String>,
 }
 
 /// One difference between two fingerprints, as `forge explain` reports it.
@@ -133,6 +138,11 @@ pub enum Change {
         old: Option<String>,
         new: Option<String>,
     },
+    Tool {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
 }
 
 impl Fingerprint {
@@ -148,6 +158,7 @@ impl Fingerprint {
             env_vars: BTreeMap::new(),
             env: None,
             commit: None,
+            tools: BTreeMap::new(),
         }
     }
 
@@ -180,6 +191,8 @@ impl Fingerprint {
         put_opt(&mut h, self.env.as_deref());
         h.extend_from_slice(b"g");
         put_opt(&mut h, self.commit.as_deref());
+        h.extend_from_slice(b"t");
+        put_map(&mut h, &self.tools);
         let mut hasher = blake3::Hasher::new_derive_key(HASH_CONTEXT);
         hasher.update(&h);
         hasher.finalize().to_hex().to_string()
@@ -246,6 +259,13 @@ impl Fingerprint {
                 new: self.commit.clone(),
             });
         }
+        diff_maps(&previous.tools, &self.tools, |name, old, new| {
+            out.push(Change::Tool {
+                name: name.to_owned(),
+                old: old.cloned(),
+                new: new.cloned(),
+            })
+        });
         out
     }
 }
@@ -355,6 +375,12 @@ impl fmt::Display for Change {
                 }
                 (None, None) => write!(f, "commit SHA changed"),
             },
+            Change::Tool { name, old, new } => match (old, new) {
+                (Some(old), Some(new)) => write!(f, "{name} changed ({old} → {new})"),
+                (None, Some(new)) => write!(f, "now runs {name} {new}"),
+                (Some(old), None) => write!(f, "no longer runs {name} (was {old})"),
+                (None, None) => write!(f, "{name} changed"),
+            },
         }
     }
 }
@@ -448,6 +474,7 @@ mod tests {
         fp.env_vars.insert("UNSET".into(), None);
         fp.env = Some("prod".into());
         fp.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+        fp.tools.insert("terraform".into(), "1.11.4".into());
         fp
     }
 
@@ -457,7 +484,7 @@ mod tests {
     fn hash_is_pinned() {
         assert_eq!(
             sample().hash(),
-            "718612c3081fa5ff3bb3e41f1440d820f12f2263ec9a7bc75a7d8b0fdd914d89",
+            "34931f0f9caec2197928014c308d268f9d1a2ef5b083d8fec73c9b303dec0cda",
             "fingerprint encoding changed: bump FINGERPRINT_SCHEMA_VERSION"
         );
     }
@@ -492,6 +519,9 @@ mod tests {
         variants.push(v);
         let mut v = base.clone();
         v.commit = None;
+        variants.push(v);
+        let mut v = base.clone();
+        v.tools.insert("terraform".into(), "1.11.5".into());
         variants.push(v);
         let mut hashes: Vec<String> = variants.iter().map(Fingerprint::hash).collect();
         hashes.push(base.hash());

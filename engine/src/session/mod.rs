@@ -20,7 +20,7 @@ use crate::Error;
 use crate::events::{Event, EventSink, Summary};
 use crate::executor::Executor;
 use crate::fingerprint::cache::{Cache, LazyPrevious, PreviousRuns};
-use crate::fingerprint::inputs::{BuiltinIdentities, EnvVars, Inputs};
+use crate::fingerprint::inputs::{BuiltinIdentities, EnvVars, Inputs, ToolVersions};
 use crate::graph::StepGraph;
 use crate::lock::{LockAction, LockInfo, LockReply, LockRequest};
 use crate::model::{self, Project};
@@ -42,6 +42,10 @@ pub struct Session {
     /// [`crate::testing::TestExecutor`]): it feeds every step's plugin identity, so what
     /// it produces is never served as a real plugin's result, nor the other way round.
     pub executor_identity: Option<String>,
+    /// Versions of the external tools steps run, which feed their fingerprints
+    /// ([`crate::fingerprint::Tool`]); `None`: not recorded (an embedder whose executor
+    /// runs no external tool).
+    pub tools: Option<Arc<dyn ToolVersions>>,
 }
 
 impl Session {
@@ -72,6 +76,7 @@ impl Session {
             env_vars: EnvVars::Process,
             builtins: BuiltinIdentities::default(),
             executor_identity: None,
+            tools: None,
         })
     }
 
@@ -330,10 +335,11 @@ impl Session {
         let vars = self.env_vars.clone();
         let builtins = self.builtins.clone();
         let executor = self.executor_identity.clone();
+        let tools = self.tools.clone();
         let graph = self.graph.clone();
         let selected = selected.to_vec();
         tokio::task::spawn_blocking(move || {
-            let inputs = Inputs::open(&root, &store, &env, vars, builtins, executor)?;
+            let inputs = Inputs::open(&root, &store, &env, vars, builtins, executor, tools)?;
             // Best effort: a step whose inputs cannot be read fails on its own, later,
             // with its name on the error; the other steps still run.
             let _ = inputs.prehash(selected.iter().map(|&i| &graph.steps[i]));

@@ -314,6 +314,7 @@ impl Session {
             self.env_vars.clone(),
             self.builtins.clone(),
             self.executor_identity.clone(),
+            self.tools.clone(),
         )?;
         // Best effort: an unreadable input is reported below by the step that reads it.
         let _ = inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]));

@@ -75,6 +75,12 @@ pub fn terraform_work_dir(store_dir: &Path, root: &Path, env: &str) -> PathBuf {
         .join(history::safe_name(env))
 }
 
+/// Where the versions of external tools (`terraform`), keyed by their binaries' stat, are
+/// kept for the store at `store_dir`, so a no-op command does not run them.
+pub fn tool_versions_file(store_dir: &Path) -> PathBuf {
+    store_dir.join(LAYOUT_DIR).join("tools.json")
+}
+
 /// Problems with the store.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StoreError {
