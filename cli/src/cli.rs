@@ -265,9 +265,25 @@ pub struct PlanArgs {
     #[arg(long, value_name = "PHASE", default_value = "deploy")]
     pub phase: PhaseArg,
 
-    /// Exit 0 when nothing would run, 2 when steps would run, 1 on any error
+    /// Exit 0 when nothing would run, 2 when steps would run (or, with --terraform,
+    /// Terraform would change something), 1 on any error
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Also run `terraform plan` for the env (read-only, under Terraform's own state
+    /// lock) and show what it would change
+    #[arg(long)]
+    pub terraform: bool,
+
+    /// With --terraform: wait this long for the env's state lock when someone else holds
+    /// it [default: 0s, fail at once]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = humantime::parse_duration,
+        requires = "terraform"
+    )]
+    pub lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -137,6 +137,20 @@ pub enum CliError {
     #[diagnostic(code(forge::lock::declined))]
     Declined,
 
+    #[error("`--terraform` plans a deploy, not a build")]
+    #[diagnostic(
+        code(forge::plan::terraform_build),
+        help("drop `--phase build`: `forge plan --terraform` plans what `forge deploy` would do")
+    )]
+    TerraformNeedsDeploy,
+
+    #[error("terraform plan of env `{env}` failed")]
+    #[diagnostic(
+        code(forge::plan::terraform_failed),
+        help("its reason is printed above (with --json: the `plan-terraform` line)")
+    )]
+    TerraformPlanFailed { env: String },
+
     #[error("cannot start the async runtime")]
     #[diagnostic(code(forge::cli::runtime))]
     Runtime(#[source] std::io::Error),
@@ -171,7 +185,8 @@ impl CliError {
             CliError::NoProject { .. }
             | CliError::ChangeDir { .. }
             | CliError::TestExecutor(_)
-            | CliError::NeedsConfirmation => 2,
+            | CliError::NeedsConfirmation
+            | CliError::TerraformNeedsDeploy => 2,
             CliError::Engine(err) if err.is_invalid_input() => 2,
             CliError::Plugin(err) if err.is_invalid_input() => 2,
             _ => 1,

@@ -58,28 +58,8 @@ impl Lock {
     }
 }
 
-/// What `plan` found: Terraform's own summary line, as numbers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PlanSummary {
-    pub add: u64,
-    pub change: u64,
-    pub destroy: u64,
-    /// Whether applying the plan would change anything (outputs included).
-    pub changes: bool,
-}
-
-impl std::fmt::Display for PlanSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !self.changes {
-            return f.write_str("no changes");
-        }
-        write!(
-            f,
-            "{} to add, {} to change, {} to destroy",
-            self.add, self.change, self.destroy
-        )
-    }
-}
+/// What `plan` found.
+pub use forge_contract::terraform::PlanSummary;
 
 /// A `terraform` binary, version-checked.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 //! | [`grants`] | a step's granted capabilities ([`GrantSet`], with `aws` implying `registry`), the default grants of the built-ins, and the fewest `grant` lines that cover a set of capabilities |
 //! | [`pin`] | plugin pins, `blake3:<hex>` (feature `pin`) |
 //! | `lock` | the env's Terraform state lock: Terraform's lock info, the backend, and what the engine and the `state-lock` plugin say to each other (feature `lock`) |
+//! | `terraform` | what a Terraform run reports: its plan summary (feature `terraform`) |
 //! | [`path`] | what a path a step names may be ([`check_relative_path`]): declared inputs, output file names |
 //!
 //! and, here, the contract's version and the rule for which versions run together.
@@ -17,7 +18,7 @@
 //! entry has no interface, or the package version is not [`VERSION`]: adding an
 //! interface to the WIT without saying who may use it cannot go unnoticed.
 //!
-//! The crate has no dependencies without its features (`pin` adds blake3, `lock` serde), so the SDK builds it for
+//! The crate has no dependencies without its features (`pin` adds blake3, `lock` and `terraform` serde), so the SDK builds it for
 //! `wasm32-unknown-unknown` too.
 
 pub mod capability;
@@ -28,6 +29,8 @@ pub mod lock;
 pub mod path;
 #[cfg(feature = "pin")]
 pub mod pin;
+#[cfg(feature = "terraform")]
+pub mod terraform;
 
 pub use grants::{BUILTIN_GRANTS, GrantSet, builtin_grants, fewest_grants};
 pub use interface::{Access, Capability, ImportName, Interface, classify_import};

@@ -169,6 +169,26 @@ pub trait Executor: Send + Sync + 'static {
         }
     }
 
+    /// Runs `terraform plan` for a step granted the `terraform` capability, read-only:
+    /// the plugin runs as for a deploy, but its `terraform.apply` is refused, Terraform
+    /// takes its own state lock (waiting at most `lock_timeout`), and nothing is stored.
+    /// The answer is the plan the step's plugin made. An executor without Terraform
+    /// refuses.
+    fn terraform_plan(
+        &self,
+        request: StepRequest,
+        lock_timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<forge_contract::terraform::PlanSummary, StepError>> + Send
+    {
+        let _ = (request, lock_timeout);
+        async {
+            Err(StepError::Failed {
+                message: "this executor cannot run terraform plan".to_owned(),
+                help: None,
+            })
+        }
+    }
+
     /// Takes, releases or reads the env's state lock (the `state-lock` plugin, for the
     /// wasm host). An executor without one refuses, and a deploy that needs the lock
     /// fails before its first locked step.

@@ -15,6 +15,8 @@
 //!   ([`TestExecutor::locks`], [`TestExecutor::lock_calls`], [`TestExecutor::hold_lock`]
 //!   for a holder from elsewhere), and which steps ran holding it
 //!   ([`TestExecutor::ran_locked`]);
+//! - `terraform plan`: [`TestExecutor::terraform_plans`] counts them; the answer is
+//!   [`TestExecutor::plan_summary`] (no changes by default);
 //! - rechecks of cached results: fresh unless [`TestExecutor::stale`] says what changed
 //!   ([`TestExecutor::rechecks`] counts them).
 //!
@@ -51,6 +53,9 @@ struct State {
     /// Step → what changed outside, for its next rechecks.
     stale: BTreeMap<String, String>,
     rechecks: Vec<String>,
+    plan_summary: forge_contract::terraform::PlanSummary,
+    /// Step → the upstream steps it saw, per `terraform_plan` call.
+    terraform_plans: Vec<(String, Vec<String>)>,
 }
 
 /// See the module docs. Shared between the test and the engine through an `Arc`.
@@ -151,6 +156,17 @@ impl TestExecutor {
             .stale
             .insert(step.to_string(), detail.to_string());
         self
+    }
+
+    /// What `terraform plan` answers from now on.
+    pub fn plan_summary(&self, summary: forge_contract::terraform::PlanSummary) -> &Self {
+        self.state().plan_summary = summary;
+        self
+    }
+
+    /// The `terraform plan` calls so far: the step, and the upstream outputs it was given.
+    pub fn terraform_plans(&self) -> Vec<(String, Vec<String>)> {
+        self.state().terraform_plans.clone()
     }
 
     /// The steps whose cached results were rechecked, in order.
@@ -302,6 +318,19 @@ impl Executor for TestExecutor {
 
     async fn recheck(&self, request: RecheckRequest) -> Result<Verdict, StepError> {
         Rechecker::recheck(self, request)
+    }
+
+    async fn terraform_plan(
+        &self,
+        request: StepRequest,
+        _lock_timeout: std::time::Duration,
+    ) -> Result<forge_contract::terraform::PlanSummary, StepError> {
+        let mut state = self.state();
+        state.terraform_plans.push((
+            request.step.id.clone(),
+            request.upstream.keys().cloned().collect(),
+        ));
+        Ok(state.plan_summary)
     }
 
     async fn state_lock(&self, request: LockRequest) -> Result<LockReply, StepError> {

@@ -760,6 +760,73 @@ mod state_lock {
     }
 
     #[tokio::test]
+    async fn plan_with_terraform_runs_only_pure_steps_and_waits_for_pushes() {
+        use forge_contract::terraform::PlanSummary;
+        use forge_engine::session::InfraPlan;
+        let fx = Fixture::new();
+        let exec = Arc::new(TestExecutor::new());
+        let plan = |exec: &Arc<TestExecutor>| {
+            let session = fx.session("dev");
+            let exec = exec.clone();
+            async move {
+                exec.reset_log();
+                session
+                    .terraform_plan(
+                        &*exec,
+                        std::time::Duration::ZERO,
+                        &tokio_util::sync::CancellationToken::new(),
+                        &EventSink::null(),
+                    )
+                    .await
+                    .expect("plan")
+                    .expect("the env has modules")
+            }
+        };
+        // Nothing built: the images must be pushed first; no step ran.
+        let infra = plan(&exec).await;
+        assert_eq!(
+            infra,
+            InfraPlan::AfterUpstream {
+                upstream: vec![
+                    "docker-build:backend".into(),
+                    "docker-build:frontend".into()
+                ]
+            }
+        );
+        assert!(exec.calls().is_empty(), "{:?}", exec.calls());
+        assert!(exec.terraform_plans().is_empty());
+
+        // Built and pushed: the render (pure) runs, then the apply plans, read-only.
+        deploy(&fx, &exec, RunOptions::new(Phase::Build)).await;
+        let changes = PlanSummary {
+            add: 2,
+            change: 0,
+            destroy: 0,
+            changes: true,
+        };
+        exec.plan_summary(changes);
+        let infra = plan(&exec).await;
+        assert_eq!(infra, InfraPlan::Planned { summary: changes });
+        assert!(infra.has_changes());
+        assert_eq!(exec.calls(), ["terraform-render"]);
+        assert_eq!(
+            exec.terraform_plans(),
+            [(
+                "terraform-apply".to_owned(),
+                vec!["terraform-render".to_owned()]
+            )]
+        );
+        assert!(exec.lock_calls().is_empty(), "Terraform takes its own lock");
+
+        // The render it ran was kept: a deploy finds it cached.
+        let (summary, _) = deploy(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        assert!(
+            !exec.calls().iter().any(|c| c == "terraform-render"),
+            "{summary:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_build_never_takes_the_lock() {
         let fx = Fixture::new();
         let exec = Arc::new(TestExecutor::new());

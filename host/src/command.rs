@@ -38,11 +38,11 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The plugin name that selects this executor.
-pub const COMMAND: &str = "command";
+pub use forge_engine::graph::ids::COMMAND;
 
 /// Whether `step` is a `command` step (the built-in, not a plugin a project named so).
 pub fn is_command(step: &forge_engine::graph::Step) -> bool {
-    step.plugin == COMMAND && step.plugin_source == forge_engine::model::PluginSource::Builtin
+    step.is_command()
 }
 
 /// Variables a toolchain needs to find itself, passed through when set. Their values do

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use forge_clients::Clients;
 use forge_clients::aws::Target;
+use forge_clients::terraform::{Lock, PlanSummary};
 use forge_contract::lock::{self, AppliedState, LockCall, StateIdentity};
 use forge_engine::executor::{Executor, OutputFile, StepError, StepOutput, StepRequest};
 use forge_engine::lock::{LockReply, LockRequest};
@@ -33,7 +34,7 @@ use crate::builtins::Builtins;
 use crate::error::HostError;
 use crate::grants::{GrantSet, Interface};
 use crate::host::{
-    Host, HostConfig, PluginCode, RunError, RunResult, RunSpec, TerraformPlace, Upstream,
+    Host, HostConfig, PlanSink, PluginCode, RunError, RunResult, RunSpec, TerraformPlace, Upstream,
     under_root,
 };
 
@@ -117,6 +118,69 @@ impl HostExecutor {
     }
 
     async fn run_step(&self, request: StepRequest) -> Result<StepOutput, RunError> {
+        let place = TerraformPlace {
+            workdir: forge_engine::store::terraform_work_dir(
+                self.store.dir(),
+                &request.root,
+                &request.env,
+            ),
+            lock: if request.lock.is_some() {
+                Lock::HeldByForge
+            } else {
+                Lock::Wait(Duration::ZERO)
+            },
+            plan_only: None,
+        };
+        let cancel = request.cancel.clone();
+        let (plugin, result) = self.run_plugin(request, place).await?;
+        if cancel.is_cancelled() {
+            return Err(HostError::Cancelled.into());
+        }
+        if result.outputs.is_empty() {
+            return Ok(self.commit(&plugin, result)?);
+        }
+        // Writing output blobs is file I/O.
+        let this = self.clone();
+        Ok(blocking(move || this.commit(&plugin, result)).await??)
+    }
+
+    /// `terraform plan` through the step's plugin, read-only (see
+    /// [`Executor::terraform_plan`]).
+    async fn plan_step(
+        &self,
+        request: StepRequest,
+        lock_timeout: Duration,
+    ) -> Result<PlanSummary, RunError> {
+        let sink = PlanSink::default();
+        let place = TerraformPlace {
+            workdir: forge_engine::store::terraform_plan_dir(
+                self.store.dir(),
+                &request.root,
+                &request.env,
+            ),
+            lock: Lock::Wait(lock_timeout),
+            plan_only: Some(sink.clone()),
+        };
+        // The plugin stops at the refused apply, or ends when there is nothing to apply;
+        // either way the plan it made is the answer.
+        let ran = self.run_plugin(request, place).await;
+        let planned = *sink.lock().unwrap_or_else(|e| e.into_inner());
+        match (planned, ran) {
+            (Some(summary), _) => Ok(summary),
+            (None, Err(err)) => Err(err),
+            (None, Ok(_)) => Err(HostError::Internal {
+                message: "the step's plugin ended without running terraform plan".to_owned(),
+            }
+            .into()),
+        }
+    }
+
+    /// Runs the step's plugin, its `terraform` calls (if granted) working at `place`.
+    async fn run_plugin(
+        &self,
+        request: StepRequest,
+        place: TerraformPlace,
+    ) -> Result<(String, RunResult), RunError> {
         let host = self.host()?;
         let step = &request.step;
         let grants = GrantSet::from_grants(&step.grants);
@@ -177,25 +241,10 @@ impl HostExecutor {
             limits: Some(limits),
             cancel: request.cancel.clone(),
             events: request.events.clone(),
-            terraform: grants.allows(Interface::Terraform).then(|| TerraformPlace {
-                workdir: forge_engine::store::terraform_work_dir(
-                    self.store.dir(),
-                    &request.root,
-                    &request.env,
-                ),
-                locked: request.lock.is_some(),
-            }),
+            terraform: grants.allows(Interface::Terraform).then_some(place),
         };
         let result = host.run(&plugin, spec).await?;
-        if request.cancel.is_cancelled() {
-            return Err(HostError::Cancelled.into());
-        }
-        if result.outputs.is_empty() {
-            return Ok(self.commit(&plugin.name, result)?);
-        }
-        // Writing output blobs is file I/O.
-        let this = self.clone();
-        Ok(blocking(move || this.commit(&plugin.name, result)).await??)
+        Ok((plugin.name.clone(), result))
     }
 
     /// Compiles or loads `plugin` for `grants` unless it is ready. Compiling is CPU work
@@ -217,8 +266,6 @@ impl HostExecutor {
         blocking(move || host.prepare(&code, grants, &events).map(drop)).await?
     }
 
-    /// One call of the `state-lock` built-in: the lock call as its config, the reply as
-    /// its manifest. Not a step: nothing is stored, and it sees no files.
     /// The state object now against the one the cached apply recorded: one HEAD.
     async fn recheck_state(
         &self,
@@ -266,6 +313,8 @@ impl HostExecutor {
         })
     }
 
+    /// One call of the `state-lock` built-in: the lock call as its config, the reply as
+    /// its manifest. Not a step: nothing is stored, and it sees no files.
     async fn lock_call(&self, request: LockRequest) -> Result<LockReply, RunError> {
         let host = self.host()?;
         let plugin = self
@@ -431,6 +480,25 @@ impl Executor for HostExecutor {
                 verdict = check => verdict,
                 () = request.cancel.cancelled() => Err(StepError::Cancelled),
             }
+        }
+    }
+
+    fn terraform_plan(
+        &self,
+        request: StepRequest,
+        lock_timeout: Duration,
+    ) -> impl Future<Output = Result<PlanSummary, StepError>> + Send {
+        let this = self.clone();
+        async move {
+            if crate::command::is_command(&request.step) {
+                return Err(StepError::Failed {
+                    message: format!("step `{}` is a command, not Terraform", request.step.id),
+                    help: None,
+                });
+            }
+            this.plan_step(request, lock_timeout)
+                .await
+                .map_err(to_step_error)
         }
     }
 

@@ -91,13 +91,20 @@ pub struct RunSpec {
 }
 
 /// Where a run's `terraform` calls work: one private directory per project and env, kept
-/// between runs (Terraform's `.terraform/` and lock file stay), and whether forge holds
-/// the env's state lock for the run (then Terraform runs with `-lock=false`).
+/// between runs (Terraform's `.terraform/` and lock file stay), and how they lock the
+/// state: [`Lock::HeldByForge`] when forge holds the env's state lock for the run (then
+/// Terraform runs with `-lock=false`), else Terraform's own lock.
 #[derive(Debug, Clone)]
 pub struct TerraformPlace {
     pub workdir: PathBuf,
-    pub locked: bool,
+    pub lock: forge_clients::terraform::Lock,
+    /// A read-only run (`forge plan --terraform`): `apply` is refused, and the plan is
+    /// recorded here for the executor.
+    pub plan_only: Option<PlanSink>,
 }
+
+/// Where a read-only run's `terraform plan` summary goes.
+pub type PlanSink = Arc<Mutex<Option<forge_clients::terraform::PlanSummary>>>;
 
 /// One upstream step's output, as a run sees it.
 #[derive(Debug, Clone, Default)]

@@ -210,27 +210,7 @@ impl From<TerraformError> for crate::Error {
 }
 
 /// `terraform.plan-summary`: Terraform's own plan summary.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PlanSummary {
-    pub add: u64,
-    pub change: u64,
-    pub destroy: u64,
-    /// Whether applying would change anything (outputs included).
-    pub changes: bool,
-}
-
-impl fmt::Display for PlanSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.changes {
-            return f.write_str("no changes");
-        }
-        write!(
-            f,
-            "{} to add, {} to change, {} to destroy",
-            self.add, self.change, self.destroy
-        )
-    }
-}
+pub use forge_contract::terraform::PlanSummary;
 
 /// `terraform.root-file`: one file of the root module, an upstream step's output file.
 #[derive(Debug, Clone, PartialEq, Eq)]

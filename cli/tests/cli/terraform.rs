@@ -347,3 +347,110 @@ fn a_hand_run_apply_reruns_the_cached_apply_and_outputs_reach_downstream_steps()
     let again = events(&p.forge("--json deploy").run());
     assert!(ran(&again).is_empty(), "{again:#?}");
 }
+
+/// The plan's lines of one kind.
+fn lines_of(events: &[Value], kind: &str) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// `forge plan --terraform` answers "what would this deploy change" across steps and
+/// infrastructure: it runs the render (pure) when needed, then the apply step's plugin
+/// read-only — `init` and `plan`, never `apply` — under Terraform's own lock.
+#[test]
+fn plan_with_terraform_plans_and_applies_nothing() {
+    let p = TfProject::new("a");
+
+    let before = p
+        .forge("--json plan --terraform --detailed-exitcode")
+        .code(2)
+        .run()
+        .json_lines();
+    let infra = lines_of(&before, "plan-terraform");
+    assert_eq!(infra.len(), 1, "{before:#?}");
+    assert_eq!(infra[0]["status"], "planned", "{infra:#?}");
+    assert_eq!(
+        infra[0]["summary"],
+        serde_json::json!({"add": 1, "change": 0, "destroy": 0, "changes": true})
+    );
+    assert!(
+        !p.calls().iter().any(|c| c == "apply"),
+        "a plan applies nothing: {:?}",
+        p.calls()
+    );
+    assert!(p.calls().iter().any(|c| c == "plan"), "{:?}", p.calls());
+    let status: Value =
+        serde_json::from_str(p.forge("--json lock status").run().stdout.trim()).expect("json");
+    assert_eq!(status["held"], false, "Terraform released its own lock");
+    // The render it ran is kept: the deploy finds it cached.
+    let deploy = events(&p.forge("--json deploy").run());
+    assert_eq!(ran(&deploy), ["terraform-apply"], "{deploy:#?}");
+
+    // Applied: nothing to change, nothing to run.
+    let human = p.forge("plan --terraform --detailed-exitcode").run().stdout;
+    assert!(
+        human.contains("terraform plan (env default): no changes"),
+        "{human}"
+    );
+    p.set_var("b");
+    let human = p.forge("-v plan --terraform").run().stdout;
+    assert!(
+        human.contains("terraform plan (env default): 0 to add, 1 to change, 0 to destroy"),
+        "{human}"
+    );
+    assert!(
+        human.contains("terraform-apply | ") && human.contains("terraform_data.x"),
+        "-v shows Terraform's own plan: {human}"
+    );
+
+    // Someone holds the state lock: Terraform waits (here: not at all) and fails naming
+    // them; nothing is left behind.
+    let info = serde_json::json!({
+        "ID": "0b6a4f4e-1111-2222-3333-444455556666",
+        "Operation": "OperationTypeApply",
+        "Info": "",
+        "Who": "alice@laptop",
+        "Version": "1.11.4",
+        "Created": "2026-12-03T10:00:00.000000000Z",
+        "Path": format!("{BUCKET}/{}/default.tfstate", p.prefix),
+    });
+    let key = format!("{}/default.tfstate.tflock", p.prefix);
+    let target = forge_clients::aws::Target {
+        region: Some("us-east-1".into()),
+        endpoint: Some("http://127.0.0.1:4566".into()),
+    };
+    let aws = forge_clients::aws::Aws::with_credentials("testing", "testing");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime
+        .block_on(aws.s3_put_object(&target, BUCKET, &key, info.to_string().into_bytes(), true))
+        .expect("hold the lock");
+    let held = p
+        .forge("--json plan --terraform --lock-timeout 1s")
+        .code(1)
+        .run()
+        .json_lines();
+    let infra = lines_of(&held, "plan-terraform");
+    assert_eq!(infra[0]["status"], "failed", "{infra:#?}");
+    let reason = infra[0]["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains("alice@laptop") && reason.contains("lock"),
+        "{reason}"
+    );
+    runtime
+        .block_on(aws.s3_delete_object(&target, BUCKET, &key))
+        .expect("let it go");
+
+    // A build has no infrastructure to plan.
+    let err = p
+        .forge("plan --terraform --phase build")
+        .code(2)
+        .run()
+        .stderr;
+    assert!(err.contains("`--terraform` plans a deploy"), "{err}");
+}

@@ -11,6 +11,9 @@ pub const ECR_PUSH: &str = "ecr-push";
 pub const TERRAFORM_RENDER: &str = "terraform-render";
 /// Applies the rendered Terraform.
 pub const TERRAFORM_APPLY: &str = "terraform-apply";
+/// The built-in that runs a process instead of a wasm plugin (a `step`'s `plugin
+/// "command"`).
+pub const COMMAND: &str = "command";
 /// Rolls a service out on ECS: `ecs-rollout:<service>`.
 pub const ECS_ROLLOUT: &str = "ecs-rollout";
 

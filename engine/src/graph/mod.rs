@@ -129,6 +129,27 @@ pub struct StateLockScope {
     pub span: SourceSpan,
 }
 
+impl Step {
+    /// Whether this is a `command` step (the built-in, run as a process), not a plugin a
+    /// project named so.
+    pub fn is_command(&self) -> bool {
+        self.plugin == ids::COMMAND && self.plugin_source == crate::model::PluginSource::Builtin
+    }
+
+    /// Whether running the step changes nothing outside the store: a wasm plugin granted
+    /// at most `files.read`, outside the state lock (`terraform-render`). `forge plan
+    /// --terraform` may run such a step to know what a deploy would apply; a step with
+    /// any effect (a push, a process) it never runs.
+    pub fn is_pure(&self) -> bool {
+        !self.is_command()
+            && !self.locked
+            && self
+                .grants
+                .iter()
+                .all(|g| g == forge_contract::capability::FILES_READ)
+    }
+}
+
 impl StepGraph {
     /// Expands one env's config into a validated, topologically sorted graph.
     pub fn from_config(config: &Config, source: &SourceFile) -> Result<StepGraph, GraphError> {

@@ -455,28 +455,22 @@ impl StepTask {
             _ => None,
         };
         let fingerprint = Arc::new(fingerprint);
+        let upstream = self
+            .upstream
+            .iter()
+            .map(|(k, (_, o))| (k.clone(), o.clone()))
+            .collect();
         let request = StepRequest {
-            step: step.clone(),
-            fingerprint: fingerprint.clone(),
-            root: self.ctx.inputs.root().to_path_buf(),
-            // A build-phase result is shared by every env (its fingerprint has no env), so
-            // its plugin must not see one either: it could not have been cached otherwise.
-            env: if step.env_scoped {
-                self.ctx.env.clone()
-            } else {
-                String::new()
-            },
-            upstream: self
-                .upstream
-                .iter()
-                .map(|(k, (_, o))| (k.clone(), o.clone()))
-                .collect(),
-            stamp: (step.commit_sha || step.stamp_commit)
-                .then(|| self.ctx.inputs.stamp())
-                .flatten(),
-            cancel: self.cancel.clone(),
-            events: self.events.clone(),
             lock,
+            ..request_for(
+                &self.ctx.inputs,
+                &self.ctx.env,
+                step.clone(),
+                fingerprint.clone(),
+                upstream,
+                &self.cancel,
+                &self.events,
+            )
         };
         let timer = self.timeout.map(|limit| {
             let cancel = self.cancel.clone();
@@ -535,6 +529,37 @@ impl StepTask {
             Err(StepError::Cancelled) => skipped("cancelled while running".to_string()),
             Err(e @ StepError::Failed { .. }) => failed(failure_reason(&e), Some(key)),
         }
+    }
+}
+
+/// What the executor gets to run `step` with `fingerprint`, outside the state lock.
+pub(crate) fn request_for(
+    inputs: &Inputs,
+    env: &str,
+    step: Arc<Step>,
+    fingerprint: Arc<crate::fingerprint::Fingerprint>,
+    upstream: BTreeMap<String, Arc<StepOutput>>,
+    cancel: &CancellationToken,
+    events: &EventSink,
+) -> StepRequest {
+    StepRequest {
+        fingerprint,
+        root: inputs.root().to_path_buf(),
+        // A build-phase result is shared by every env (its fingerprint has no env), so
+        // its plugin must not see one either: it could not have been cached otherwise.
+        env: if step.env_scoped {
+            env.to_owned()
+        } else {
+            String::new()
+        },
+        upstream,
+        stamp: (step.commit_sha || step.stamp_commit)
+            .then(|| inputs.stamp())
+            .flatten(),
+        cancel: cancel.clone(),
+        events: events.clone(),
+        lock: None,
+        step,
     }
 }
 

@@ -9,8 +9,10 @@
 //! the stat cache, and a run where every step was cached writes nothing but the stat cache
 //! (its history record would say nothing the previous one does not).
 
+mod infra;
 mod plan;
 
+pub use infra::InfraPlan;
 pub use plan::{Explanation, LastRun, Plan, PlanStatus, PlannedLock, PlannedStep};
 
 use std::path::{Path, PathBuf};

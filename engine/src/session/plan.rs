@@ -68,7 +68,7 @@ impl PlanStatus {
 }
 
 /// "a runs", "a and b run", "a, b and c run".
-fn upstream_run(upstream: &[String]) -> String {
+pub(crate) fn upstream_run(upstream: &[String]) -> String {
     match upstream {
         [] => "its upstream steps run".to_string(),
         [one] => format!("{one} runs"),

@@ -75,6 +75,16 @@ pub fn terraform_work_dir(store_dir: &Path, root: &Path, env: &str) -> PathBuf {
         .join(history::safe_name(env))
 }
 
+/// Where `forge plan --terraform` runs Terraform for `env`: apart from the deploy's
+/// directory, so a plan never disturbs a deploy running beside it.
+pub fn terraform_plan_dir(store_dir: &Path, root: &Path, env: &str) -> PathBuf {
+    store_dir
+        .join(LAYOUT_DIR)
+        .join("terraform-plan")
+        .join(history::project_key("project", root))
+        .join(history::safe_name(env))
+}
+
 /// Where the versions of external tools (`terraform`), keyed by their binaries' stat, are
 /// kept for the store at `store_dir`, so a no-op command does not run them.
 pub fn tool_versions_file(store_dir: &Path) -> PathBuf {

@@ -10,7 +10,9 @@
 //! `.terraform/` and `.terraform.lock.hcl`, so providers are not installed again.
 //!
 //! The lock: when forge holds the env's state lock for this run, Terraform runs with
-//! `-lock=false`; otherwise it takes its own lock and fails at once if it is held.
+//! `-lock=false`; otherwise it takes its own lock and fails at once if it is held (a
+//! read-only `forge plan --terraform` waits for it up to `--lock-timeout`, and its
+//! `apply` is refused).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,10 +49,9 @@ impl TerraformRun {
     }
 
     fn lock(&self) -> Lock {
-        match &self.place {
-            Some(place) if place.locked => Lock::HeldByForge,
-            _ => Lock::Wait(Duration::ZERO),
-        }
+        self.place
+            .as_ref()
+            .map_or(Lock::Wait(Duration::ZERO), |place| place.lock)
     }
 }
 
@@ -236,10 +237,18 @@ impl wit::Host for CapsView<'_> {
             self.call(tf.plan(&root, lock, &mut log)).await?
         };
         self.log_lines(lines);
+        if let (Ok(summary), Some(sink)) = (&outcome, self.plan_sink()) {
+            *sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(*summary);
+        }
         Ok(outcome.map(Into::into).map_err(Into::into))
     }
 
     async fn apply(&mut self) -> wasmtime::Result<Result<(), wit::TerraformError>> {
+        if self.plan_sink().is_some() {
+            return Ok(Err(failed(
+                "this is a read-only run (`forge plan --terraform`): it plans and applies nothing",
+            )));
+        }
         let (root, tf, lock) = match self.ready().await? {
             Ok(ready) => ready,
             Err(e) => return Ok(Err(e)),
@@ -264,6 +273,11 @@ impl wit::Host for CapsView<'_> {
 }
 
 impl CapsView<'_> {
+    /// Where a read-only run records its plan.
+    fn plan_sink(&self) -> Option<&crate::host::PlanSink> {
+        self.terraform.place.as_ref()?.plan_only.as_ref()
+    }
+
     /// Terraform's lines, to the step's log (capped like the plugin's own), once each
     /// command ended: the log borrows the run's state, which a running call holds.
     fn log_lines(&mut self, lines: Vec<String>) {
