@@ -34,6 +34,37 @@ pub enum Recheck {
 }
 
 impl Recheck {
+    /// The request to check `output`, a cached result of `step`.
+    pub(crate) fn request(
+        &self,
+        step: &Arc<Step>,
+        output: &Arc<StepOutput>,
+        cancel: &CancellationToken,
+        events: &EventSink,
+    ) -> RecheckRequest {
+        RecheckRequest {
+            step: step.clone(),
+            check: self.clone(),
+            output: output.clone(),
+            cancel: cancel.clone(),
+            events: events.clone(),
+        }
+    }
+
+    /// Why the step runs again after the executor answered `answer`; `None`: the cached
+    /// result may be served. `since` is asked only for a stale one.
+    pub(crate) fn reason(
+        &self,
+        answer: Result<Verdict, crate::executor::StepError>,
+        since: impl FnOnce() -> Option<String>,
+    ) -> Option<String> {
+        match answer {
+            Ok(Verdict::Fresh) => None,
+            Ok(Verdict::Stale { detail }) => Some(self.stale_reason(&detail, since().as_deref())),
+            Err(err) => Some(self.unchecked_reason(&crate::scheduler::failure_reason(&err))),
+        }
+    }
+
     /// Why a step whose check found `detail` runs again. `since`: the run that last saw
     /// the result good, when the history has it.
     pub fn stale_reason(&self, detail: &str, since: Option<&str>) -> String {

@@ -34,8 +34,8 @@ use crate::builtins::Builtins;
 use crate::error::HostError;
 use crate::grants::{GrantSet, Interface};
 use crate::host::{
-    Host, HostConfig, PlanSink, PluginCode, RunError, RunResult, RunSpec, TerraformPlace, Upstream,
-    under_root,
+    Host, HostConfig, PlanSink, PluginCode, PluginFailure, RunError, RunResult, RunSpec,
+    TerraformPlace, Upstream, under_root,
 };
 
 /// Runs steps: `command` steps as processes ([`crate::command`]), every other step as a
@@ -162,16 +162,21 @@ impl HostExecutor {
             plan_only: Some(sink.clone()),
         };
         // The plugin stops at the refused apply, or ends when there is nothing to apply;
-        // either way the plan it made is the answer.
+        // either way the plan it made is the answer. (It runs with its step's grants:
+        // only `terraform apply` is refused.)
+        let plugin = request.step.plugin.clone();
         let ran = self.run_plugin(request, place).await;
         let planned = *sink.lock().unwrap_or_else(|e| e.into_inner());
         match (planned, ran) {
             (Some(summary), _) => Ok(summary),
             (None, Err(err)) => Err(err),
-            (None, Ok(_)) => Err(HostError::Internal {
-                message: "the step's plugin ended without running terraform plan".to_owned(),
-            }
-            .into()),
+            (None, Ok(_)) => Err(RunError::Plugin(PluginFailure {
+                message: format!("plugin `{plugin}` ended without running terraform plan"),
+                help: Some(
+                    "forge plan --terraform reports the plan the step's plugin makes; this one made none"
+                        .to_owned(),
+                ),
+            })),
         }
     }
 

@@ -103,6 +103,24 @@ var "v" "{v}"
         );
     }
 
+    /// The requests moto logged for this project's keys (`scripts/local-stack` keeps its
+    /// log in `$FORGE_STACK_DIR`).
+    fn s3_requests(&self) -> Vec<String> {
+        let dir = std::env::var("FORGE_STACK_DIR")
+            .unwrap_or_else(|_| "/tmp/forge-local-stack".to_owned());
+        let log = std::path::Path::new(&dir).join("moto.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_else(|e| {
+            panic!(
+                "cannot read moto's request log {}: {e} (start it with scripts/local-stack up)",
+                log.display()
+            )
+        });
+        text.lines()
+            .filter(|l| l.contains(&self.prefix))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The stored manifest of `step`'s current result (its fingerprint from `explain`).
     fn manifest(&self, step: &str) -> Value {
         let explained: Value = serde_json::from_str(
@@ -287,11 +305,21 @@ fn a_hand_run_apply_reruns_the_cached_apply_and_outputs_reach_downstream_steps()
     );
     let etag = applied["state"]["etag"].as_str().expect("the state's ETag");
 
-    // A fully cached deploy: no terraform, one recheck.
+    // A fully cached deploy: no terraform, no lock, and one request to S3: the HEAD of
+    // the state object (moto's request log, filtered to this project's keys).
     let calls = p.calls().len();
+    let before = p.s3_requests();
     let cached = events(&p.forge("--json deploy").run());
     assert!(ran(&cached).is_empty(), "{cached:#?}");
     assert_eq!(p.calls().len(), calls);
+    assert!(cached.iter().all(|e| e["type"] != "state-lock"));
+    let requests = p.s3_requests()[before.len()..].to_vec();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert!(
+        requests[0].contains("\"HEAD /")
+            && requests[0].ends_with("/default.tfstate HTTP/1.1\" 200 -"),
+        "{requests:#?}"
+    );
 
     // A colleague replaces the resource by hand: the state object changes.
     p.by_hand(&[

@@ -40,7 +40,6 @@ use crate::fingerprint::cache::{Cache, LazyPrevious, Lookup};
 use crate::fingerprint::inputs::Inputs;
 use crate::graph::{Step, StepGraph};
 use crate::model::Phase;
-use crate::recheck::{RecheckRequest, Verdict};
 
 /// Options of one `forge build` / `forge deploy`.
 #[derive(Debug, Clone)]
@@ -404,27 +403,19 @@ impl StepTask {
                 let Some(check) = &step.recheck else {
                     return cached(output);
                 };
-                let request = RecheckRequest {
-                    step: step.clone(),
-                    check: check.clone(),
-                    output: output.clone(),
-                    cancel: self.cancel.clone(),
-                    events: self.events.clone(),
-                };
+                let request = check.request(&step, &output, &self.cancel, &self.events);
+                let answer = executor.recheck(request).await;
+                if let Err(StepError::Cancelled) = answer {
+                    return skipped("run cancelled".to_string());
+                }
                 let since = || {
                     let previous = self.ctx.previous.get().ok()?;
                     previous.last(&step.id).map(|p| p.run.clone())
                 };
-                stale = Some(match executor.recheck(request).await {
-                    Ok(Verdict::Fresh) => return cached(output),
-                    Ok(Verdict::Stale { detail }) => {
-                        check.stale_reason(&detail, since().as_deref())
-                    }
-                    Err(StepError::Cancelled) => return skipped("run cancelled".to_string()),
-                    Err(err @ StepError::Failed { .. }) => {
-                        check.unchecked_reason(&failure_reason(&err))
-                    }
-                });
+                match check.reason(answer, since) {
+                    None => return cached(output),
+                    Some(reason) => stale = Some(reason),
+                }
             }
             Lookup::Corrupt(message) => self.events.send(Event::Warning {
                 message: format!(

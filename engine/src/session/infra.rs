@@ -25,7 +25,6 @@ use crate::fingerprint::cache::{Cache, Lookup};
 use crate::fingerprint::inputs::Inputs;
 use crate::graph::{Step, ids};
 use crate::model::Phase;
-use crate::recheck::{RecheckRequest, Verdict};
 use crate::scheduler::{failure_reason, request_for};
 
 use super::Session;
@@ -179,16 +178,8 @@ impl Session {
         let Some(check) = &step.recheck else {
             return Ok(Some((output_hash, output)));
         };
-        let request = RecheckRequest {
-            step: step.clone(),
-            check: check.clone(),
-            output: output.clone(),
-            cancel: CancellationToken::new(),
-            events: EventSink::null(),
-        };
-        Ok(match executor.recheck(request).await {
-            Ok(Verdict::Fresh) => Some((output_hash, output)),
-            Ok(Verdict::Stale { .. }) | Err(_) => None,
-        })
+        let request = check.request(step, &output, &CancellationToken::new(), &EventSink::null());
+        let stale = check.reason(executor.recheck(request).await, || None);
+        Ok(stale.is_none().then_some((output_hash, output)))
     }
 }

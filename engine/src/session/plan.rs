@@ -23,7 +23,7 @@ use crate::fingerprint::inputs::Inputs;
 use crate::fingerprint::{Change, Fingerprint};
 use crate::graph::Step;
 use crate::model::Phase;
-use crate::recheck::{RecheckRequest, Rechecker, Verdict};
+use crate::recheck::Rechecker;
 
 use super::Session;
 
@@ -401,21 +401,14 @@ impl Session {
         let Some(check) = &step.recheck else {
             return Ok(None);
         };
-        let request = RecheckRequest {
-            step: Arc::new(step.clone()),
-            check: check.clone(),
-            output,
-            cancel: CancellationToken::new(),
-            events: EventSink::null(),
-        };
-        Ok(match recheck.recheck(request) {
-            Ok(Verdict::Fresh) => None,
-            Ok(Verdict::Stale { detail }) => {
-                let since = previous.get()?.last(&step.id).map(|p| p.run.as_str());
-                Some(check.stale_reason(&detail, since))
-            }
-            Err(err) => Some(check.unchecked_reason(&crate::scheduler::failure_reason(&err))),
-        })
+        let request = check.request(
+            &Arc::new(step.clone()),
+            &output,
+            &CancellationToken::new(),
+            &EventSink::null(),
+        );
+        let since = || Some(previous.get().ok()?.last(&step.id)?.run.clone());
+        Ok(check.reason(recheck.recheck(request), since))
     }
 }
 

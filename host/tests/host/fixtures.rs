@@ -109,6 +109,7 @@ impl Project {
             stamp_commit: false,
             env_scoped: false,
             locked: false,
+            recheck: None,
             grants: grants.iter().map(|g| (*g).to_owned()).collect(),
             origin: Origin::Step("render".into()),
             span: (0, 0).into(),
