@@ -668,7 +668,9 @@ mod tests {
             .expect("vendored SDK manifest");
         assert!(!sdk.contains("workspace"), "{sdk}");
         assert!(
-            sdk.contains(r#"forge-contract = { path = "../contract", features = ["lock"] }"#),
+            sdk.contains(
+                r#"forge-contract = { path = "../contract", features = ["lock", "terraform"] }"#
+            ),
             "{sdk}"
         );
         let wit = crate_dir.join("forge-sdk/plugin-sdk/wit/plugin.wit");

@@ -192,3 +192,75 @@ async fn a_missing_terraform_says_how_to_get_one() {
         other => panic!("expected not installed, got {other:?}"),
     }
 }
+
+/// A root module that needs a provider this machine cannot download.
+const NEEDS_A_PROVIDER: &str = r#"terraform {
+  required_providers {
+    fake = {
+      source  = "example.com/forge/fake"
+      version = "1.0.0"
+    }
+  }
+}
+"#;
+
+/// An air-gapped agent installs providers from a mirror (`FORGE_TERRAFORM_MIRROR`, a
+/// `provider_installation { filesystem_mirror }` in the CLI configuration forge writes);
+/// without one, `init` fails with the error that says so. The provider here is a stand-in
+/// executable in the mirror's unpacked layout: `init` installs it without running it.
+#[tokio::test]
+async fn init_installs_providers_from_a_mirror_and_says_so_without_one() {
+    let mirror = tempfile::tempdir().expect("mirror");
+    let package = mirror
+        .path()
+        .join("example.com/forge/fake/1.0.0")
+        .join(format!("linux_{}", go_arch()));
+    std::fs::create_dir_all(&package).expect("mkdir");
+    let provider = package.join("terraform-provider-fake_v1.0.0");
+    std::fs::write(&provider, "#!/bin/sh\nexit 1\n").expect("write the provider");
+    std::fs::set_permissions(
+        &provider,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+
+    let dir = tempfile::tempdir().expect("work dir");
+    module(dir.path(), NEEDS_A_PROVIDER);
+    let tf = terraform().await;
+    let err = tf
+        .init(dir.path(), &[], &mut |_| {})
+        .await
+        .expect_err("no network, no mirror");
+    let TerraformError::ProviderUnavailable(message) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        message.starts_with("terraform init could not install a provider")
+            && message.contains("FORGE_TERRAFORM_MIRROR"),
+        "{message}"
+    );
+
+    let mirrored = tf.with_mirror(mirror.path().to_path_buf());
+    let mut lines = Vec::new();
+    mirrored
+        .init(dir.path(), &[], &mut |l| lines.push(l))
+        .await
+        .unwrap_or_else(|e| panic!("init from the mirror: {e}"));
+    assert!(
+        dir.path()
+            .join(".terraform/providers/example.com/forge/fake/1.0.0")
+            .is_dir(),
+        "installed: {lines:#?}"
+    );
+    let lock = std::fs::read_to_string(dir.path().join(".terraform.lock.hcl")).expect("lock");
+    assert!(lock.contains("example.com/forge/fake"), "{lock}");
+}
+
+/// Terraform's name for this machine's architecture.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
