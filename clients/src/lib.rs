@@ -24,5 +24,7 @@ pub mod oci;
 mod reason;
 pub mod registry;
 pub mod terraform;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use clients::Clients;

@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use http::Method;
 use serde_json::{Value, json};
 
-use super::signed::{Reply, service_error};
+use super::signed::{JsonApi, service_error};
 use super::{Aws, AwsError, Target};
 
 /// An item's string attributes, by name.
@@ -20,20 +19,12 @@ fn attributes(item: &Item) -> Value {
     )
 }
 
-/// The `__type` (without its namespace) and message of a DynamoDB error.
-fn error_of(reply: &Reply) -> (String, String) {
-    let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-    let kind = body["__type"]
-        .as_str()
-        .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned())
-        .unwrap_or_else(|| format!("HTTP{}", reply.status.as_u16()));
-    let message = body["message"]
-        .as_str()
-        .or_else(|| body["Message"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    (kind, message)
-}
+/// DynamoDB's JSON protocol.
+const DYNAMODB: JsonApi = JsonApi {
+    service: "dynamodb",
+    prefix: "DynamoDB_20120810",
+    version: "1.0",
+};
 
 impl Aws {
     async fn dynamodb(
@@ -42,30 +33,14 @@ impl Aws {
         operation: &str,
         body: Value,
     ) -> Result<Value, AwsError> {
-        let signed = self.signed(target).await?;
-        let url = format!("{}/", signed.base("dynamodb"));
-        let op = format!("DynamoDB_20120810.{operation}");
-        let headers = [
-            ("content-type", "application/x-amz-json-1.0"),
-            ("x-amz-target", op.as_str()),
-        ];
-        let body = serde_json::to_vec(&body).unwrap_or_default();
-        let reply = signed
-            .send("dynamodb", Method::POST, &url, &headers, body)
-            .await?;
-        if reply.status.is_success() {
-            return serde_json::from_slice(&reply.body).map_err(|e| {
-                AwsError::Service(
-                    "MalformedResponse".into(),
-                    format!("{operation} answered something that is not JSON: {e}"),
-                )
-            });
-        }
-        let (kind, message) = error_of(&reply);
-        if kind == "ConditionalCheckFailedException" {
-            return Err(AwsError::ConditionalCheckFailed(message));
-        }
-        Err(service_error(kind, message))
+        self.json_call(target, &DYNAMODB, operation, body, |kind, message| {
+            if kind == "ConditionalCheckFailedException" {
+                AwsError::ConditionalCheckFailed(message)
+            } else {
+                service_error(kind, message)
+            }
+        })
+        .await
     }
 
     /// `PutItem`; with `if_absent = Some(attr)`, only when no item has that key attribute

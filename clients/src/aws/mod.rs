@@ -29,6 +29,7 @@ use crate::reason::{connect_reason, innermost};
 
 pub mod dynamodb;
 mod ecr;
+pub mod ecs;
 pub mod s3;
 mod signed;
 
@@ -63,6 +64,29 @@ pub enum AwsError {
     /// A DynamoDB write made only if absent found the item there.
     #[error("ConditionalCheckFailedException: {0}")]
     ConditionalCheckFailed(String),
+    /// The service asked to slow down (`ThrottlingException`): ask again later.
+    #[error("{0}")]
+    Throttled(String),
+}
+
+impl AwsError {
+    /// The error as a service error code and message, for an interface that has no
+    /// variant of its own for it.
+    pub fn code_and_message(&self) -> (String, String) {
+        match self {
+            AwsError::Service(code, message) => (code.clone(), message.clone()),
+            AwsError::PreconditionFailed(m) => ("PreconditionFailed".into(), m.clone()),
+            AwsError::ConditionalCheckFailed(m) => {
+                ("ConditionalCheckFailedException".into(), m.clone())
+            }
+            AwsError::Throttled(m) => {
+                let (code, message) = m.split_once(": ").unwrap_or(("ThrottlingException", m));
+                (code.to_owned(), message.to_owned())
+            }
+            AwsError::Credentials(m) => ("Credentials".into(), m.clone()),
+            AwsError::Unreachable(m) => ("Unreachable".into(), m.clone()),
+        }
+    }
 }
 
 /// Error codes that mean "these credentials are wrong", as opposed to "not allowed".

@@ -184,3 +184,58 @@ impl super::Aws {
             .await
     }
 }
+
+/// An AWS JSON-protocol API (`x-amz-target: <prefix>.<Operation>`): DynamoDB, ECS.
+pub(crate) struct JsonApi {
+    /// The signing name and endpoint prefix (`dynamodb`, `ecs`).
+    pub service: &'static str,
+    pub prefix: &'static str,
+    /// `application/x-amz-json-<version>`.
+    pub version: &'static str,
+}
+
+impl super::Aws {
+    /// One call of a JSON-protocol API; a service error is worded by `error` from its
+    /// `__type` (namespace dropped) and message.
+    pub(crate) async fn json_call(
+        &self,
+        target: &Target,
+        api: &JsonApi,
+        operation: &str,
+        body: serde_json::Value,
+        error: impl FnOnce(String, String) -> AwsError,
+    ) -> Result<serde_json::Value, AwsError> {
+        let signed = self.signed(target).await?;
+        let url = format!("{}/", signed.base(api.service));
+        let op = format!("{}.{operation}", api.prefix);
+        let content_type = format!("application/x-amz-json-{}", api.version);
+        let headers = [
+            ("content-type", content_type.as_str()),
+            ("x-amz-target", op.as_str()),
+        ];
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let reply = signed
+            .send(api.service, Method::POST, &url, &headers, body)
+            .await?;
+        if reply.status.is_success() {
+            return serde_json::from_slice(&reply.body).map_err(|e| {
+                AwsError::Service(
+                    "MalformedResponse".into(),
+                    format!("{operation} answered something that is not JSON: {e}"),
+                )
+            });
+        }
+        let answer: serde_json::Value =
+            serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
+        let kind = answer["__type"]
+            .as_str()
+            .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned())
+            .unwrap_or_else(|| format!("HTTP{}", reply.status.as_u16()));
+        let message = answer["message"]
+            .as_str()
+            .or_else(|| answer["Message"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Err(error(kind, message))
+    }
+}

@@ -5,6 +5,7 @@
 
 mod aws;
 mod docker;
+mod ecs;
 mod registry;
 mod stack;
 mod state;

@@ -31,13 +31,11 @@ impl From<AwsError> for wit::AwsError {
         match e {
             AwsError::Credentials(m) => wit::AwsError::Credentials(m),
             AwsError::Unreachable(m) => wit::AwsError::Unreachable(m),
-            AwsError::Service(code, message) => wit::AwsError::Service((code, message)),
             // ECR makes no conditional writes; should one answer so, it is a service error.
-            e @ (AwsError::PreconditionFailed(_) | AwsError::ConditionalCheckFailed(_)) => {
-                let text = e.to_string();
-                let (code, message) = text.split_once(": ").unwrap_or((&text, ""));
-                wit::AwsError::Service((code.to_owned(), message.to_owned()))
-            }
+            e @ (AwsError::Service(..)
+            | AwsError::PreconditionFailed(_)
+            | AwsError::ConditionalCheckFailed(_)
+            | AwsError::Throttled(_)) => wit::AwsError::Service(e.code_and_message()),
         }
     }
 }

@@ -12,10 +12,9 @@ impl From<AwsError> for wit::DynamodbError {
             AwsError::ConditionalCheckFailed(_) => wit::DynamodbError::ConditionalCheckFailed,
             AwsError::Credentials(m) => wit::DynamodbError::Credentials(m),
             AwsError::Unreachable(m) => wit::DynamodbError::Unreachable(m),
-            AwsError::Service(code, message) => wit::DynamodbError::Service((code, message)),
-            e @ AwsError::PreconditionFailed(_) => {
-                wit::DynamodbError::Service(("PreconditionFailed".into(), e.to_string()))
-            }
+            e @ (AwsError::Service(..)
+            | AwsError::PreconditionFailed(_)
+            | AwsError::Throttled(_)) => wit::DynamodbError::Service(e.code_and_message()),
         }
     }
 }

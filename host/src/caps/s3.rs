@@ -12,10 +12,9 @@ impl From<AwsError> for wit::S3Error {
             AwsError::PreconditionFailed(_) => wit::S3Error::PreconditionFailed,
             AwsError::Credentials(m) => wit::S3Error::Credentials(m),
             AwsError::Unreachable(m) => wit::S3Error::Unreachable(m),
-            AwsError::Service(code, message) => wit::S3Error::Service((code, message)),
-            e @ AwsError::ConditionalCheckFailed(_) => {
-                wit::S3Error::Service(("ConditionalCheckFailed".into(), e.to_string()))
-            }
+            e @ (AwsError::Service(..)
+            | AwsError::ConditionalCheckFailed(_)
+            | AwsError::Throttled(_)) => wit::S3Error::Service(e.code_and_message()),
         }
     }
 }

@@ -1,0 +1,315 @@
+//! ECS, read-only: what watching a rollout and checking a cached one for drift need
+//! (`DescribeServices`, `ListTasks`, `DescribeTasks`, `DescribeTaskDefinition`), spoken
+//! as ECS's JSON protocol with the same signed client as DynamoDB.
+//!
+//! The answers keep only the fields forge reads, named as ECS names them. A throttled
+//! call is [`AwsError::Throttled`], apart from other failures, so a watcher can back off
+//! and ask again instead of failing the rollout.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::signed::{JsonApi, service_error};
+use super::{Aws, AwsError, Target};
+
+/// ECS's JSON protocol.
+const ECS: JsonApi = JsonApi {
+    service: "ecs",
+    prefix: "AmazonEC2ContainerServiceV20141113",
+    version: "1.1",
+};
+
+/// `DescribeServices` takes at most this many services per call.
+pub const SERVICES_PER_CALL: usize = 10;
+/// `DescribeTasks` takes at most this many tasks per call.
+pub const TASKS_PER_CALL: usize = 100;
+
+/// Error codes that mean "slow down".
+const THROTTLING: [&str; 3] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+];
+
+/// A service, as `DescribeServices` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub service_name: String,
+    #[serde(default)]
+    pub service_arn: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub desired_count: u64,
+    #[serde(default)]
+    pub running_count: u64,
+    #[serde(default)]
+    pub pending_count: u64,
+    #[serde(default)]
+    pub task_definition: String,
+    #[serde(default)]
+    pub deployments: Vec<Deployment>,
+    /// Newest first.
+    #[serde(default)]
+    pub events: Vec<ServiceEvent>,
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+}
+
+impl Service {
+    /// The newest deployment (`PRIMARY`), the one a rollout follows.
+    pub fn primary(&self) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.status == "PRIMARY")
+    }
+}
+
+/// One deployment of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: String,
+    /// `PRIMARY` (newest), `ACTIVE` (old, being replaced) or `INACTIVE`.
+    pub status: String,
+    #[serde(default)]
+    pub task_definition: String,
+    #[serde(default)]
+    pub desired_count: u64,
+    #[serde(default)]
+    pub pending_count: u64,
+    #[serde(default)]
+    pub running_count: u64,
+    /// Consecutive failed tasks (reset once a task of the deployment runs).
+    #[serde(default)]
+    pub failed_tasks: u64,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED`; absent on old APIs and stand-ins.
+    #[serde(default)]
+    pub rollout_state: Option<String>,
+    #[serde(default)]
+    pub rollout_state_reason: Option<String>,
+    /// Seconds since the epoch (ECS's JSON timestamps), fractional.
+    #[serde(default)]
+    pub created_at: Option<f64>,
+    #[serde(default)]
+    pub updated_at: Option<f64>,
+}
+
+// Timestamps are whole or fractional seconds, never NaN.
+impl Eq for Deployment {}
+
+/// One entry of a service's event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEvent {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub created_at: Option<f64>,
+    pub message: String,
+}
+
+impl Eq for ServiceEvent {}
+
+/// Where a service registers its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    #[serde(default)]
+    pub target_group_arn: Option<String>,
+    #[serde(default)]
+    pub container_name: Option<String>,
+    #[serde(default)]
+    pub container_port: Option<u64>,
+}
+
+/// A service `DescribeServices` could not describe, and why (`MISSING`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    #[serde(default)]
+    pub arn: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// What `DescribeServices` answered for the services asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Services {
+    pub services: Vec<Service>,
+    pub failures: Vec<Failure>,
+}
+
+/// A task, as `DescribeTasks` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub task_arn: String,
+    #[serde(default)]
+    pub task_definition_arn: String,
+    #[serde(default)]
+    pub last_status: String,
+    /// `ecs-svc/<deployment id>` for a service's task.
+    #[serde(default)]
+    pub started_by: Option<String>,
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    #[serde(default)]
+    pub stop_code: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<Container>,
+}
+
+/// A container of a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    #[serde(default)]
+    pub last_status: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(operation: &str, value: Value) -> Result<T, AwsError> {
+    serde_json::from_value(value).map_err(|e| {
+        AwsError::Service(
+            "MalformedResponse".into(),
+            format!("{operation} answered an unexpected shape: {e}"),
+        )
+    })
+}
+
+impl Aws {
+    /// One ECS call, by operation name, with its JSON request.
+    pub async fn ecs(
+        &self,
+        target: &Target,
+        operation: &str,
+        body: Value,
+    ) -> Result<Value, AwsError> {
+        self.json_call(target, &ECS, operation, body, |kind, message| {
+            if THROTTLING.contains(&kind.as_str()) {
+                AwsError::Throttled(format!("{kind}: {message}"))
+            } else {
+                service_error(kind, message)
+            }
+        })
+        .await
+    }
+
+    /// `DescribeServices` of `names` in `cluster`, [`SERVICES_PER_CALL`] per call, with
+    /// their events.
+    pub async fn ecs_describe_services(
+        &self,
+        target: &Target,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<Services, AwsError> {
+        let mut out = Services::default();
+        for chunk in names.chunks(SERVICES_PER_CALL) {
+            let answer = self
+                .ecs(
+                    target,
+                    "DescribeServices",
+                    json!({ "cluster": cluster, "services": chunk }),
+                )
+                .await?;
+            let services: Vec<Service> = decode("DescribeServices", answer["services"].clone())?;
+            let failures: Vec<Failure> = match answer.get("failures") {
+                Some(f) => decode("DescribeServices", f.clone())?,
+                None => Vec::new(),
+            };
+            out.services.extend(services);
+            out.failures.extend(failures);
+        }
+        Ok(out)
+    }
+
+    /// `ListTasks` of `service` in `cluster` with `desired_status` (`RUNNING`,
+    /// `STOPPED`), every page.
+    pub async fn ecs_list_tasks(
+        &self,
+        target: &Target,
+        cluster: &str,
+        service: &str,
+        desired_status: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = json!({
+                "cluster": cluster,
+                "serviceName": service,
+                "desiredStatus": desired_status,
+            });
+            if let Some(t) = &token {
+                body["nextToken"] = json!(t);
+            }
+            let answer = self.ecs(target, "ListTasks", body).await?;
+            let page: Vec<String> = decode("ListTasks", answer["taskArns"].clone())?;
+            arns.extend(page);
+            token = answer["nextToken"].as_str().map(str::to_owned);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    /// `DescribeTasks` of `arns` in `cluster`, [`TASKS_PER_CALL`] per call.
+    pub async fn ecs_describe_tasks(
+        &self,
+        target: &Target,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<Task>, AwsError> {
+        let mut tasks = Vec::new();
+        for chunk in arns.chunks(TASKS_PER_CALL) {
+            let answer = self
+                .ecs(
+                    target,
+                    "DescribeTasks",
+                    json!({ "cluster": cluster, "tasks": chunk }),
+                )
+                .await?;
+            let page: Vec<Task> = decode("DescribeTasks", answer["tasks"].clone())?;
+            tasks.extend(page);
+        }
+        Ok(tasks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_describe_services_answer_reads() {
+        let answer = json!({
+            "serviceName": "backend",
+            "status": "ACTIVE",
+            "desiredCount": 2,
+            "runningCount": 1,
+            "pendingCount": 1,
+            "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/backend:42",
+            "deployments": [
+                {"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": "td:42",
+                 "desiredCount": 2, "runningCount": 1, "pendingCount": 1, "failedTasks": 0,
+                 "rolloutState": "IN_PROGRESS", "createdAt": 1.7e9},
+                {"id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": "td:41",
+                 "desiredCount": 0, "runningCount": 1, "pendingCount": 0}
+            ],
+            "events": [{"id": "e1", "createdAt": 1.7e9, "message": "(service backend) has started 1 tasks"}],
+            "loadBalancers": [{"targetGroupArn": "arn:tg", "containerName": "app", "containerPort": 8080}],
+            "someFieldForgeIgnores": true
+        });
+        let service: Service = serde_json::from_value(answer).expect("reads");
+        let primary = service.primary().expect("a primary");
+        assert_eq!(primary.task_definition, "td:42");
+        assert_eq!(primary.rollout_state.as_deref(), Some("IN_PROGRESS"));
+        assert_eq!(service.deployments[1].rollout_state, None);
+        assert_eq!(service.load_balancers[0].container_port, Some(8080));
+    }
+}

@@ -1,0 +1,182 @@
+//! Test doubles, for tests only (feature `testing`).
+//!
+//! [`EcsReplay`] stands in for ECS where the real component cannot do the job: moto's ECS
+//! never advances a deployment (an `UpdateService` creates no new deployment, rollout
+//! states never change, and there are no events or tasks), so a rollout cannot be watched
+//! against it. The replay endpoint speaks ECS's JSON protocol on loopback and serves a
+//! script: for each operation, a sequence of answers, one per call (the last one again
+//! once the sequence is used up), so a test scripts what each poll sees. Everything moto
+//! can do (task definitions, services, describe calls on a static service) is tested
+//! against moto instead.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// One scripted answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// HTTP 200 with this JSON body.
+    Ok(serde_json::Value),
+    /// An ECS error: HTTP 400 with `{"__type": code, "message": message}`.
+    Error { code: String, message: String },
+}
+
+impl Answer {
+    /// `ThrottlingException`, as ECS answers a caller that polls too fast.
+    pub fn throttled() -> Answer {
+        Answer::Error {
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Script {
+    /// Operation (`DescribeServices`) → its answers, in order.
+    answers: BTreeMap<String, Vec<Answer>>,
+    /// Operation → how many times it was called.
+    served: BTreeMap<String, usize>,
+    /// Every call: operation and request body, in order.
+    calls: Vec<(String, serde_json::Value)>,
+}
+
+/// A scripted ECS endpoint on `127.0.0.1` (see the module docs). It stops with the test
+/// process.
+#[derive(Debug, Clone)]
+pub struct EcsReplay {
+    endpoint: String,
+    script: Arc<Mutex<Script>>,
+}
+
+impl EcsReplay {
+    /// Starts serving on a free loopback port.
+    pub fn start() -> EcsReplay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let endpoint = format!(
+            "http://{}",
+            listener.local_addr().expect("the bound address")
+        );
+        let script = Arc::new(Mutex::new(Script::default()));
+        let serving = Arc::clone(&script);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let script = Arc::clone(&serving);
+                std::thread::spawn(move || serve(stream, &script));
+            }
+        });
+        EcsReplay { endpoint, script }
+    }
+
+    /// `http://127.0.0.1:PORT`, for an endpoint override.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// `operation` answers `answers`, one per call, from now on (its count restarts).
+    pub fn script(&self, operation: &str, answers: Vec<Answer>) -> &Self {
+        let mut script = self.lock();
+        script.answers.insert(operation.to_owned(), answers);
+        script.served.remove(operation);
+        self
+    }
+
+    /// Every call so far: operation and request body.
+    pub fn calls(&self) -> Vec<(String, serde_json::Value)> {
+        self.lock().calls.clone()
+    }
+
+    /// How many times `operation` was called.
+    pub fn count(&self, operation: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
+        self.script.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Answers the requests of one keep-alive connection.
+fn serve(stream: TcpStream, script: &Mutex<Script>) {
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let Some((target, body)) = read_request(&mut reader) else {
+            return;
+        };
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        let request = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        let answer = {
+            let mut script = script.lock().unwrap_or_else(|e| e.into_inner());
+            script.calls.push((operation.clone(), request));
+            let n = script.served.entry(operation.clone()).or_insert(0);
+            let index = *n;
+            *n += 1;
+            script
+                .answers
+                .get(&operation)
+                .and_then(|answers| answers.get(index).or(answers.last()).cloned())
+        };
+        let (status, body) = match answer {
+            Some(Answer::Ok(json)) => ("200 OK", json.to_string()),
+            Some(Answer::Error { code, message }) => (
+                "400 Bad Request",
+                serde_json::json!({ "__type": code, "message": message }).to_string(),
+            ),
+            None => (
+                "400 Bad Request",
+                serde_json::json!({
+                    "__type": "InvalidAction",
+                    "message": format!("the replay endpoint has no script for {operation}"),
+                })
+                .to_string(),
+            ),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        if out.write_all(head.as_bytes()).is_err() || out.write_all(body.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// One request's `x-amz-target` and body; `None` when the connection ends.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+    let mut target = String::new();
+    let mut length = 0usize;
+    let mut line = String::new();
+    // The request line, then headers up to the blank line.
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            match name.trim().to_ascii_lowercase().as_str() {
+                "x-amz-target" => target = value.trim().to_owned(),
+                "content-length" => length = value.trim().parse().ok()?,
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((target, body))
+}
