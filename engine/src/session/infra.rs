@@ -22,7 +22,6 @@ use crate::Error;
 use crate::events::EventSink;
 use crate::executor::{Executor, StepOutput};
 use crate::fingerprint::cache::{Cache, Lookup};
-use crate::fingerprint::inputs::Inputs;
 use crate::graph::{Step, ids};
 use crate::model::Phase;
 use crate::scheduler::{failure_reason, request_for};
@@ -81,15 +80,7 @@ impl Session {
             .graph
             .closure(Phase::Deploy, &[ids::TERRAFORM_APPLY.to_owned()]);
         let cache = Cache::open(&self.store_dir)?;
-        let inputs = Inputs::open(
-            &self.project.root,
-            &self.store_dir,
-            &self.env,
-            self.env_vars.clone(),
-            self.builtins.clone(),
-            self.executor_identity.clone(),
-            self.tools.clone(),
-        )?;
+        let inputs = self.open_inputs()?;
         // Output hash and output of each step known so far.
         let mut known: BTreeMap<usize, (String, Arc<StepOutput>)> = BTreeMap::new();
         // Steps with effects that would run first.

@@ -328,6 +328,19 @@ impl Session {
         )
     }
 
+    /// This command's inputs: one tree walk and the stat cache (blocking).
+    pub(crate) fn open_inputs(&self) -> Result<Inputs, Error> {
+        Inputs::open(
+            &self.project.root,
+            &self.store_dir,
+            &self.env,
+            self.env_vars.clone(),
+            self.builtins.clone(),
+            self.executor_identity.clone(),
+            self.tools.clone(),
+        )
+    }
+
     /// Walks the project tree once, loads the stat cache and hashes every input of the
     /// selected steps in one parallel batch, off the async threads.
     async fn inputs(&self, selected: &[usize]) -> Result<Inputs, Error> {

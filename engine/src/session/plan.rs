@@ -307,15 +307,7 @@ impl Session {
     fn assess(&self, selected: &[usize], recheck: &dyn Rechecker) -> Result<Vec<Assessed>, Error> {
         let cache = Cache::open_read_only(&self.store_dir)?;
         let previous = self.lazy_previous(&cache);
-        let inputs = Inputs::open(
-            &self.project.root,
-            &self.store_dir,
-            &self.env,
-            self.env_vars.clone(),
-            self.builtins.clone(),
-            self.executor_identity.clone(),
-            self.tools.clone(),
-        )?;
+        let inputs = self.open_inputs()?;
         // Best effort: an unreadable input is reported below by the step that reads it.
         let _ = inputs.prehash(selected.iter().map(|&i| &self.graph.steps[i]));
         // Output hash of each assessed step that is cached; `None`: it will run.
