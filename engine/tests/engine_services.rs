@@ -566,8 +566,17 @@ mod state_lock {
         exec: &Arc<TestExecutor>,
         options: RunOptions,
     ) -> (Summary, Vec<Event>) {
-        let (sink, mut rx) = EventSink::channel();
         exec.reset_log();
+        run_with(fx, exec, options).await
+    }
+
+    /// A run of env `dev` with any executor, and the events it sent.
+    async fn run_with<E: Executor>(
+        fx: &Fixture,
+        exec: &Arc<E>,
+        options: RunOptions,
+    ) -> (Summary, Vec<Event>) {
+        let (sink, mut rx) = EventSink::channel();
         let summary = fx
             .session("dev")
             .run(exec.clone(), options, sink)
@@ -734,23 +743,8 @@ mod state_lock {
         }
         let fx = Fixture::new();
         let exec = Arc::new(NoRecheck(TestExecutor::new()));
-        let run = |exec: Arc<NoRecheck>| {
-            let session = fx.session("dev");
-            async move {
-                let (sink, mut rx) = EventSink::channel();
-                let summary = session
-                    .run(exec, RunOptions::new(Phase::Deploy), sink)
-                    .await
-                    .expect("run");
-                let mut events = Vec::new();
-                while let Ok(e) = rx.try_recv() {
-                    events.push(e);
-                }
-                (summary, events)
-            }
-        };
-        run(exec.clone()).await;
-        let (summary, events) = run(exec.clone()).await;
+        run_with(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
+        let (summary, events) = run_with(&fx, &exec, RunOptions::new(Phase::Deploy)).await;
         assert_eq!((summary.ran, summary.cached), (1, 7), "{summary:?}");
         let reason = reason_of(&events, "terraform-apply").expect("a reason");
         assert!(
