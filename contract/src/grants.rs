@@ -72,6 +72,7 @@ pub const BUILTIN_GRANTS: &[(&str, &[&str])] = &[
         &[capability::FILES_READ, capability::DOCKER],
     ),
     ("ecr-push", &[capability::REGISTRY, capability::AWS]),
+    ("ecs-rollout", &[capability::AWS]),
     ("state-lock", &[capability::AWS]),
     (
         "terraform-apply",

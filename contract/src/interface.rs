@@ -13,6 +13,7 @@
 //! | `aws`      | capability `aws`               |
 //! | `s3`       | capability `aws`               |
 //! | `dynamodb` | capability `aws`               |
+//! | `ecs`      | capability `aws`               |
 //! | `terraform`| capability `terraform`         |
 //!
 //! A component imports exactly the interfaces its code calls (the linker and wit-component
@@ -35,6 +36,7 @@ pub enum Interface {
     Aws,
     S3,
     Dynamodb,
+    Ecs,
     Terraform,
 }
 
@@ -51,7 +53,7 @@ pub enum Access {
 
 impl Interface {
     /// Every interface, in the WIT's order.
-    pub const ALL: [Interface; 11] = [
+    pub const ALL: [Interface; 12] = [
         Interface::Types,
         Interface::Log,
         Interface::Outputs,
@@ -62,6 +64,7 @@ impl Interface {
         Interface::Aws,
         Interface::S3,
         Interface::Dynamodb,
+        Interface::Ecs,
         Interface::Terraform,
     ];
 
@@ -78,6 +81,7 @@ impl Interface {
             Interface::Aws => "aws",
             Interface::S3 => "s3",
             Interface::Dynamodb => "dynamodb",
+            Interface::Ecs => "ecs",
             Interface::Terraform => "terraform",
         }
     }
@@ -91,7 +95,7 @@ impl Interface {
             Interface::Secrets => Access::Capability(Capability::Secrets),
             Interface::Docker => Access::Capability(Capability::Docker),
             Interface::Registry => Access::Capability(Capability::Registry),
-            Interface::Aws | Interface::S3 | Interface::Dynamodb => {
+            Interface::Aws | Interface::S3 | Interface::Dynamodb | Interface::Ecs => {
                 Access::Capability(Capability::Aws)
             }
             Interface::Terraform => Access::Capability(Capability::Terraform),
@@ -162,7 +166,7 @@ impl Capability {
         Capability::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    /// The interfaces it links (`aws` links `aws`, `s3` and `dynamodb`).
+    /// The interfaces it links (`aws` links `aws`, `s3`, `dynamodb` and `ecs`).
     pub fn interfaces(self) -> impl Iterator<Item = Interface> {
         Interface::ALL
             .into_iter()
@@ -246,7 +250,15 @@ mod tests {
             assert_eq!(Capability::from_name(capability.name()), Some(capability));
         }
         let aws: Vec<Interface> = Capability::Aws.interfaces().collect();
-        assert_eq!(aws, [Interface::Aws, Interface::S3, Interface::Dynamodb]);
+        assert_eq!(
+            aws,
+            [
+                Interface::Aws,
+                Interface::S3,
+                Interface::Dynamodb,
+                Interface::Ecs
+            ]
+        );
         assert_eq!(Capability::from_name("files.write"), None);
     }
 

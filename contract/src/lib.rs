@@ -8,7 +8,8 @@
 //! | [`grants`] | a step's granted capabilities ([`GrantSet`], with `aws` implying `registry`), the default grants of the built-ins, and the fewest `grant` lines that cover a set of capabilities |
 //! | [`pin`] | plugin pins, `blake3:<hex>` (feature `pin`) |
 //! | `lock` | the env's Terraform state lock: Terraform's lock info, the backend, and what the engine and the `state-lock` plugin say to each other (feature `lock`) |
-//! | `terraform` | what a Terraform run reports: its plan summary (feature `terraform`) |
+//! | `terraform` | what a Terraform run reports: its plan summary, and the root output that carries a module output to later steps (feature `terraform`) |
+//! | `ecs` | ECS services, deployments and tasks as forge reads them, and when a service is settled (feature `ecs`) |
 //! | [`path`] | what a path a step names may be ([`check_relative_path`]): declared inputs, output file names |
 //!
 //! and, here, the contract's version and the rule for which versions run together.
@@ -18,10 +19,12 @@
 //! entry has no interface, or the package version is not [`VERSION`]: adding an
 //! interface to the WIT without saying who may use it cannot go unnoticed.
 //!
-//! The crate has no dependencies without its features (`pin` adds blake3, `lock` and `terraform` serde), so the SDK builds it for
+//! The crate has no dependencies without its features (`pin` adds blake3, `lock`, `terraform` and `ecs` serde), so the SDK builds it for
 //! `wasm32-unknown-unknown` too.
 
 pub mod capability;
+#[cfg(feature = "ecs")]
+pub mod ecs;
 pub mod grants;
 pub mod interface;
 #[cfg(feature = "lock")]
@@ -44,7 +47,7 @@ pub const WORLD: &str = "step";
 
 /// The contract version this forge speaks: the WIT package's version, which the drift test
 /// checks. Plugins built for any version [`compatible`] with it run.
-pub const VERSION: &str = "0.2.1";
+pub const VERSION: &str = "0.2.2";
 
 /// The functions a step plugin exports.
 pub const EXPORTS: [&str; 2] = ["describe", "run"];

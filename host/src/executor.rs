@@ -208,6 +208,9 @@ impl HostExecutor {
         };
         self.prepare(host, &plugin, grants, &request.events).await?;
         let mut limits = host.limits();
+        if let Some(limit) = step.time_limit {
+            limits.timeout = limits.timeout.max(limit);
+        }
         if let Some(timeout) = self.timeout {
             limits.timeout = limits.timeout.max(timeout + TIMEOUT_MARGIN);
         }

@@ -18,7 +18,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::bindings::forge::plugin::{
-    aws, docker, dynamodb, files, log, outputs, registry, s3, secrets, terraform, types,
+    aws, docker, dynamodb, ecs, files, log, outputs, registry, s3, secrets, terraform, types,
 };
 use crate::caps::Caps;
 use crate::error::HostError;
@@ -106,6 +106,9 @@ pub(crate) fn linker(engine: &Engine, grants: GrantSet) -> wasmtime::Result<Link
     }
     if grants.allows(Interface::Dynamodb) {
         dynamodb::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
+    }
+    if grants.allows(Interface::Ecs) {
+        ecs::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;
     }
     if grants.allows(Interface::Terraform) {
         terraform::add_to_linker::<HostState, Caps>(&mut linker, HostState::caps)?;

@@ -14,7 +14,7 @@ use crate::caps::{
     AwsError, AwsTarget, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
     PlanSummary, RegistryError, Repository, S3Object, TerraformError, UpstreamBlob, Workspace,
 };
-use crate::{Error, FileError};
+use crate::{Error, FileError, ecs};
 
 /// Severity of a log line (`types.level` in the WIT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -263,6 +263,44 @@ pub trait Host {
     /// `terraform.output` (capability `terraform`).
     fn terraform_output(&self) -> Result<String, TerraformError> {
         Err(TerraformError::NotInstalled(UNAVAILABLE.into()))
+    }
+    /// `ecs.describe-services` (capability `aws`).
+    fn ecs_describe_services(
+        &self,
+        target: &AwsTarget,
+        cluster: &str,
+        services: &[String],
+    ) -> Result<ecs::Services, AwsError> {
+        let _ = (target, cluster, services);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `ecs.list-tasks` (capability `aws`).
+    fn ecs_list_tasks(
+        &self,
+        target: &AwsTarget,
+        cluster: &str,
+        service: &str,
+        desired_status: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let _ = (target, cluster, service, desired_status);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `ecs.describe-tasks` (capability `aws`).
+    fn ecs_describe_tasks(
+        &self,
+        target: &AwsTarget,
+        cluster: &str,
+        tasks: &[String],
+    ) -> Result<Vec<ecs::Task>, AwsError> {
+        let _ = (target, cluster, tasks);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
+    /// `ecs.pause` (capability `aws`): waits about `ms`, returns the step's elapsed
+    /// milliseconds. A host without it does not wait and answers `u64::MAX`, so a watcher
+    /// gives up at once instead of spinning.
+    fn pause(&self, ms: u32) -> u64 {
+        let _ = ms;
+        u64::MAX
     }
 }
 
@@ -529,6 +567,47 @@ impl Context {
         key: (&str, &str),
     ) -> Result<(), AwsError> {
         self.host.dynamodb_delete_item(target, table, key)
+    }
+
+    /// `DescribeServices` of `services` in `cluster` (capability `aws`). A throttled call
+    /// is [`AwsError::Service`] with code `ThrottlingException`: pause and ask again.
+    pub fn ecs_describe_services(
+        &self,
+        target: &AwsTarget,
+        cluster: &str,
+        services: &[String],
+    ) -> Result<ecs::Services, AwsError> {
+        self.host.ecs_describe_services(target, cluster, services)
+    }
+
+    /// The task ARNs of `service` with `desired_status` (`RUNNING`, `STOPPED`), every page
+    /// (capability `aws`).
+    pub fn ecs_list_tasks(
+        &self,
+        target: &AwsTarget,
+        cluster: &str,
+        service: &str,
+        desired_status: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        self.host
+            .ecs_list_tasks(target, cluster, service, desired_status)
+    }
+
+    /// `DescribeTasks` of task ARNs in `cluster` (capability `aws`).
+    pub fn ecs_describe_tasks(
+        &self,
+        target: &AwsTarget,
+        cluster: &str,
+        tasks: &[String],
+    ) -> Result<Vec<ecs::Task>, AwsError> {
+        self.host.ecs_describe_tasks(target, cluster, tasks)
+    }
+
+    /// Waits about `ms` milliseconds before the next poll and returns the milliseconds
+    /// since the step started: the one clock a plugin has (capability `aws`). A cancelled
+    /// or timed-out run ends inside the pause.
+    pub fn pause(&self, ms: u32) -> u64 {
+        self.host.pause(ms)
     }
 
     /// An output file of upstream step `step`, one of its

@@ -152,6 +152,8 @@ mod runtime;
 mod guest;
 #[cfg(not(target_arch = "wasm32"))]
 mod mock;
+#[cfg(not(target_arch = "wasm32"))]
+mod mock_ecs;
 
 pub use caps::{
     AwsError, AwsTarget, Blob, BuildRequest, Credentials, DockerError, Image, Item, ObjectMeta,
@@ -162,6 +164,8 @@ pub use context::{Context, Host, Level, OutputFile, Secret};
 pub use error::{Error, FileError, ResultExt};
 #[cfg(not(target_arch = "wasm32"))]
 pub use mock::{LogRecord, MockHost, MockRegistry, MockTerraform, sha256};
+#[cfg(not(target_arch = "wasm32"))]
+pub use mock_ecs::MockEcs;
 pub use plugin::{Info, NoConfig, Plugin, capability};
 
 /// The version of the plugin contract (`wit/plugin.wit`) this SDK builds plugins for.
@@ -170,6 +174,14 @@ pub const CONTRACT_VERSION: &str = forge_contract::VERSION;
 /// Terraform's state lock as forge and its `state-lock` plugin speak about it: the lock
 /// info, the backend, the call and the reply (the contract's own types).
 pub use forge_contract::lock;
+
+/// ECS services, deployments and tasks as the `ecs` interface gives them, and when a
+/// service is settled (the contract's own types).
+pub use forge_contract::ecs;
+
+/// What forge says about Terraform runs: the plan summary, and [`terraform::root_output`],
+/// the root output that carries a `module.NAME.OUTPUT` reference to later steps.
+pub use forge_contract::terraform;
 
 /// Used by [`export_plugin!`]'s expansion; not part of the API.
 #[doc(hidden)]

@@ -12,6 +12,8 @@ use crate::caps::{
     PlanSummary, RegistryError, Repository, S3Object, TerraformError, UpstreamBlob, Workspace,
 };
 use crate::context::{Host, Level, OutputFile, Secret, StepData, UpstreamData};
+use crate::ecs;
+use crate::mock_ecs::MockEcs;
 use crate::plugin::capability;
 use crate::{Error, FileError, Info, Plugin};
 
@@ -44,6 +46,7 @@ struct State {
     /// (table, key value) → item: DynamoDB, every table keyed by one string attribute.
     dynamodb: BTreeMap<(String, String), Item>,
     terraform: MockTerraform,
+    ecs: MockEcs,
 }
 
 /// The fake `terraform` behind a [`MockHost`]: canned answers, and the calls made.
@@ -283,6 +286,18 @@ impl MockHost {
     pub fn terraform(self, fake: MockTerraform) -> Self {
         self.state.borrow_mut().terraform = fake;
         self
+    }
+
+    /// The fake ECS's script.
+    #[must_use]
+    pub fn ecs(self, fake: MockEcs) -> Self {
+        self.state.borrow_mut().ecs = fake;
+        self
+    }
+
+    /// The fake ECS after the runs so far (its calls, its clock).
+    pub fn ecs_state(&self) -> MockEcs {
+        self.state.borrow().ecs.clone()
     }
 
     /// The fake `terraform` after the runs so far (its calls, the last workspace).
@@ -671,6 +686,41 @@ impl Host for MockBackend {
             .outputs
             .clone()
             .unwrap_or_else(|| "{}".to_owned()))
+    }
+
+    fn ecs_describe_services(
+        &self,
+        _target: &AwsTarget,
+        _cluster: &str,
+        _services: &[String],
+    ) -> Result<ecs::Services, AwsError> {
+        self.aws()?;
+        self.state.borrow_mut().ecs.describe_services()
+    }
+
+    fn ecs_list_tasks(
+        &self,
+        _target: &AwsTarget,
+        _cluster: &str,
+        _service: &str,
+        desired_status: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        self.aws()?;
+        Ok(self.state.borrow_mut().ecs.list_tasks(desired_status))
+    }
+
+    fn ecs_describe_tasks(
+        &self,
+        _target: &AwsTarget,
+        _cluster: &str,
+        tasks: &[String],
+    ) -> Result<Vec<ecs::Task>, AwsError> {
+        self.aws()?;
+        Ok(self.state.borrow_mut().ecs.describe_tasks(tasks))
+    }
+
+    fn pause(&self, ms: u32) -> u64 {
+        self.state.borrow_mut().ecs.pause(ms)
     }
 
     fn s3_put_object(

@@ -669,7 +669,7 @@ mod tests {
         assert!(!sdk.contains("workspace"), "{sdk}");
         assert!(
             sdk.contains(
-                r#"forge-contract = { path = "../contract", features = ["lock", "terraform"] }"#
+                r#"forge-contract = { path = "../contract", features = ["lock", "terraform", "ecs"] }"#
             ),
             "{sdk}"
         );

@@ -6,7 +6,9 @@
 //! call is [`AwsError::Throttled`], apart from other failures, so a watcher can back off
 //! and ask again instead of failing the rollout.
 
-use serde::{Deserialize, Serialize};
+pub use forge_contract::ecs::{
+    Container, Deployment, Failure, LoadBalancer, Service, ServiceEvent, Services, Task,
+};
 use serde_json::{Value, json};
 
 use super::signed::{JsonApi, service_error};
@@ -30,148 +32,6 @@ const THROTTLING: [&str; 3] = [
     "Throttling",
     "TooManyRequestsException",
 ];
-
-/// A service, as `DescribeServices` describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Service {
-    pub service_name: String,
-    #[serde(default)]
-    pub service_arn: String,
-    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub desired_count: u64,
-    #[serde(default)]
-    pub running_count: u64,
-    #[serde(default)]
-    pub pending_count: u64,
-    #[serde(default)]
-    pub task_definition: String,
-    #[serde(default)]
-    pub deployments: Vec<Deployment>,
-    /// Newest first.
-    #[serde(default)]
-    pub events: Vec<ServiceEvent>,
-    #[serde(default)]
-    pub load_balancers: Vec<LoadBalancer>,
-}
-
-impl Service {
-    /// The newest deployment (`PRIMARY`), the one a rollout follows.
-    pub fn primary(&self) -> Option<&Deployment> {
-        self.deployments.iter().find(|d| d.status == "PRIMARY")
-    }
-}
-
-/// One deployment of a service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Deployment {
-    pub id: String,
-    /// `PRIMARY` (newest), `ACTIVE` (old, being replaced) or `INACTIVE`.
-    pub status: String,
-    #[serde(default)]
-    pub task_definition: String,
-    #[serde(default)]
-    pub desired_count: u64,
-    #[serde(default)]
-    pub pending_count: u64,
-    #[serde(default)]
-    pub running_count: u64,
-    /// Consecutive failed tasks (reset once a task of the deployment runs).
-    #[serde(default)]
-    pub failed_tasks: u64,
-    /// `IN_PROGRESS`, `COMPLETED` or `FAILED`; absent on old APIs and stand-ins.
-    #[serde(default)]
-    pub rollout_state: Option<String>,
-    #[serde(default)]
-    pub rollout_state_reason: Option<String>,
-    /// Seconds since the epoch (ECS's JSON timestamps), fractional.
-    #[serde(default)]
-    pub created_at: Option<f64>,
-    #[serde(default)]
-    pub updated_at: Option<f64>,
-}
-
-// Timestamps are whole or fractional seconds, never NaN.
-impl Eq for Deployment {}
-
-/// One entry of a service's event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceEvent {
-    #[serde(default)]
-    pub id: String,
-    #[serde(default)]
-    pub created_at: Option<f64>,
-    pub message: String,
-}
-
-impl Eq for ServiceEvent {}
-
-/// Where a service registers its tasks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoadBalancer {
-    #[serde(default)]
-    pub target_group_arn: Option<String>,
-    #[serde(default)]
-    pub container_name: Option<String>,
-    #[serde(default)]
-    pub container_port: Option<u64>,
-}
-
-/// A service `DescribeServices` could not describe, and why (`MISSING`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Failure {
-    #[serde(default)]
-    pub arn: String,
-    #[serde(default)]
-    pub reason: String,
-}
-
-/// What `DescribeServices` answered for the services asked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Services {
-    pub services: Vec<Service>,
-    pub failures: Vec<Failure>,
-}
-
-/// A task, as `DescribeTasks` describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Task {
-    pub task_arn: String,
-    #[serde(default)]
-    pub task_definition_arn: String,
-    #[serde(default)]
-    pub last_status: String,
-    /// `ecs-svc/<deployment id>` for a service's task.
-    #[serde(default)]
-    pub started_by: Option<String>,
-    #[serde(default)]
-    pub stopped_reason: Option<String>,
-    #[serde(default)]
-    pub stop_code: Option<String>,
-    #[serde(default)]
-    pub containers: Vec<Container>,
-}
-
-/// A container of a task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Container {
-    pub name: String,
-    #[serde(default)]
-    pub last_status: Option<String>,
-    #[serde(default)]
-    pub exit_code: Option<i64>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
 
 fn decode<T: serde::de::DeserializeOwned>(operation: &str, value: Value) -> Result<T, AwsError> {
     serde_json::from_value(value).map_err(|e| {

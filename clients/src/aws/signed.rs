@@ -32,6 +32,19 @@ pub(crate) struct Signed {
     pub(crate) region: String,
     /// The endpoint override (a local moto server), else AWS's own per service.
     endpoint: Option<String>,
+    /// Whether `endpoint` is the step's own (`Target::endpoint`), which nothing overrides.
+    explicit: bool,
+}
+
+/// The AWS chain's endpoint for one service (`AWS_ENDPOINT_URL_ECS`), which beats the
+/// global `AWS_ENDPOINT_URL` but not a step's own endpoint: how a local stand-in for one
+/// service (the ECS replay endpoint of forge's tests) is reached while the others go to
+/// moto or AWS.
+fn service_endpoint(service: &str) -> Option<String> {
+    std::env::var(format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()))
+        .ok()
+        .filter(|e| !e.is_empty())
+        .map(|e| e.trim_end_matches('/').to_owned())
 }
 
 /// What a signed call answered.
@@ -46,27 +59,36 @@ impl Signed {
         credentials: Option<SharedCredentialsProvider>,
         region: String,
         endpoint: Option<String>,
+        explicit: bool,
     ) -> Signed {
         Signed {
             http: https_client(CONNECT_TIMEOUT),
             credentials,
             region,
             endpoint: endpoint.map(|e| e.trim_end_matches('/').to_owned()),
+            explicit,
         }
     }
 
-    /// The base URL of `service` (`s3`, `dynamodb`).
-    pub(crate) fn base(&self, service: &str) -> String {
-        match &self.endpoint {
-            Some(endpoint) => endpoint.clone(),
-            None => format!("https://{service}.{}.amazonaws.com", self.region),
+    /// The endpoint override for `service`, if any.
+    fn endpoint_of(&self, service: &str) -> Option<String> {
+        match (&self.endpoint, self.explicit) {
+            (Some(endpoint), true) => Some(endpoint.clone()),
+            (endpoint, false) => service_endpoint(service).or_else(|| endpoint.clone()),
+            (None, true) => None,
         }
+    }
+
+    /// The base URL of `service` (`s3`, `dynamodb`, `ecs`).
+    pub(crate) fn base(&self, service: &str) -> String {
+        self.endpoint_of(service)
+            .unwrap_or_else(|| format!("https://{service}.{}.amazonaws.com", self.region))
     }
 
     /// Whether S3 is addressed path-style (`endpoint/bucket/key`): always for an endpoint
     /// override, as local stand-ins need; AWS itself gets virtual-hosted names.
     pub(crate) fn path_style(&self) -> bool {
-        self.endpoint.is_some()
+        self.endpoint_of("s3").is_some()
     }
 
     /// Sends one signed request for `service` and reads the answer.
@@ -179,6 +201,7 @@ impl super::Aws {
                     config.credentials_provider(),
                     region,
                     config.endpoint_url().map(str::to_owned),
+                    target.endpoint.is_some(),
                 ))
             })
             .await

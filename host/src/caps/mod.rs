@@ -1,6 +1,6 @@
 //! The capabilities that reach past the sandbox, bound to their WIT interfaces: the
 //! Docker engine (`docker`), image registries (`registry`) and AWS (`aws`, and its S3
-//! objects `s3` and DynamoDB items `dynamodb`).
+//! objects `s3`, DynamoDB items `dynamodb` and ECS reads `ecs`).
 //!
 //! The work is done by [`forge_clients`], in plain async functions that know nothing of
 //! wasm. Each module here is a thin binding on [`CapsView`], the one view the three are
@@ -18,6 +18,7 @@
 mod aws;
 mod docker;
 mod dynamodb;
+mod ecs;
 mod registry;
 mod s3;
 mod terraform;
