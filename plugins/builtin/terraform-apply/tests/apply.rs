@@ -23,8 +23,8 @@ fn host(plan: PlanSummary) -> MockHost {
             "terraform-render",
             json!({"env": "dev", "dir": ".forge/terraform/dev", "files": {"main.tf": "h1", "versions.tf": "h2"}, "root": "r"}),
         )
-        .upstream_output("terraform-render", "main.tf", b"# main".to_vec())
-        .upstream_output("terraform-render", "versions.tf", b"# versions".to_vec())
+        .upstream_output("terraform-render", "main.tf", b"# main")
+        .upstream_output("terraform-render", "versions.tf", b"# versions")
         .s3_object("state", KEY, "{\"version\": 4}")
         .terraform(MockTerraform {
             plan,

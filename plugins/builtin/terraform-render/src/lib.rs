@@ -10,7 +10,9 @@
 //!   Environment = the forge env, ManagedBy = forge) and, for a custom endpoint, endpoint
 //!   overrides (see [`render`] for which endpoint);
 //! - `main.tf`: one `module "NAME"` per module, sources relative to
-//!   [`render::ROOT_MODULE_DIR`], inputs sorted, references resolved (see [`refs`]).
+//!   [`render::ROOT_MODULE_DIR`], inputs sorted, references resolved (see [`refs`]);
+//! - `outputs.tf`, when later steps read module outputs (`outputs`: `module.NAME.OUTPUT`
+//!   references): one root output each, named by the contract's `root_output`.
 //!
 //! The text is canonical: sorted keys, no timestamps or absolute paths, already in
 //! `terraform fmt` form ([`hcl`]). The manifest is `{"env", "dir", "files": {name: blake3},
@@ -47,6 +49,10 @@ pub struct Config {
     pub vars: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub state: Option<State>,
+    /// Module outputs later steps read (`module.NAME.OUTPUT`), written as root outputs
+    /// to `outputs.tf` (see [`render::outputs_tf`]).
+    #[serde(default)]
+    pub outputs: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,17 +98,20 @@ impl Plugin for TerraformRender {
             "renders the env's Terraform root module (versions.tf, providers.tf, main.tf)",
         )
         .config_schema(
-            r#"{"type":"object","required":["project","region"],"properties":{"project":{"type":"string"},"region":{"type":"string"},"modules":{"type":"object"},"vars":{"type":"object"},"state":{"type":["object","null"]}}}"#,
+            r#"{"type":"object","required":["project","region"],"properties":{"project":{"type":"string"},"region":{"type":"string"},"modules":{"type":"object"},"vars":{"type":"object"},"state":{"type":["object","null"]},"outputs":{"type":"array","items":{"type":"string"}}}}"#,
         )
     }
 
     fn run(ctx: &mut Context, config: Config) -> Result<Output, Error> {
         let env = ctx.env().to_owned();
-        let rendered = [
+        let mut rendered = vec![
             ("main.tf", render::main_tf(ctx, &config, &env)?),
             ("providers.tf", render::providers_tf(&config, &env)?),
             ("versions.tf", render::versions_tf(&config, &env)),
         ];
+        if let Some(outputs) = render::outputs_tf(&config, &env)? {
+            rendered.push(("outputs.tf", outputs));
+        }
         let mut files = BTreeMap::new();
         for (name, text) in rendered {
             let hash = ctx.write_output(name, text)?;

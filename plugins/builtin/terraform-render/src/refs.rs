@@ -120,6 +120,16 @@ fn resolve(
     }
 }
 
+/// The expression of a root output that carries `target` (`module.NAME.OUTPUT…`) to the
+/// steps after `terraform-apply`.
+pub fn output_expr(modules: &BTreeSet<&str>, target: &str) -> Result<Expr, Error> {
+    let site = Site {
+        module: target.split('.').nth(1).unwrap_or(target),
+        input: "(an output a later step reads)",
+    };
+    module_ref(modules, &site, target)
+}
+
 /// Validates `module.NAME(.ATTR|[N])+` and returns it verbatim as a traversal.
 fn module_ref(modules: &BTreeSet<&str>, site: &Site<'_>, target: &str) -> Result<Expr, Error> {
     let malformed = || {

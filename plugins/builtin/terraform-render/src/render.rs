@@ -3,12 +3,13 @@
 //! Every map is emitted in sorted key order and nothing depends on time, paths or the
 //! order of the input JSON, so the same config and upstream outputs give the same bytes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use forge_plugin_sdk::terraform::root_output;
 use forge_plugin_sdk::{Context, Error};
 
 use crate::hcl::{Block, Body, Expr, is_identifier, quote};
-use crate::refs::{Site, input_expr};
+use crate::refs::{Site, input_expr, output_expr};
 use crate::{Config, State};
 
 /// Where forge materializes the rendered root module, relative to the project root:
@@ -232,6 +233,37 @@ pub fn main_tf(ctx: &Context, config: &Config, env: &str) -> Result<String, Erro
         file.block(Block::new("module", &[name], body));
     }
     Ok(file.render())
+}
+
+/// `outputs.tf`: one root output per module output a later step reads (`outputs` in the
+/// config), named by the contract's [`root_output`], so that `terraform output` shows it
+/// to `terraform-apply`. `None` when no step reads one.
+pub fn outputs_tf(config: &Config, env: &str) -> Result<Option<String>, Error> {
+    if config.outputs.is_empty() {
+        return Ok(None);
+    }
+    let names: BTreeSet<&str> = config.modules.keys().map(String::as_str).collect();
+    let mut file = header(env);
+    let mut seen = BTreeMap::new();
+    for (i, target) in config.outputs.iter().enumerate() {
+        let name = root_output(target).ok_or_else(|| {
+            Error::new(format!("`{target}` is not a module output reference"))
+                .with_help("write it as (ref)\"module.NAME.OUTPUT\" in project.kdl")
+        })?;
+        if let Some(other) = seen.insert(name.clone(), target) {
+            return Err(Error::new(format!(
+                "`{other}` and `{target}` would both be root output `{name}`"
+            ))
+            .with_help("reference one of them through the other module's output instead"));
+        }
+        let mut body = Body::new();
+        body.attr("value", output_expr(&names, target)?);
+        if i > 0 {
+            file.blank();
+        }
+        file.block(Block::new("output", &[&name], body));
+    }
+    Ok(Some(file.render()))
 }
 
 /// `modules/vpc` → `../../../modules/vpc`; only plain project-relative paths are accepted, so
