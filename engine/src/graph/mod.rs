@@ -91,6 +91,11 @@ pub struct Step {
     /// `terraform-apply` of an env with a state backend rechecks the state object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recheck: Option<crate::recheck::Recheck>,
+    /// How long the step's plugin may run, when its job says so: a rollout's own timeout
+    /// plus a margin for telling the story, so the plugin, not the host's default limit,
+    /// ends a stalled rollout. `None`: the host's limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_limit: Option<std::time::Duration>,
     /// Capabilities granted to the plugin for this step.
     pub grants: Vec<String>,
     pub origin: Origin,

@@ -57,6 +57,11 @@ fn service(name: &str, depends_on: &[&str]) -> Service {
         env_vars: BTreeMap::new(),
         secrets: BTreeMap::new(),
         depends_on: depends_on.iter().map(|d| sp(d.to_string())).collect(),
+        deployed_by: None,
+        rollout: crate::model::Rollout {
+            timeout: sp(crate::model::defaults::ROLLOUT_TIMEOUT),
+            poll: sp(crate::model::defaults::ROLLOUT_POLL),
+        },
         span: SourceSpan::from(0..0),
     }
 }
@@ -131,6 +136,44 @@ fn ids(graph: &StepGraph, selected: &[usize]) -> Vec<String> {
         .iter()
         .map(|&i| graph.steps[i].id.clone())
         .collect()
+}
+
+#[test]
+fn a_service_deployed_by_a_module_has_its_rollout_read_that_modules_outputs() {
+    let mut config = two_tier();
+    let backend = config.services.get_mut("backend").expect("backend");
+    backend.deployed_by = Some(sp("vpc".into()));
+    backend.rollout.timeout = sp(std::time::Duration::from_secs(900));
+    let graph = StepGraph::from_config(&config, &source()).expect("valid graph");
+    let rollout = graph.get("ecs-rollout:backend").expect("rollout");
+    let ConfigValue::Map(c) = &rollout.config else {
+        panic!("a map: {:?}", rollout.config)
+    };
+    assert_eq!(
+        c["ecs"].canonical_json(),
+        r#"{"cluster":{"$ref":"module.vpc.cluster_arn"},"service":{"$ref":"module.vpc.service_name"},"task-definition":{"$ref":"module.vpc.task_definition_arn"}}"#
+    );
+    assert_eq!(c["timeout-secs"], ConfigValue::Int(900));
+    assert_eq!(c["poll-ms"], ConfigValue::Int(5000));
+    assert_eq!(
+        rollout.time_limit,
+        Some(std::time::Duration::from_secs(900 + 120)),
+        "the plugin, not the host, ends a stalled rollout"
+    );
+    // The render exports exactly the module outputs later steps read.
+    let render = graph.get("terraform-render").expect("render");
+    let ConfigValue::Map(r) = &render.config else {
+        panic!("a map")
+    };
+    assert_eq!(
+        r["outputs"].canonical_json(),
+        r#"["module.vpc.cluster_arn","module.vpc.service_name","module.vpc.task_definition_arn"]"#
+    );
+    let frontend = graph.get("ecs-rollout:frontend").expect("rollout");
+    let ConfigValue::Map(f) = &frontend.config else {
+        panic!("a map")
+    };
+    assert_eq!(f["ecs"], ConfigValue::Null);
 }
 
 #[test]

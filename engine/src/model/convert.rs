@@ -31,6 +31,10 @@ pub mod defaults {
     pub const UNHEALTHY: u32 = 3;
     pub const MATCHER: &str = "200";
     pub const STATE_KEY: &str = "{project}/{env}/terraform.tfstate";
+    /// How long `ecs-rollout` follows a rollout before calling it stalled.
+    pub const ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+    /// `ecs-rollout`'s pause between polls.
+    pub const ROLLOUT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 }
 
 pub(crate) fn placeholder<T>(value: T, span: SourceSpan) -> Spanned<T> {

@@ -220,7 +220,21 @@ pub struct Service {
     pub secrets: BTreeMap<String, Spanned<SecretRef>>,
     /// Other services this one calls (ordering for rollout, and the `BACKEND_URL`-style wiring).
     pub depends_on: Vec<Spanned<String>>,
+    /// The `module` that runs this service on ECS (`deployed-by "backend-service"`): its
+    /// outputs `cluster_arn`, `service_name` and `task_definition_arn` (those of
+    /// modules/ecs-service) say which service `ecs-rollout` follows.
+    pub deployed_by: Option<Spanned<String>>,
+    pub rollout: Rollout,
     pub span: SourceSpan,
+}
+
+/// How `ecs-rollout` follows a service (`rollout timeout="10m" poll="5s"`).
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    /// How long the rollout may take before it counts as stalled.
+    pub timeout: Spanned<std::time::Duration>,
+    /// The pause between two polls of ECS.
+    pub poll: Spanned<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]

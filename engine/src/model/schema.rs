@@ -143,6 +143,8 @@ const SERVICE: &[NodeSpec] = &[
         ..keyed("secret", Ctx::Leaf)
     },
     list("depends-on"),
+    single("deployed-by"),
+    single("rollout"),
 ];
 
 const BUILD: &[NodeSpec] = &[

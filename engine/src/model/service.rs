@@ -4,13 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use kdl::KdlNode;
 
 use super::convert::{defaults, placeholder, u32_of};
 use super::read::Cx;
 use super::schema::{Ctx, did_you_mean};
-use super::{BuildSpec, ConfigValue, HealthCheck, LoadBalancer, SecretRef, Service, Spanned};
+use super::{
+    BuildSpec, ConfigValue, HealthCheck, LoadBalancer, Rollout, SecretRef, Service, Spanned,
+};
 
 /// Fargate's task sizes: each CPU value with the memory (MiB) range and step it allows.
 const FARGATE: &[(u32, u32, u32, u32)] = &[
@@ -61,6 +64,11 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
         env_vars: BTreeMap::new(),
         secrets: BTreeMap::new(),
         depends_on: Vec::new(),
+        deployed_by: None,
+        rollout: Rollout {
+            timeout: placeholder(defaults::ROLLOUT_TIMEOUT, head),
+            poll: placeholder(defaults::ROLLOUT_POLL, head),
+        },
         span: head,
     };
     let (mut build, mut repository, mut port, mut memory) = (false, false, false, false);
@@ -160,6 +168,13 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
             "depends-on" => service
                 .depends_on
                 .extend(cx.strings(child, "the name of another service")),
+            "deployed-by" => {
+                service.deployed_by = cx.leaf_string(
+                    child,
+                    "the `module` that runs the service on ECS, e.g. `deployed-by \"backend-service\"`",
+                );
+            }
+            "rollout" => read_rollout(child, &mut service.rollout, cx),
             _ => cx.unknown_node_in(child, Ctx::Service),
         }
     }
@@ -298,6 +313,52 @@ fn read_artifact(node: &KdlNode, build: &mut BuildSpec, cx: &mut Cx) {
             if cx.arg(node, 1).is_none() {
                 cx.missing(node, "the step output it comes from", help.into());
             }
+        }
+    }
+}
+
+/// `rollout timeout="10m" poll="5s"`.
+fn read_rollout(node: &KdlNode, rollout: &mut Rollout, cx: &mut Cx) {
+    cx.shape(node, 0, &["timeout", "poll"], Ctx::Leaf);
+    let limits = [
+        (
+            "timeout",
+            Duration::from_secs(10),
+            Duration::from_secs(6 * 3600),
+            &mut rollout.timeout,
+        ),
+        (
+            "poll",
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+            &mut rollout.poll,
+        ),
+    ];
+    for (key, min, max, slot) in limits {
+        let Some(e) = cx.prop(node, key) else {
+            continue;
+        };
+        let Some(text) = cx.string(node, e, "a duration such as \"10m\" or \"5s\"") else {
+            continue;
+        };
+        match humantime::parse_duration(&text.value) {
+            Ok(d) if d >= min && d <= max => *slot = Spanned::new(d, text.span),
+            Ok(_) => cx.invalid(
+                text.span,
+                format!("rollout {key} `{}` is out of range", text.value),
+                "out of range",
+                format!(
+                    "use between {} and {}",
+                    humantime::format_duration(min),
+                    humantime::format_duration(max)
+                ),
+            ),
+            Err(e) => cx.invalid(
+                text.span,
+                format!("rollout {key} `{}` is not a duration: {e}", text.value),
+                "not a duration",
+                "write it like \"10m\", \"90s\" or \"500ms\"".into(),
+            ),
         }
     }
 }

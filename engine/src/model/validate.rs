@@ -356,6 +356,18 @@ pub(crate) fn check_config(config: &Config, cx: &mut Cx) {
                 );
             }
         }
+        if let Some(module) = &service.deployed_by
+            && !config.modules.contains_key(&module.value)
+        {
+            undefined(
+                cx,
+                "module",
+                &module.value,
+                module.span,
+                config.modules.keys().map(String::as_str),
+                "",
+            );
+        }
         let build = &service.build;
         for artifact in build.artifacts.values() {
             check_refs(config, artifact, cx);

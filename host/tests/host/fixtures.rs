@@ -110,6 +110,7 @@ impl Project {
             env_scoped: false,
             locked: false,
             recheck: None,
+            time_limit: None,
             grants: grants.iter().map(|g| (*g).to_owned()).collect(),
             origin: Origin::Step("render".into()),
             span: (0, 0).into(),

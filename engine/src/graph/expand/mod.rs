@@ -69,6 +69,7 @@ pub(super) fn expand(config: &Config) -> Vec<Step> {
     for (name, decl) in &config.steps {
         steps.push(user_steps::step(&new, name, decl, apply.as_deref()));
     }
+    terraform::export_outputs(&mut steps);
     steps
 }
 
@@ -115,6 +116,7 @@ impl NewStep<'_> {
             env_scoped: phase == Phase::Deploy,
             locked: false,
             recheck: None,
+            time_limit: None,
             grants,
             origin,
             span,

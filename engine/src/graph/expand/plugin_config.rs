@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    Config, ConfigValue, LoadBalancer, RegistryKind, SecretRef, Service, StateBackend,
+    Config, ConfigValue, LoadBalancer, RefValue, RegistryKind, SecretRef, Service, StateBackend,
 };
 
 use super::inputs::rel_path;
@@ -212,6 +212,36 @@ pub(super) fn rollout_config(config: &Config, svc: &Service) -> ConfigValue {
             ),
         ),
         ("secrets", ConfigValue::Map(secrets)),
+        ("ecs", rollout_target(svc)),
+        (
+            "timeout-secs",
+            ConfigValue::Int(
+                i64::try_from(svc.rollout.timeout.value.as_secs()).unwrap_or(i64::MAX),
+            ),
+        ),
+        (
+            "poll-ms",
+            ConfigValue::Int(i64::try_from(svc.rollout.poll.value.as_millis()).unwrap_or(i64::MAX)),
+        ),
+    ])
+}
+
+/// The ECS service a rollout follows: references to the outputs of the module the service
+/// is `deployed-by` (modules/ecs-service's `cluster_arn`, `service_name`,
+/// `task_definition_arn`), or null when it names none.
+fn rollout_target(svc: &Service) -> ConfigValue {
+    let Some(module) = &svc.deployed_by else {
+        return ConfigValue::Null;
+    };
+    let output = |name: &str| {
+        ConfigValue::Ref(RefValue {
+            target: format!("module.{}.{name}", module.value),
+        })
+    };
+    map([
+        ("cluster", output("cluster_arn")),
+        ("service", output("service_name")),
+        ("task-definition", output("task_definition_arn")),
     ])
 }
 

@@ -54,6 +54,10 @@ pub(super) fn ecr_push(new: &NewStep<'_>, name: &str, svc: &Service) -> Step {
     push
 }
 
+/// What a rollout's plugin gets beyond its own timeout: the polls it is in and the story it
+/// gathers when the timeout passes.
+const ROLLOUT_MARGIN: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Rolls the service out after `terraform-apply` (when there is one), its own push, and
 /// the rollouts of the services it `depends-on` (which the model checked exist).
 pub(super) fn ecs_rollout(
@@ -70,6 +74,7 @@ pub(super) fn ecs_rollout(
         Origin::Service(name.to_string()),
     );
     rollout.config = rollout_config(new.config, svc);
+    rollout.time_limit = Some(svc.rollout.timeout.value + ROLLOUT_MARGIN);
     // Inside the state lock with the apply whose outputs it reads.
     rollout.locked = apply.is_some() && new.config.state.is_some();
     if let Some(apply) = apply {

@@ -87,3 +87,32 @@ pub(super) fn chain(new: &NewStep<'_>) -> Chain {
         apply: Some(ids::TERRAFORM_APPLY.to_string()),
     }
 }
+
+/// Tells `terraform-render` which module outputs later steps read (`(ref)"module.M.O"` in
+/// their config): its config's `outputs` lists them, sorted, and it writes a root output
+/// for each under the contract's [`forge_contract::terraform::root_output`] name, which
+/// `terraform-apply` then outputs. Without the list Terraform would keep module outputs
+/// to itself.
+pub(super) fn export_outputs(steps: &mut [Step]) {
+    let wanted: std::collections::BTreeSet<String> = steps
+        .iter()
+        .filter(|s| s.id != ids::TERRAFORM_RENDER)
+        .flat_map(|s| s.config.refs())
+        .filter(|target| target.starts_with("module."))
+        .map(str::to_owned)
+        .collect();
+    if let Some(render) = steps.iter_mut().find(|s| s.id == ids::TERRAFORM_RENDER)
+        && let crate::model::ConfigValue::Map(config) = &mut render.config
+        && !wanted.is_empty()
+    {
+        config.insert(
+            "outputs".into(),
+            crate::model::ConfigValue::List(
+                wanted
+                    .into_iter()
+                    .map(crate::model::ConfigValue::String)
+                    .collect(),
+            ),
+        );
+    }
+}
