@@ -13,16 +13,16 @@ use crate::lock::{on_moto, require_moto, terraform, unique};
 const BUCKET: &str = "two-tier-terraform-state-123456789012";
 const TABLE: &str = "two-tier-terraform-locks";
 
-struct TfProject {
-    project: Project,
+pub(crate) struct TfProject {
+    pub(crate) project: Project,
     prefix: String,
     pin: String,
     /// More of project.kdl (a step reading the apply's outputs).
-    extra: std::cell::RefCell<String>,
+    pub(crate) extra: std::cell::RefCell<String>,
 }
 
 impl TfProject {
-    fn new(v: &str) -> TfProject {
+    pub(crate) fn new(v: &str) -> TfProject {
         require_moto();
         let real = terraform();
         let project = Project::with_kdl("version 1\n");
@@ -45,7 +45,7 @@ impl TfProject {
     }
 
     /// Writes project.kdl with `var "v"` set to `v`.
-    fn set_var(&self, v: &str) {
+    pub(crate) fn set_var(&self, v: &str) {
         let kdl = format!(
             r#"version 1
 project "tf" {{ region "us-east-1"; }}
@@ -65,7 +65,7 @@ var "v" "{v}"
         std::fs::write(self.project.root().join("project.kdl"), kdl).expect("write project.kdl");
     }
 
-    fn forge(&self, args: &str) -> Forge<'_> {
+    pub(crate) fn forge(&self, args: &str) -> Forge<'_> {
         on_moto(&self.project, args).env(
             "FORGE_TERRAFORM",
             &self
@@ -122,7 +122,7 @@ var "v" "{v}"
     }
 
     /// The stored manifest of `step`'s current result (its fingerprint from `explain`).
-    fn manifest(&self, step: &str) -> Value {
+    pub(crate) fn manifest(&self, step: &str) -> Value {
         let explained: Value = serde_json::from_str(
             self.forge(&format!("--json explain {step}"))
                 .run()
@@ -177,7 +177,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn events(out: &crate::harness::Output) -> Vec<Value> {
+pub(crate) fn events(out: &crate::harness::Output) -> Vec<Value> {
     out.json_lines()
 }
 
@@ -189,7 +189,7 @@ fn logged(events: &[Value], step: &str) -> Vec<String> {
         .collect()
 }
 
-fn ran(events: &[Value]) -> Vec<String> {
+pub(crate) fn ran(events: &[Value]) -> Vec<String> {
     events
         .iter()
         .filter(|e| e["type"] == "step-finished" && e["status"] == "ran")

@@ -1,0 +1,262 @@
+//! `ecs-rollout` end to end: the real CLI, host and built-in plugin, `terraform` 1.11 with
+//! the S3 backend and the state lock on moto, and ECS answered by the replay endpoint
+//! (`forge_clients::testing::EcsReplay`, reached through `AWS_ENDPOINT_URL_ECS`): moto's
+//! ECS never advances a deployment, so a rollout cannot be watched against it.
+//!
+//! The project is the Terraform fixture's (`tf-root` stands in for the render, since no
+//! provider can be downloaded) with a service `web` `deployed-by` module `net`; the root
+//! outputs the rollout reads (`net__cluster_arn`, …) take their values from vars. Its
+//! image steps are the `ok` fixture: images are tested in `images.rs`.
+
+use forge_clients::testing::{Answer, EcsReplay};
+use serde_json::{Value, json};
+
+use crate::harness::fixture_plugin;
+use crate::terraform::{TfProject, events, ran};
+
+const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/forge-test";
+
+fn td(revision: u32) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:task-definition/web:{revision}")
+}
+
+struct Rollout {
+    tf: TfProject,
+    ecs: EcsReplay,
+}
+
+impl Rollout {
+    /// The project, deploying task definition revision `revision`.
+    fn new(revision: u32) -> Rollout {
+        let tf = TfProject::new("a");
+        let ok = fixture_plugin("ok");
+        let build = tf.project.pin_plugin("docker-build", &ok, &["files.read"]);
+        let push = tf.project.pin_plugin("ecr-push", &ok, &["files.read"]);
+        std::fs::create_dir_all(tf.project.root().join("web")).expect("mkdir web");
+        std::fs::write(tf.project.root().join("web/Dockerfile"), "FROM scratch\n")
+            .expect("write the Dockerfile");
+        let rollout = Rollout {
+            tf,
+            ecs: EcsReplay::start(),
+        };
+        rollout.set(revision, &build, &push);
+        rollout
+    }
+
+    fn set(&self, revision: u32, build: &str, push: &str) {
+        *self.tf.extra.borrow_mut() = format!(
+            r#"{build}
+{push}
+registry "r" {{ kind "ecr"; url "127.0.0.1:5000"; }}
+service "web" {{
+    build {{ context "web"; }}
+    repository "t/web"
+    port 8080
+    health-check path="/healthz" matcher="200"
+    deployed-by "net"
+    rollout timeout="10s" poll="20ms"
+}}
+var "net__cluster_arn" "{CLUSTER}"
+var "net__service_name" "web"
+var "net__task_definition_arn" "{td}"
+"#,
+            td = td(revision)
+        );
+        self.tf.set_var("a");
+    }
+
+    fn deploy(&self, code: i32) -> Vec<Value> {
+        events(
+            &self
+                .tf
+                .forge("--json deploy")
+                .env("AWS_ENDPOINT_URL_ECS", self.ecs.endpoint())
+                .code(code)
+                .run(),
+        )
+    }
+}
+
+fn deployment(id: &str, status: &str, revision: u32, state: &str, running: u64) -> Value {
+    json!({
+        "id": id, "status": status, "taskDefinition": td(revision),
+        "desiredCount": 2, "runningCount": running, "pendingCount": 2 - running.min(2),
+        "failedTasks": 0, "rolloutState": state, "createdAt": 1000.0
+    })
+}
+
+fn services(deployments: Vec<Value>, events: Vec<Value>) -> Answer {
+    Answer::Ok(json!({
+        "services": [{
+            "serviceName": "web", "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/forge-test/web",
+            "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
+            "taskDefinition": deployments[0]["taskDefinition"],
+            "deployments": deployments, "events": events
+        }],
+        "failures": []
+    }))
+}
+
+fn finished<'a>(events: &'a [Value], step: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["type"] == "step-finished" && e["step"] == step)
+        .unwrap_or_else(|| panic!("{step} did not finish: {events:#?}"))
+}
+
+fn lock_changes(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "state-lock")
+        .filter_map(|e| e["change"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_rolling_update_is_watched_to_completed_inside_the_lock() {
+    let p = Rollout::new(42);
+    p.ecs.script(
+        "DescribeServices",
+        vec![
+            Answer::throttled(),
+            services(
+                vec![
+                    deployment("ecs-svc/2", "PRIMARY", 42, "IN_PROGRESS", 0),
+                    deployment("ecs-svc/1", "ACTIVE", 41, "COMPLETED", 2),
+                ],
+                vec![],
+            ),
+            services(
+                vec![deployment("ecs-svc/2", "PRIMARY", 42, "COMPLETED", 2)],
+                vec![],
+            ),
+        ],
+    );
+    let first = p.deploy(0);
+    assert_eq!(
+        ran(&first),
+        [
+            "docker-build:web",
+            "ecr-push:web",
+            "terraform-render",
+            "terraform-apply",
+            "ecs-rollout:web"
+        ]
+    );
+    assert_eq!(lock_changes(&first), ["acquired", "released"]);
+    assert_eq!(p.ecs.count("DescribeServices"), 3, "{:#?}", p.ecs.calls());
+    let (_, request) = &p.ecs.calls()[0];
+    assert_eq!(request["cluster"], CLUSTER);
+    assert_eq!(request["services"], json!(["web"]));
+    let manifest = p.tf.manifest("ecs-rollout:web");
+    assert_eq!(manifest["task-definition"], td(42));
+    assert_eq!(manifest["deployment"], "ecs-svc/2");
+    assert_eq!(
+        (manifest["desired"].as_u64(), manifest["running"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let logs: Vec<&str> = first
+        .iter()
+        .filter(|e| e["type"] == "step-log" && e["step"] == "ecs-rollout:web")
+        .filter_map(|e| e["line"].as_str())
+        .collect();
+    assert!(
+        logs.iter().any(
+            |l| l.starts_with("web web:42 IN_PROGRESS: desired 2 running 0 pending 2 failed 0")
+        ),
+        "{logs:#?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("ThrottlingException")),
+        "{logs:#?}"
+    );
+
+    // Nothing changed: nothing runs, no lock.
+    let again = p.deploy(0);
+    assert!(ran(&again).is_empty(), "{again:#?}");
+    assert!(lock_changes(&again).is_empty());
+}
+
+#[test]
+fn a_circuit_breaker_rollback_fails_the_deploy_with_its_story() {
+    let p = Rollout::new(42);
+    let mut failed = deployment("ecs-svc/2", "ACTIVE", 42, "FAILED", 0);
+    failed["failedTasks"] = json!(3);
+    failed["rolloutStateReason"] = json!("ECS deployment circuit breaker: tasks failed to start.");
+    p.ecs
+        .script(
+            "DescribeServices",
+            vec![
+                services(vec![deployment("ecs-svc/2", "PRIMARY", 42, "IN_PROGRESS", 0)], vec![]),
+                services(
+                    vec![deployment("ecs-svc/3", "PRIMARY", 41, "IN_PROGRESS", 2), failed],
+                    vec![
+                        json!({"id": "2", "createdAt": 1300.0, "message": "(service web) rolling back to deployment ecs-svc/1."}),
+                        json!({"id": "1", "createdAt": 1200.0, "message": "(service web) (port 8080) is unhealthy in target-group web-tg due to (reason Health checks failed with these codes: [404])."}),
+                    ],
+                ),
+            ],
+        )
+        .script("ListTasks", vec![Answer::Ok(json!({"taskArns": ["arn:aws:ecs:us-east-1:123456789012:task/forge-test/t1"]}))])
+        .script(
+            "DescribeTasks",
+            vec![Answer::Ok(json!({"tasks": [{
+                "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/forge-test/t1",
+                "taskDefinitionArn": td(42), "lastStatus": "STOPPED", "startedBy": "ecs-svc/2",
+                "stoppedReason": "Task failed ELB health checks in (target-group web-tg)",
+                "containers": [{"name": "web", "lastStatus": "STOPPED", "exitCode": 137}]
+            }]}))],
+        );
+    let out = p.deploy(1);
+    let rollout = finished(&out, "ecs-rollout:web");
+    assert_eq!(rollout["status"], "failed");
+    let reason = rollout["reason"].as_str().unwrap_or_default();
+    for line in [
+        "ECS rolled back web to revision web:41: the deployment of revision web:42 failed after 3 failed tasks (ECS deployment circuit breaker: tasks failed to start.)",
+        "is unhealthy in target-group web-tg",
+        "rolling back to deployment ecs-svc/1",
+        "t1: Task failed ELB health checks in (target-group web-tg)",
+        "web exited 137",
+        "it asks GET /healthz on port 8080 and expects 200",
+    ] {
+        assert!(reason.contains(line), "{line:?} not in {reason}");
+    }
+    assert_eq!(lock_changes(&out), ["acquired", "released"]);
+    let (_, list) = p
+        .ecs
+        .calls()
+        .into_iter()
+        .find(|(op, _)| op == "ListTasks")
+        .expect("the stopped tasks were listed");
+    assert_eq!(list["desiredStatus"], "STOPPED");
+
+    // A failure is never cached: the next deploy watches again (and now it completes).
+    p.ecs.script(
+        "DescribeServices",
+        vec![services(
+            vec![deployment("ecs-svc/4", "PRIMARY", 42, "COMPLETED", 2)],
+            vec![],
+        )],
+    );
+    let next = p.deploy(0);
+    assert_eq!(ran(&next), ["ecs-rollout:web"]);
+}
+
+#[test]
+fn a_missing_service_fails_at_once() {
+    let p = Rollout::new(7);
+    p.ecs.script(
+        "DescribeServices",
+        vec![Answer::Ok(json!({"services": [], "failures": [{"arn": "arn:aws:ecs:us-east-1:123456789012:service/forge-test/web", "reason": "MISSING"}]}))],
+    );
+    let out = p.deploy(1);
+    let reason = finished(&out, "ecs-rollout:web")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.starts_with("ECS has no service web in cluster forge-test (MISSING)"),
+        "{reason}"
+    );
+    assert_eq!(p.ecs.count("DescribeServices"), 1);
+}
