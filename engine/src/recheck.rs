@@ -9,8 +9,12 @@
 //! [`Executor::recheck`](crate::executor::Executor::recheck) the cached output first, and
 //! a [`Verdict::Stale`] result is run again, with the reason shown, like any other miss.
 //!
-//! A recheck is one read (a HEAD of the state object), never a plan: a fully cached
-//! deploy makes exactly one network call per recheck and starts no `terraform`.
+//! A recheck is a read (a HEAD of the state object; one `DescribeServices` per cluster for
+//! the services the rollouts left), never a plan: a fully cached deploy makes only those
+//! calls and starts no `terraform`. `ecs-rollout` is the other case: someone's `aws ecs
+//! update-service`, or tasks that died since, make "the service runs revision 42, all
+//! tasks up" false; the apply's check sees it first and runs Terraform again, which puts
+//! the service back, and the rollout's own check then finds it rolling and watches.
 
 use std::sync::Arc;
 
@@ -30,7 +34,34 @@ pub enum Recheck {
     /// what the object is now.
     State {
         backend: forge_contract::lock::Backend,
+        /// The services the env's rollouts follow, named by the apply's own outputs: each
+        /// must still be settled on the task definition the apply output (one
+        /// `DescribeServices` per cluster for all of them). A service changed behind
+        /// forge's back makes the apply run again, under the lock, so Terraform puts it
+        /// back; the rollout then watches it.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        services: Vec<EcsService>,
     },
+    /// The ECS service a cached `ecs-rollout` left: its manifest's service must still be
+    /// settled on its task definition. Answered from the same batched `DescribeServices`
+    /// as the apply's check when there is one.
+    Rollout {
+        /// The project's region (the endpoint comes from the AWS chain).
+        region: String,
+    },
+}
+
+/// A service the apply's recheck looks at: the names of `terraform-apply`'s root outputs
+/// that hold its cluster, its ECS name and its task definition
+/// ([`forge_contract::terraform::root_output`] of the rollout's references).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EcsService {
+    /// The forge service (`backend`), for messages.
+    pub service: String,
+    pub region: String,
+    pub cluster: String,
+    pub name: String,
+    pub task_definition: String,
 }
 
 impl Recheck {
@@ -61,6 +92,7 @@ impl Recheck {
         match answer {
             Ok(Verdict::Fresh) => None,
             Ok(Verdict::Stale { detail }) => Some(self.stale_reason(&detail, since().as_deref())),
+            Ok(Verdict::Drifted { detail }) => Some(drift_reason(&detail, since().as_deref())),
             Err(err) => Some(self.unchecked_reason(&crate::scheduler::failure_reason(&err))),
         }
     }
@@ -75,16 +107,22 @@ impl Recheck {
             Recheck::State { .. } => {
                 format!("the state changed outside this forge{since}: {detail}")
             }
+            Recheck::Rollout { .. } => {
+                format!("the service is not as it was left{since}: {detail}")
+            }
         }
     }
 
     /// Why a step whose check could not be made runs again (it cannot be trusted).
     pub fn unchecked_reason(&self, error: &str) -> String {
         match self {
-            Recheck::State { backend } => format!(
+            Recheck::State { backend, .. } => format!(
                 "could not check the state object s3://{}/{} ({error}); running it again",
                 backend.bucket, backend.key
             ),
+            Recheck::Rollout { .. } => {
+                format!("could not check the service on ECS ({error}); running it again")
+            }
         }
     }
 }
@@ -109,6 +147,17 @@ pub enum Verdict {
     Fresh,
     /// It is not; `detail` says what differs (`ETag "a" → "b"`).
     Stale { detail: String },
+    /// The state is as the apply left it, but an ECS service is not (`frontend: it runs
+    /// frontend:40, the last deploy left frontend:42`): run the step again.
+    Drifted { detail: String },
+}
+
+/// Why a step whose ECS services drifted runs again.
+pub fn drift_reason(detail: &str, since: Option<&str>) -> String {
+    let since = since
+        .map(|run| format!(" since run {run}"))
+        .unwrap_or_default();
+    format!("ECS changed outside this forge{since}: {detail}")
 }
 
 /// Rechecks for `forge plan` and `forge explain`, which are not async: an

@@ -31,6 +31,7 @@ use forge_engine::recheck::{Recheck, RecheckRequest, Verdict};
 use forge_engine::store::{Store, canonical_json};
 
 use crate::builtins::Builtins;
+use crate::drift::EcsReads;
 use crate::error::HostError;
 use crate::grants::{GrantSet, Interface};
 use crate::host::{
@@ -45,6 +46,8 @@ pub struct HostExecutor {
     host: Arc<HostSlot>,
     /// The host's clients, reachable before the host starts: a recheck uses them.
     clients: Arc<Clients>,
+    /// The ECS answers of this command's rechecks ([`crate::drift`]).
+    ecs: Arc<EcsReads>,
     store: Store,
     builtins: Builtins,
     timeout: Option<Duration>,
@@ -66,6 +69,7 @@ impl HostExecutor {
         HostExecutor {
             clients: Arc::clone(host.clients()),
             host: Arc::new(HostSlot::Ready(host)),
+            ecs: Arc::default(),
             store,
             builtins,
             timeout: None,
@@ -82,6 +86,7 @@ impl HostExecutor {
                 host: OnceLock::new(),
             }),
             clients: Arc::default(),
+            ecs: Arc::default(),
             store,
             builtins,
             timeout: None,
@@ -464,10 +469,16 @@ impl Executor for HostExecutor {
         // Cancellation reaches a running plugin through the epoch callback, which sees
         // `request.cancel` within one tick.
         async move {
-            if crate::command::is_command(&request.step) {
-                return crate::command::run(request, this.store.clone()).await;
-            }
-            this.run_step(request).await.map_err(to_step_error)
+            // A step that runs may move the services (an apply above all): the ECS
+            // answers read before it must not serve a recheck after it.
+            this.ecs.forget();
+            let result = if crate::command::is_command(&request.step) {
+                crate::command::run(request, this.store.clone()).await
+            } else {
+                this.run_step(request).await.map_err(to_step_error)
+            };
+            this.ecs.forget();
+            result
         }
     }
 
@@ -479,8 +490,20 @@ impl Executor for HostExecutor {
         async move {
             let check = async {
                 match &request.check {
-                    Recheck::State { backend } => {
-                        this.recheck_state(backend, &request.output).await
+                    Recheck::State { backend, services } => {
+                        match this.recheck_state(backend, &request.output).await? {
+                            Verdict::Fresh => {
+                                this.ecs
+                                    .check_apply(&this.clients, services, &request.output)
+                                    .await
+                            }
+                            stale => Ok(stale),
+                        }
+                    }
+                    Recheck::Rollout { region } => {
+                        this.ecs
+                            .check_rollout(&this.clients, region, &request.output)
+                            .await
                     }
                 }
             };

@@ -30,6 +30,7 @@ pub mod builtins;
 pub mod cache;
 mod caps;
 pub mod command;
+mod drift;
 mod error;
 pub mod executor;
 pub mod grants;

@@ -39,6 +39,10 @@ impl Rollout {
             tf,
             ecs: EcsReplay::start(),
         };
+        rollout.tf.env.borrow_mut().push((
+            "AWS_ENDPOINT_URL_ECS".into(),
+            rollout.ecs.endpoint().to_owned(),
+        ));
         rollout.set(revision, &build, &push);
         rollout
     }
@@ -66,14 +70,7 @@ var "net__task_definition_arn" "{td}"
     }
 
     fn deploy(&self, code: i32) -> Vec<Value> {
-        events(
-            &self
-                .tf
-                .forge("--json deploy")
-                .env("AWS_ENDPOINT_URL_ECS", self.ecs.endpoint())
-                .code(code)
-                .run(),
-        )
+        events(&self.tf.forge("--json deploy").code(code).run())
     }
 }
 
@@ -171,10 +168,99 @@ fn a_rolling_update_is_watched_to_completed_inside_the_lock() {
         "{logs:#?}"
     );
 
-    // Nothing changed: nothing runs, no lock.
+    // Nothing changed: nothing runs, no lock, and ECS is read once: one DescribeServices
+    // for the cluster answers both the apply's check and the rollout's.
+    let before = p.ecs.calls().len();
     let again = p.deploy(0);
     assert!(ran(&again).is_empty(), "{again:#?}");
     assert!(lock_changes(&again).is_empty());
+    let calls: Vec<String> = p.ecs.calls()[before..]
+        .iter()
+        .map(|(op, _)| op.clone())
+        .collect();
+    assert_eq!(calls, ["DescribeServices"]);
+}
+
+#[test]
+fn a_service_changed_behind_forges_back_is_named_and_reapplied_under_the_lock() {
+    let p = Rollout::new(42);
+    p.ecs.script(
+        "DescribeServices",
+        vec![services(
+            vec![deployment("ecs-svc/2", "PRIMARY", 42, "COMPLETED", 2)],
+            vec![],
+        )],
+    );
+    p.deploy(0);
+
+    // Someone points the service at revision 40 by hand. `forge plan` says so; the deploy
+    // applies again (Terraform puts the service back: here the script plays that part),
+    // and the rollout watches the service settle on 42 again.
+    p.ecs.script(
+        "DescribeServices",
+        vec![
+            services(
+                vec![deployment("ecs-svc/5", "PRIMARY", 40, "COMPLETED", 2)],
+                vec![],
+            ),
+            services(
+                vec![deployment("ecs-svc/5", "PRIMARY", 40, "COMPLETED", 2)],
+                vec![],
+            ),
+            services(
+                vec![
+                    deployment("ecs-svc/6", "PRIMARY", 42, "IN_PROGRESS", 1),
+                    deployment("ecs-svc/5", "ACTIVE", 40, "COMPLETED", 1),
+                ],
+                vec![],
+            ),
+            services(
+                vec![deployment("ecs-svc/6", "PRIMARY", 42, "COMPLETED", 2)],
+                vec![],
+            ),
+        ],
+    );
+    let plan = p.tf.forge("--json plan").run().json_lines();
+    let apply = plan
+        .iter()
+        .find(|l| l["type"] == "plan-step" && l["step"] == "terraform-apply")
+        .expect("apply planned");
+    assert_eq!(apply["status"], "stale", "{apply}");
+    let reason = apply["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("ECS changed outside this forge since run ")
+            && reason.ends_with(": web: it runs web:40, the last deploy left web:42"),
+        "{reason}"
+    );
+
+    let out = p.deploy(0);
+    assert_eq!(ran(&out), ["terraform-apply", "ecs-rollout:web"]);
+    let apply = finished(&out, "terraform-apply");
+    assert!(
+        apply["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("it runs web:40, the last deploy left web:42"),
+        "{apply}"
+    );
+    assert_eq!(lock_changes(&out), ["acquired", "released"]);
+    let rollout = finished(&out, "ecs-rollout:web");
+    assert!(
+        rollout["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("its rollout is still in progress"),
+        "{rollout}"
+    );
+    assert_eq!(p.tf.manifest("ecs-rollout:web")["deployment"], "ecs-svc/6");
+    let writes: Vec<String> = p
+        .ecs
+        .calls()
+        .into_iter()
+        .map(|(op, _)| op)
+        .filter(|op| !op.starts_with("Describe") && !op.starts_with("List"))
+        .collect();
+    assert!(writes.is_empty(), "forge never writes to ECS: {writes:?}");
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub(crate) struct TfProject {
     pin: String,
     /// More of project.kdl (a step reading the apply's outputs).
     pub(crate) extra: std::cell::RefCell<String>,
+    /// More environment for every forge command (an ECS endpoint).
+    pub(crate) env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl TfProject {
@@ -39,6 +41,7 @@ impl TfProject {
             prefix: unique("forge-tf"),
             pin,
             extra: Default::default(),
+            env: Default::default(),
         };
         tf.set_var(v);
         tf
@@ -66,7 +69,11 @@ var "v" "{v}"
     }
 
     pub(crate) fn forge(&self, args: &str) -> Forge<'_> {
-        on_moto(&self.project, args).env(
+        let mut forge = on_moto(&self.project, args);
+        for (key, value) in self.env.borrow().iter() {
+            forge = forge.env(key, value);
+        }
+        forge.env(
             "FORGE_TERRAFORM",
             &self
                 .project

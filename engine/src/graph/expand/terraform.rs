@@ -78,6 +78,7 @@ pub(super) fn chain(new: &NewStep<'_>) -> Chain {
     // served only while the state object is as it left it.
     apply.recheck = config.state.as_ref().map(|state| Recheck::State {
         backend: state.lock_backend(&config.env),
+        services: Vec::new(),
     });
     // The rendered files come from the render.
     apply.need(ids::TERRAFORM_RENDER, project_span);
@@ -94,6 +95,7 @@ pub(super) fn chain(new: &NewStep<'_>) -> Chain {
 /// `terraform-apply` then outputs. Without the list Terraform would keep module outputs
 /// to itself.
 pub(super) fn export_outputs(steps: &mut [Step]) {
+    watch_services(steps);
     let wanted: std::collections::BTreeSet<String> = steps
         .iter()
         .filter(|s| s.id != ids::TERRAFORM_RENDER)
@@ -114,5 +116,58 @@ pub(super) fn export_outputs(steps: &mut [Step]) {
                     .collect(),
             ),
         );
+    }
+}
+
+/// Gives the apply's state recheck the services the rollouts follow (by the apply's own
+/// root outputs) and each such rollout its own recheck; see [`crate::recheck`].
+fn watch_services(steps: &mut [Step]) {
+    let mut watched = Vec::new();
+    for step in steps.iter_mut().filter(|s| s.plugin == ids::ECS_ROLLOUT) {
+        let crate::model::ConfigValue::Map(config) = &step.config else {
+            continue;
+        };
+        let (Some(crate::model::ConfigValue::Map(ecs)), Some(region)) =
+            (config.get("ecs"), config.get("region"))
+        else {
+            continue;
+        };
+        let output = |key: &str| match ecs.get(key) {
+            Some(crate::model::ConfigValue::Ref(r)) => {
+                forge_contract::terraform::root_output(&r.target)
+            }
+            _ => None,
+        };
+        let (Some(cluster), Some(name), Some(task_definition)) = (
+            output("cluster"),
+            output("service"),
+            output("task-definition"),
+        ) else {
+            continue;
+        };
+        let crate::model::ConfigValue::String(region) = region else {
+            continue;
+        };
+        let service = match &step.origin {
+            Origin::Service(name) => name.clone(),
+            _ => step.id.clone(),
+        };
+        step.recheck = Some(Recheck::Rollout {
+            region: region.clone(),
+        });
+        watched.push(crate::recheck::EcsService {
+            service,
+            region: region.clone(),
+            cluster,
+            name,
+            task_definition,
+        });
+    }
+    if let Some(Recheck::State { services, .. }) = steps
+        .iter_mut()
+        .find(|s| s.id == ids::TERRAFORM_APPLY)
+        .and_then(|s| s.recheck.as_mut())
+    {
+        *services = watched;
     }
 }
