@@ -130,6 +130,27 @@ Examples:
   forge deploy --env prod --timeout 20m")]
     Deploy(RunArgs),
 
+    /// Deploy again the images of the env's previous successful deploy
+    #[command(after_help = "\
+Goes back through Terraform, which owns the services: the pushes of that deploy are taken
+from forge's store (nothing is built), the root module is rendered with their digests,
+and the env is applied inside its state lock and the rollouts watched, like any deploy.
+It shows what changes first and asks on a terminal. Recorded as a run: a second rollback
+goes back further. `forge history` lists the deploys.
+
+Examples:
+  forge rollback --env prod                 every service
+  forge rollback --env prod backend         only the backend; the others keep what runs
+  forge rollback --env prod --yes           in CI: no question")]
+    Rollback(RollbackArgs),
+
+    /// List the env's deploys: when, commit, images, who, result
+    #[command(after_help = "\
+Examples:
+  forge history --env prod
+  forge history --env prod --json | jq -r 'select(.outcome == \"succeeded\") | .run'")]
+    History(HistoryArgs),
+
     /// Show which steps would run and why, without running anything
     #[command(after_help = "\
 Exit status with --detailed-exitcode (like terraform plan):
@@ -227,6 +248,32 @@ pub struct RunArgs {
     /// retrying like Terraform's -lock-timeout [default: 0s, fail at once]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Only these services; the others keep the images that run now [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Cancel a step that runs longer than this (e.g. `90s`, `20m`)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Wait this long for the env's state lock when someone else holds it
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Show at most this many deploys, newest first
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -137,6 +137,17 @@ pub enum CliError {
     #[diagnostic(code(forge::lock::declined))]
     Declined,
 
+    #[error("a rollback needs confirmation, and stdin is not a terminal")]
+    #[diagnostic(
+        code(forge::rollback::confirm),
+        help("read what it changes above, then pass `--yes`")
+    )]
+    RollbackNeedsConfirmation,
+
+    #[error("not rolled back: the answer was not `yes`")]
+    #[diagnostic(code(forge::rollback::declined))]
+    RollbackDeclined,
+
     #[error("`--terraform` plans a deploy, not a build")]
     #[diagnostic(
         code(forge::plan::terraform_build),
@@ -186,6 +197,7 @@ impl CliError {
             | CliError::ChangeDir { .. }
             | CliError::TestExecutor(_)
             | CliError::NeedsConfirmation
+            | CliError::RollbackNeedsConfirmation
             | CliError::TerraformNeedsDeploy => 2,
             CliError::Engine(err) if err.is_invalid_input() => 2,
             CliError::Plugin(err) if err.is_invalid_input() => 2,

@@ -77,6 +77,15 @@ pub enum Error {
         message: String,
     },
     /// A bug in forge, not in the project: a task that stopped unexpectedly.
+    /// `forge rollback` with nothing to go back to (exit 1).
+    #[error("nothing to roll back to in env `{env}`: {why}")]
+    #[diagnostic(code(forge::rollback::nothing))]
+    NothingToRollBack {
+        env: String,
+        why: String,
+        #[help]
+        help: Option<String>,
+    },
     #[error("internal error: {0}")]
     #[diagnostic(
         code(forge::internal),

@@ -244,6 +244,9 @@ fn run(
         finished: 2,
         outcome: RunOutcome::Succeeded,
         steps,
+        commit: None,
+        user: None,
+        rollback_of: None,
     };
     store.record_run(&record).expect("record run");
     record
@@ -503,6 +506,9 @@ fn record_run(
             finished: started + 1,
             outcome,
             steps,
+            commit: None,
+            user: None,
+            rollback_of: None,
         })
         .expect("record run");
 }

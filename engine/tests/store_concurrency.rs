@@ -90,6 +90,9 @@ fn hammer_worker() {
                     finished: 0,
                     outcome: RunOutcome::Succeeded,
                     steps: [(format!("step-{id}"), step)].into_iter().collect(),
+                    commit: None,
+                    user: None,
+                    rollback_of: None,
                 })
                 .expect("record run");
         }

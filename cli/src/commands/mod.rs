@@ -4,10 +4,12 @@ mod cache;
 mod completions;
 mod explain;
 mod graph;
+mod history;
 mod lock;
 mod man;
 mod plan;
 mod plugin;
+mod rollback;
 mod run;
 
 use forge_engine::model::Phase;
@@ -26,6 +28,8 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
     match &cli.command {
         Command::Build(args) => run::run(&ctx, args, Phase::Build),
         Command::Deploy(args) => run::run(&ctx, args, Phase::Deploy),
+        Command::Rollback(args) => rollback::rollback(&ctx, args),
+        Command::History(args) => history::history(&ctx, args),
         Command::Plan(args) => plan::plan(&ctx, args),
         Command::Graph(args) => graph::graph(&ctx, args),
         Command::Cache(command) => cache::cache(&ctx, command),

@@ -25,6 +25,31 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
         Ok(session) => session,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
     };
+    let options = RunOptions {
+        targets: args.steps.clone(),
+        step_timeout: args.timeout,
+        lock_timeout: args.lock_timeout.unwrap_or_default(),
+        ..options(ctx, phase)
+    };
+    execute(&session, options, reporter)
+}
+
+/// The options every run shares: the phase, `-j`, the command line, a fresh cancel token.
+pub(crate) fn options(ctx: &Context<'_>, phase: Phase) -> RunOptions {
+    RunOptions {
+        jobs: ctx.jobs(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        ..RunOptions::new(phase)
+    }
+}
+
+/// Runs `options` on the session (a deploy, a build, a rollback), reporting as it goes,
+/// and maps the result to an exit status.
+pub(crate) fn execute(
+    session: &Session,
+    options: RunOptions,
+    mut reporter: Box<dyn Reporter>,
+) -> Result<Outcome, CliError> {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,29 +63,21 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
             );
         }
     };
-    let cancel = CancellationToken::new();
-    let options = RunOptions {
-        phase,
-        jobs: ctx.jobs(),
-        targets: args.steps.clone(),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        cancel: cancel.clone(),
-        step_timeout: args.timeout,
-        lock_timeout: args.lock_timeout.unwrap_or_default(),
-    };
+    let cancel = options.cancel.clone();
+    let timeout = options.step_timeout;
     let test_executor = match test_executor() {
         Ok(executor) => executor,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
     };
-    let host = match host_executor(session.store_dir.clone(), builtins(), args.timeout) {
+    let host = match host_executor(session.store_dir.clone(), builtins(), timeout) {
         Ok(host) => host,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
     };
     let (result, tally) = runtime.block_on(async {
         tokio::spawn(watch_ctrl_c(cancel.clone()));
         match test_executor {
-            Some(executor) => drive(&session, Arc::new(executor), options, reporter.as_mut()).await,
-            None => drive(&session, Arc::new(host), options, reporter.as_mut()).await,
+            Some(executor) => drive(session, Arc::new(executor), options, reporter.as_mut()).await,
+            None => drive(session, Arc::new(host), options, reporter.as_mut()).await,
         }
     })?;
     match result {
@@ -93,7 +110,7 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, C
 const FAILURE_HELP: &str = "each step's error is printed above; fix it and run again (steps \
                             that succeeded are cached and will not rerun)";
 
-fn abort(
+pub(crate) fn abort(
     reporter: &mut dyn Reporter,
     err: CliError,
     summary: &Summary,

@@ -23,6 +23,8 @@ fn td(revision: u32) -> String {
 struct Rollout {
     tf: TfProject,
     ecs: EcsReplay,
+    /// The `plugin` nodes of the image steps.
+    pins: String,
 }
 
 impl Rollout {
@@ -38,19 +40,20 @@ impl Rollout {
         let rollout = Rollout {
             tf,
             ecs: EcsReplay::start(),
+            pins: format!("{build}\n{push}"),
         };
         rollout.tf.env.borrow_mut().push((
             "AWS_ENDPOINT_URL_ECS".into(),
             rollout.ecs.endpoint().to_owned(),
         ));
-        rollout.set(revision, &build, &push);
+        rollout.set(revision);
         rollout
     }
 
-    fn set(&self, revision: u32, build: &str, push: &str) {
+    /// project.kdl with the apply outputting task definition revision `revision`.
+    fn set(&self, revision: u32) {
         *self.tf.extra.borrow_mut() = format!(
-            r#"{build}
-{push}
+            r#"{pins}
 registry "r" {{ kind "ecr"; url "127.0.0.1:5000"; }}
 service "web" {{
     build {{ context "web"; }}
@@ -64,6 +67,7 @@ var "net__cluster_arn" "{CLUSTER}"
 var "net__service_name" "web"
 var "net__task_definition_arn" "{td}"
 "#,
+            pins = self.pins,
             td = td(revision)
         );
         self.tf.set_var("a");
@@ -345,4 +349,115 @@ fn a_missing_service_fails_at_once() {
         "{reason}"
     );
     assert_eq!(p.ecs.count("DescribeServices"), 1);
+}
+
+fn completed(revision: u32) -> Vec<Answer> {
+    vec![services(
+        vec![deployment("ecs-svc/1", "PRIMARY", revision, "COMPLETED", 2)],
+        vec![],
+    )]
+}
+
+#[test]
+fn a_rollback_deploys_the_previous_images_through_terraform_and_goes_further_back_next() {
+    let p = Rollout::new(42);
+    let none = p.tf.forge("--json rollback --yes").code(1).run();
+    assert!(
+        none.stderr
+            .contains("nothing to roll back to in env `default`: it has no successful deploy"),
+        "{}",
+        none.stderr
+    );
+
+    // Deploy A, then B with another image (and the revision Terraform registers for it).
+    p.ecs.script("DescribeServices", completed(42));
+    p.deploy(0);
+    let images_a = p.tf.manifest("terraform-apply")["outputs"]["images"].clone();
+    std::fs::write(
+        p.tf.project.root().join("web/Dockerfile"),
+        "FROM scratch\nLABEL v=b\n",
+    )
+    .expect("change the image");
+    p.set(43);
+    p.ecs.script("DescribeServices", completed(43));
+    let b = p.deploy(0);
+    assert!(ran(&b).contains(&"ecr-push:web".to_owned()), "{b:#?}");
+    let images_b = p.tf.manifest("terraform-apply")["outputs"]["images"].clone();
+    assert_ne!(images_a, images_b);
+
+    // Without a terminal, a rollback must be confirmed with --yes.
+    let unconfirmed = p.tf.forge("rollback").code(2).run();
+    assert!(
+        unconfirmed.stderr.contains("--yes"),
+        "{}",
+        unconfirmed.stderr
+    );
+
+    let history: Vec<Value> = p.tf.forge("--json history").run().json_lines();
+    let (run_b, run_a) = (history[0]["run"].clone(), history[1]["run"].clone());
+    assert_eq!(history.len(), 2, "{history:#?}");
+    assert_eq!(history[0]["revisions"]["web"], "web:43");
+
+    p.ecs.script("DescribeServices", completed(43));
+    let out = p.tf.forge("--json rollback --yes").run().json_lines();
+    let plan = out
+        .iter()
+        .find(|l| l["type"] == "rollback-plan")
+        .expect("what changes, first");
+    assert_eq!(plan["to"], run_a);
+    assert_eq!(plan["from"], run_b);
+    assert_eq!(plan["changes"][0]["service"], "web");
+    assert_eq!(plan["changes"][0]["revision_now"], "web:43");
+    assert_eq!(plan["changes"][0]["revision_then"], "web:42");
+    // No image is built or pushed: the pushes are A's; Terraform applies them under the
+    // lock and the rollout watches.
+    assert_eq!(
+        ran(&out),
+        ["terraform-render", "terraform-apply", "ecs-rollout:web"],
+        "{out:#?}"
+    );
+    assert_eq!(lock_changes(&out), ["acquired", "released"]);
+    let pinned = finished(&out, "ecr-push:web");
+    assert_eq!(pinned["status"], "cached");
+    assert_eq!(
+        pinned["reason"].as_str().unwrap_or_default(),
+        format!("the result of run {}", run_a.as_str().unwrap_or_default())
+    );
+    // The apply's state is what the render with A's images gives.
+    let state = p.tf.forge("--json history").run().json_lines();
+    assert_eq!(state.len(), 3);
+    assert_eq!(state[0]["rollback_of"], run_a);
+    assert_eq!(state[0]["images"]["web"], history[1]["images"]["web"]);
+    assert_eq!(applied_images(&p), images_a, "A's images were applied");
+
+    // A second rollback goes back from A: there is nothing before it.
+    let further =
+        p.tf.forge("--json rollback --yes")
+            .code(1)
+            .run()
+            .json_lines();
+    assert_eq!(further[0]["type"], "error", "{further:#?}");
+    assert_eq!(
+        further[0]["message"],
+        format!(
+            "nothing to roll back to in env `default`: no successful deploy before run {} pushed other images of web",
+            run_a.as_str().unwrap_or_default()
+        )
+    );
+}
+
+/// The `images` output of the newest run's apply: what the render gave Terraform.
+fn applied_images(p: &Rollout) -> Value {
+    let store = forge_engine::store::Store::open(p.tf.project.cache_dir()).expect("store");
+    let project = forge_engine::store::project_key("tf", p.tf.project.root());
+    let mut runs = store.runs(&project, "default").expect("runs");
+    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    let fingerprint = runs[0].steps["terraform-apply"]
+        .fingerprint
+        .clone()
+        .expect("the apply's fingerprint");
+    match store.lookup(&fingerprint) {
+        forge_engine::store::Lookup::Hit(hit) => hit.result.manifest["outputs"]["images"].clone(),
+        _ => panic!("the newest apply has no stored result"),
+    }
 }

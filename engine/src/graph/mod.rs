@@ -25,7 +25,7 @@ mod validate;
 pub use error::GraphError;
 pub use render::LOCKED_MARK;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use miette::SourceSpan;
 use serde::Serialize;
@@ -197,6 +197,35 @@ impl StepGraph {
             }
         }
         (0..self.steps.len()).filter(|&i| selected[i]).collect()
+    }
+
+    /// `selected` without what only `pinned` steps need: walking up from the selected
+    /// steps nothing selected depends on, a pinned step is kept but not what is above it.
+    /// `forge rollback` pins the pushes of an earlier deploy, so no image is built.
+    pub fn up_to_pinned(&self, selected: &[usize], pinned: &BTreeSet<&str>) -> Vec<usize> {
+        let in_run: BTreeSet<usize> = selected.iter().copied().collect();
+        let needed: BTreeSet<usize> = selected
+            .iter()
+            .flat_map(|&i| self.deps[i].iter().copied())
+            .filter(|d| in_run.contains(d))
+            .collect();
+        let mut stack: Vec<usize> = selected
+            .iter()
+            .copied()
+            .filter(|i| !needed.contains(i))
+            .collect();
+        let mut keep = BTreeSet::new();
+        while let Some(i) = stack.pop() {
+            if !keep.insert(i) || pinned.contains(self.steps[i].id.as_str()) {
+                continue;
+            }
+            stack.extend(self.deps[i].iter().copied().filter(|d| in_run.contains(d)));
+        }
+        selected
+            .iter()
+            .copied()
+            .filter(|i| keep.contains(i))
+            .collect()
     }
 
     /// The step id closest to `name`, for "did you mean" help.

@@ -1,7 +1,7 @@
 //! Graph expansion and validation on configs built in code (the parser has its own tests;
 //! end-to-end graph tests from `project.kdl` live in `engine/tests/`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -174,6 +174,30 @@ fn a_service_deployed_by_a_module_has_its_rollout_read_that_modules_outputs() {
         panic!("a map")
     };
     assert_eq!(f["ecs"], ConfigValue::Null);
+}
+
+#[test]
+fn pinned_pushes_leave_out_what_only_they_need() {
+    let graph = StepGraph::from_config(&two_tier(), &source()).expect("valid graph");
+    let all = graph.closure(Phase::Deploy, &[]);
+    let pinned: BTreeSet<&str> = ["ecr-push:backend", "ecr-push:frontend"].into();
+    let kept = ids(&graph, &graph.up_to_pinned(&all, &pinned));
+    assert_eq!(
+        kept,
+        [
+            "ecr-push:backend",
+            "ecr-push:frontend",
+            "terraform-render",
+            "terraform-apply",
+            "ecs-rollout:backend",
+            "ecs-rollout:frontend",
+        ],
+        "no image is built"
+    );
+    let one: BTreeSet<&str> = ["ecr-push:backend"].into();
+    let kept = ids(&graph, &graph.up_to_pinned(&all, &one));
+    assert!(kept.contains(&"docker-build:frontend".to_owned()));
+    assert!(!kept.contains(&"docker-build:backend".to_owned()));
 }
 
 #[test]

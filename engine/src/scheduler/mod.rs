@@ -58,6 +58,22 @@ pub struct RunOptions {
     /// How long to wait for the env's state lock when someone else holds it
     /// (`--lock-timeout`; zero fails at once, like Terraform's default).
     pub lock_timeout: Duration,
+    /// Steps whose result is taken from an earlier run instead of running them, by id
+    /// (`forge rollback`: the pushes of the deploy it goes back to). What only they need
+    /// does not run at all.
+    pub pinned: BTreeMap<String, Pinned>,
+    /// Recorded in run history: the run whose images this one deploys again.
+    pub rollback_of: Option<String>,
+}
+
+/// An earlier run's result of a step, served in its place ([`RunOptions::pinned`]).
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub fingerprint: String,
+    pub output_hash: String,
+    pub output: Arc<StepOutput>,
+    /// The run it comes from.
+    pub run: String,
 }
 
 impl RunOptions {
@@ -71,6 +87,8 @@ impl RunOptions {
             cancel: CancellationToken::new(),
             step_timeout: None,
             lock_timeout: Duration::ZERO,
+            pinned: BTreeMap::new(),
+            rollback_of: None,
         }
     }
 }
@@ -96,12 +114,16 @@ pub(crate) struct RunContext {
     pub previous: Arc<LazyPrevious>,
     /// The env's state lock, when the graph has one and the run selected a locked step.
     pub lock: Option<Arc<HeldLock>>,
+    /// [`RunOptions::pinned`].
+    pub pinned: BTreeMap<String, Pinned>,
 }
 
 /// The result of a run: the summary and, per step id, its outcome (for run history).
 pub(crate) struct RunResult {
     pub summary: Summary,
     pub outcomes: BTreeMap<String, StepOutcome>,
+    /// The commit the run's inputs were read at (set by the session).
+    pub commit: Option<String>,
 }
 
 pub(crate) async fn run<E: Executor>(
@@ -276,6 +298,7 @@ pub(crate) async fn run<E: Executor>(
             .into_iter()
             .map(|(i, o)| (graph.steps[i].id.clone(), o))
             .collect(),
+        commit: None,
     }
 }
 
@@ -361,6 +384,16 @@ struct StepTask {
 impl StepTask {
     async fn run<E: Executor>(&self, executor: Arc<E>) -> StepOutcome {
         let step = self.ctx.steps[self.index].clone();
+        if let Some(pinned) = self.ctx.pinned.get(&step.id) {
+            return StepOutcome {
+                status: StepStatus::Cached,
+                fingerprint_hash: Some(pinned.fingerprint.clone()),
+                output_hash: Some(pinned.output_hash.clone()),
+                output: Some(pinned.output.clone()),
+                reason: Some(format!("the result of run {}", pinned.run)),
+                duration: Duration::ZERO,
+            };
+        }
         let failed = |reason: String, fingerprint_hash: Option<String>| StepOutcome {
             status: StepStatus::Failed,
             fingerprint_hash,

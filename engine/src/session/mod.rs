@@ -11,6 +11,7 @@
 
 mod infra;
 mod plan;
+pub mod rollback;
 
 pub use infra::InfraPlan;
 pub use plan::{Explanation, LastRun, Plan, PlanStatus, PlannedLock, PlannedStep};
@@ -115,7 +116,12 @@ impl Session {
         for target in &options.targets {
             self.check_step(target)?;
         }
-        let selected = self.graph.closure(options.phase, &options.targets);
+        let mut selected = self.graph.closure(options.phase, &options.targets);
+        if !options.pinned.is_empty() {
+            let pinned: std::collections::BTreeSet<&str> =
+                options.pinned.keys().map(String::as_str).collect();
+            selected = self.graph.up_to_pinned(&selected, &pinned);
+        }
         let cache = Arc::new(Cache::open(&self.store_dir)?);
         if cache.store().upgraded() {
             events.send(Event::Warning {
@@ -163,8 +169,10 @@ impl Session {
             cache: cache.clone(),
             previous,
             lock,
+            pinned: options.pinned.clone(),
         });
-        let result = scheduler::run(ctx, executor, &options, &selected, events.clone()).await;
+        let mut result = scheduler::run(ctx, executor, &options, &selected, events.clone()).await;
+        result.commit = inputs.commit();
 
         if let Err(err) = inputs.save() {
             events.send(Event::Warning {
@@ -296,6 +304,12 @@ impl Session {
             finished: crate::store::now_ms(),
             outcome,
             steps,
+            commit: result.commit.clone(),
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .ok()
+                .filter(|u| !u.is_empty()),
+            rollback_of: options.rollback_of.clone(),
         }
     }
 

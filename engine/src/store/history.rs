@@ -54,6 +54,15 @@ pub struct RunRecord {
     pub outcome: RunOutcome,
     /// By step id.
     pub steps: BTreeMap<String, StepRecord>,
+    /// The commit the run built or deployed, when the project is a git repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Who ran it (`$USER`), for `forge history`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// For a `forge rollback`: the run whose images it deployed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
 }
 
 pub fn now_ms() -> u64 {
