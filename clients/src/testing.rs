@@ -8,6 +8,10 @@
 //! once the sequence is used up), so a test scripts what each poll sees. Everything moto
 //! can do (task definitions, services, describe calls on a static service) is tested
 //! against moto instead.
+//!
+//! It answers ELBv2's `DescribeTargetHealth` too (the query protocol: the operation is the
+//! form body's `Action`, the answer XML), so the story of a failed rollout can show the
+//! health of its targets.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,8 +23,11 @@ use std::sync::{Arc, Mutex};
 pub enum Answer {
     /// HTTP 200 with this JSON body.
     Ok(serde_json::Value),
-    /// An ECS error: HTTP 400 with `{"__type": code, "message": message}`.
+    /// An ECS error: HTTP 400 with `{"__type": code, "message": message}` (for a query
+    /// protocol call, the XML `ErrorResponse`).
     Error { code: String, message: String },
+    /// HTTP 200 with this XML body (a query protocol answer, ELBv2's).
+    Xml(String),
 }
 
 impl Answer {
@@ -122,8 +129,28 @@ fn serve(stream: TcpStream, script: &Mutex<Script>) {
         let Some((target, body)) = read_request(&mut reader) else {
             return;
         };
-        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
-        let request = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        // JSON protocols name the operation in `x-amz-target`; the query protocol in the
+        // form body's `Action`.
+        let query = target.is_empty();
+        let (operation, request) = if query {
+            let form = String::from_utf8_lossy(&body).into_owned();
+            let fields: serde_json::Map<String, serde_json::Value> = form
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), serde_json::Value::String(percent_decode(v))))
+                .collect();
+            let action = fields
+                .get("Action")
+                .and_then(|a| a.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            (action, serde_json::Value::Object(fields))
+        } else {
+            (
+                target.rsplit('.').next().unwrap_or_default().to_owned(),
+                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            )
+        };
         let answer = {
             let mut script = script.lock().unwrap_or_else(|e| e.into_inner());
             script.calls.push((operation.clone(), request));
@@ -148,6 +175,13 @@ fn serve(stream: TcpStream, script: &Mutex<Script>) {
         };
         let (status, body) = match answer {
             Some(Answer::Ok(json)) => ("200 OK", json.to_string()),
+            Some(Answer::Xml(xml)) => ("200 OK", xml),
+            Some(Answer::Error { code, message }) if query => (
+                "400 Bad Request",
+                format!(
+                    "<ErrorResponse><Error><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
+                ),
+            ),
             Some(Answer::Error { code, message }) => (
                 "400 Bad Request",
                 serde_json::json!({ "__type": code, "message": message }).to_string(),
@@ -162,7 +196,12 @@ fn serve(stream: TcpStream, script: &Mutex<Script>) {
             ),
         };
         let head = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n",
+            "HTTP/1.1 {status}\r\ncontent-type: {}\r\ncontent-length: {}\r\n\r\n",
+            if query {
+                "text/xml"
+            } else {
+                "application/x-amz-json-1.1"
+            },
             body.len()
         );
         // One write: a head and a body in two segments would meet the client's delayed
@@ -171,6 +210,29 @@ fn serve(stream: TcpStream, script: &Mutex<Script>) {
             return;
         }
     }
+}
+
+/// `%XX` and `+` of a form value, decoded.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&value[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One request's `x-amz-target` and body; `None` when the connection ends.

@@ -143,6 +143,39 @@ pub struct Container {
     pub reason: Option<String>,
 }
 
+/// One target of a service's load balancer target group, as ELBv2's
+/// `DescribeTargetHealth` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    /// The task's IP (Fargate) or instance id.
+    pub id: String,
+    pub port: Option<u64>,
+    /// `initial`, `healthy`, `unhealthy`, `unused`, `draining`, `unavailable`.
+    pub state: String,
+    /// `Target.ResponseCodeMismatch`, `Target.Timeout`, `Target.FailedHealthChecks`…
+    pub reason: Option<String>,
+    /// `Health checks failed with these codes: [404]`.
+    pub description: Option<String>,
+}
+
+impl fmt::Display for TargetHealth {
+    /// `10.0.1.5:8080 unhealthy: Target.ResponseCodeMismatch (Health checks failed with these codes: [404])`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        write!(f, " {}", self.state)?;
+        if let Some(reason) = &self.reason {
+            write!(f, ": {reason}")?;
+        }
+        if let Some(description) = &self.description {
+            write!(f, " ({description})")?;
+        }
+        Ok(())
+    }
+}
+
 /// The deployment status of the newest deployment.
 pub const PRIMARY: &str = "PRIMARY";
 /// `rolloutState` of a deployment that reached its desired count and passed its checks.

@@ -295,6 +295,15 @@ pub trait Host {
         let _ = (target, cluster, tasks);
         Err(AwsError::Credentials(UNAVAILABLE.into()))
     }
+    /// `ecs.describe-target-health` (capability `aws`).
+    fn elb_describe_target_health(
+        &self,
+        target: &AwsTarget,
+        target_group: &str,
+    ) -> Result<Vec<ecs::TargetHealth>, AwsError> {
+        let _ = (target, target_group);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
     /// `ecs.pause` (capability `aws`): waits about `ms`, returns the step's elapsed
     /// milliseconds. A host without it does not wait and answers `u64::MAX`, so a watcher
     /// gives up at once instead of spinning.
@@ -601,6 +610,16 @@ impl Context {
         tasks: &[String],
     ) -> Result<Vec<ecs::Task>, AwsError> {
         self.host.ecs_describe_tasks(target, cluster, tasks)
+    }
+
+    /// The health of the targets of a load balancer target group (ELBv2
+    /// `DescribeTargetHealth`; capability `aws`).
+    pub fn elb_describe_target_health(
+        &self,
+        target: &AwsTarget,
+        target_group: &str,
+    ) -> Result<Vec<ecs::TargetHealth>, AwsError> {
+        self.host.elb_describe_target_health(target, target_group)
     }
 
     /// Waits about `ms` milliseconds before the next poll and returns the milliseconds

@@ -483,6 +483,27 @@ impl Host for WitHost {
             .map_err(aws_error)
     }
 
+    fn elb_describe_target_health(
+        &self,
+        target: &AwsTarget,
+        target_group: &str,
+    ) -> Result<Vec<contract_ecs::TargetHealth>, AwsError> {
+        ecs::describe_target_health(&aws_target(target), target_group)
+            .map(|targets| {
+                targets
+                    .into_iter()
+                    .map(|t| contract_ecs::TargetHealth {
+                        id: t.id,
+                        port: t.port,
+                        state: t.state,
+                        reason: t.reason,
+                        description: t.description,
+                    })
+                    .collect()
+            })
+            .map_err(aws_error)
+    }
+
     fn pause(&self, ms: u32) -> u64 {
         ecs::pause(ms)
     }

@@ -719,6 +719,19 @@ impl Host for MockBackend {
         Ok(self.state.borrow_mut().ecs.describe_tasks(tasks))
     }
 
+    fn elb_describe_target_health(
+        &self,
+        _target: &AwsTarget,
+        target_group: &str,
+    ) -> Result<Vec<ecs::TargetHealth>, AwsError> {
+        self.aws()?;
+        Ok(self
+            .state
+            .borrow_mut()
+            .ecs
+            .describe_target_health(target_group))
+    }
+
     fn pause(&self, ms: u32) -> u64 {
         self.state.borrow_mut().ecs.pause(ms)
     }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use crate::AwsError;
-use crate::ecs::{Services, Task};
+use crate::ecs::{Services, TargetHealth, Task};
 
 /// A scripted ECS: what each `DescribeServices` call answers, the service's tasks, and
 /// the calls made.
@@ -15,7 +15,10 @@ pub struct MockEcs {
     pub describe: VecDeque<Result<Services, AwsError>>,
     /// The tasks `ListTasks`/`DescribeTasks` know, stopped ones included.
     pub tasks: Vec<Task>,
-    /// Every call: `DescribeServices`, `ListTasks STOPPED`, `DescribeTasks 2`, `pause 5000`.
+    /// Target group ARN → the health of its targets (`DescribeTargetHealth`).
+    pub targets: std::collections::BTreeMap<String, Vec<TargetHealth>>,
+    /// Every call: `DescribeServices`, `ListTasks STOPPED`, `DescribeTasks 2`,
+    /// `DescribeTargetHealth ARN`, `pause 5000`.
     pub calls: Vec<String>,
     /// The virtual clock, in milliseconds since the step started: each `pause` adds to it.
     pub clock: u64,
@@ -34,6 +37,18 @@ impl MockEcs {
     #[must_use]
     pub fn with_tasks(mut self, tasks: impl IntoIterator<Item = Task>) -> MockEcs {
         self.tasks.extend(tasks);
+        self
+    }
+
+    /// Gives target group `arn` these targets.
+    #[must_use]
+    pub fn with_targets(
+        mut self,
+        arn: &str,
+        targets: impl IntoIterator<Item = TargetHealth>,
+    ) -> MockEcs {
+        self.targets
+            .insert(arn.to_owned(), targets.into_iter().collect());
         self
     }
 
@@ -74,6 +89,11 @@ impl MockEcs {
             .filter(|t| arns.contains(&t.task_arn))
             .cloned()
             .collect()
+    }
+
+    pub(crate) fn describe_target_health(&mut self, arn: &str) -> Vec<TargetHealth> {
+        self.calls.push(format!("DescribeTargetHealth {arn}"));
+        self.targets.get(arn).cloned().unwrap_or_default()
     }
 
     pub(crate) fn pause(&mut self, ms: u32) -> u64 {

@@ -15,6 +15,8 @@ use crate::harness::fixture_plugin;
 use crate::terraform::{TfProject, events, ran};
 
 const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/forge-test";
+const TARGET_GROUP: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef";
 
 fn td(revision: u32) -> String {
     format!("arn:aws:ecs:us-east-1:123456789012:task-definition/web:{revision}")
@@ -42,10 +44,13 @@ impl Rollout {
             ecs: EcsReplay::start(),
             pins: format!("{build}\n{push}"),
         };
-        rollout.tf.env.borrow_mut().push((
-            "AWS_ENDPOINT_URL_ECS".into(),
-            rollout.ecs.endpoint().to_owned(),
-        ));
+        // The replay answers ECS and ELBv2 (target health) alike.
+        for service in ["ECS", "ELASTIC_LOAD_BALANCING_V2"] {
+            rollout.tf.env.borrow_mut().push((
+                format!("AWS_ENDPOINT_URL_{service}"),
+                rollout.ecs.endpoint().to_owned(),
+            ));
+        }
         rollout.set(revision);
         rollout
     }
@@ -92,7 +97,8 @@ fn services(deployments: Vec<Value>, events: Vec<Value>) -> Answer {
             "serviceName": "web", "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/forge-test/web",
             "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
             "taskDefinition": deployments[0]["taskDefinition"],
-            "deployments": deployments, "events": events
+            "deployments": deployments, "events": events,
+            "loadBalancers": [{"targetGroupArn": TARGET_GROUP, "containerName": "web", "containerPort": 8080}]
         }],
         "failures": []
     }))
@@ -296,6 +302,10 @@ fn a_circuit_breaker_rollback_fails_the_deploy_with_its_story() {
                 "stoppedReason": "Task failed ELB health checks in (target-group web-tg)",
                 "containers": [{"name": "web", "lastStatus": "STOPPED", "exitCode": 137}]
             }]}))],
+        )
+        .script(
+            "DescribeTargetHealth",
+            vec![Answer::Xml("<DescribeTargetHealthResponse><DescribeTargetHealthResult><TargetHealthDescriptions><member><Target><Id>10.0.10.5</Id><Port>8080</Port></Target><TargetHealth><State>unhealthy</State><Reason>Target.ResponseCodeMismatch</Reason><Description>Health checks failed with these codes: [404]</Description></TargetHealth></member></TargetHealthDescriptions></DescribeTargetHealthResult></DescribeTargetHealthResponse>".into())],
         );
     let out = p.deploy(1);
     let rollout = finished(&out, "ecs-rollout:web");
@@ -307,6 +317,7 @@ fn a_circuit_breaker_rollback_fails_the_deploy_with_its_story() {
         "rolling back to deployment ecs-svc/1",
         "t1: Task failed ELB health checks in (target-group web-tg)",
         "web exited 137",
+        "web-tg: 10.0.10.5:8080 unhealthy: Target.ResponseCodeMismatch (Health checks failed with these codes: [404])",
         "it asks GET /healthz on port 8080 and expects 200",
     ] {
         assert!(reason.contains(line), "{line:?} not in {reason}");

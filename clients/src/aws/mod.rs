@@ -1,5 +1,6 @@
 //! AWS: the ECR calls a push needs (`ecr`), the S3 objects ([`s3`]) and DynamoDB items
-//! ([`dynamodb`]) of Terraform's state lock, with the standard AWS chain's region, endpoint
+//! ([`dynamodb`]) of Terraform's state lock, the ECS reads of a rollout ([`ecs`]) and the
+//! health of its targets ([`elb`]), with the standard AWS chain's region, endpoint
 //! and credentials. `ecr_login` returns [`Credentials`](crate::registry::Credentials) for
 //! the registry client, never the token itself.
 //!
@@ -30,8 +31,10 @@ use crate::reason::{connect_reason, innermost};
 pub mod dynamodb;
 mod ecr;
 pub mod ecs;
+pub mod elb;
 pub mod s3;
 mod signed;
+mod xml;
 
 pub use ecr::Repository;
 

@@ -48,12 +48,7 @@ fn dns_compatible(bucket: &str) -> bool {
 /// The `<Code>` and `<Message>` of an S3 error document, or the status when it has none.
 fn error_of(reply: &Reply) -> AwsError {
     let body = String::from_utf8_lossy(&reply.body);
-    let tagged = |tag: &str| {
-        let open = format!("<{tag}>");
-        let start = body.find(&open)? + open.len();
-        let len = body[start..].find('<')?;
-        Some(body[start..start + len].trim().to_owned())
-    };
+    let tagged = |tag: &str| super::xml::text(&body, tag);
     let code = tagged("Code").unwrap_or_else(|| match reply.status {
         StatusCode::FORBIDDEN => "AccessDenied".to_owned(),
         StatusCode::NOT_FOUND => "NoSuchBucket".to_owned(),

@@ -41,7 +41,12 @@ pub(crate) struct Signed {
 /// service (the ECS replay endpoint of forge's tests) is reached while the others go to
 /// moto or AWS.
 fn service_endpoint(service: &str) -> Option<String> {
-    std::env::var(format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()))
+    // The variable is named by the service's id, which is not always its signing name.
+    let id = match service {
+        "elasticloadbalancing" => "ELASTIC_LOAD_BALANCING_V2".to_owned(),
+        other => other.to_ascii_uppercase(),
+    };
+    std::env::var(format!("AWS_ENDPOINT_URL_{id}"))
         .ok()
         .filter(|e| !e.is_empty())
         .map(|e| e.trim_end_matches('/').to_owned())

@@ -207,3 +207,39 @@ async fn throttling_is_its_own_error_and_list_tasks_reads_every_page() {
     );
     assert_eq!(tasks[0].containers[0].exit_code, Some(1));
 }
+
+#[tokio::test]
+async fn target_health_is_read_over_the_query_protocol() {
+    let replay = EcsReplay::start();
+    let (aws, target) = replay_target(&replay);
+    let group = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/abc";
+    replay.script(
+        "DescribeTargetHealth",
+        vec![
+            Answer::Error {
+                code: "Throttling".into(),
+                message: "Rate exceeded".into(),
+            },
+            Answer::Xml(
+                "<DescribeTargetHealthResponse><DescribeTargetHealthResult><TargetHealthDescriptions><member><Target><Id>10.0.10.5</Id><Port>8080</Port></Target><TargetHealth><State>unhealthy</State><Reason>Target.Timeout</Reason><Description>Request timed out</Description></TargetHealth></member></TargetHealthDescriptions></DescribeTargetHealthResult></DescribeTargetHealthResponse>".into(),
+            ),
+        ],
+    );
+    let throttled = aws
+        .elb_describe_target_health(&target, group)
+        .await
+        .expect_err("throttled first");
+    assert!(matches!(throttled, AwsError::Throttled(_)), "{throttled:?}");
+    let targets = aws
+        .elb_describe_target_health(&target, group)
+        .await
+        .expect("described");
+    assert_eq!(
+        targets[0].to_string(),
+        "10.0.10.5:8080 unhealthy: Target.Timeout (Request timed out)"
+    );
+    let calls = replay.calls();
+    assert_eq!(calls[1].0, "DescribeTargetHealth");
+    assert_eq!(calls[1].1["TargetGroupArn"], group, "the form is decoded");
+    assert_eq!(calls[1].1["Version"], "2015-12-01");
+}

@@ -1,5 +1,5 @@
-//! Binding of `forge:plugin/ecs` to [`forge_clients::aws`]'s ECS reads, and `pause`, the
-//! one way a plugin waits between polls.
+//! Binding of `forge:plugin/ecs` to [`forge_clients::aws`]'s ECS and ELBv2 reads, and
+//! `pause`, the one way a plugin waits between polls.
 
 use std::hash::BuildHasher;
 use std::time::Duration;
@@ -163,6 +163,31 @@ impl wit::Host for CapsView<'_> {
         self.ecs_call(async move {
             let found = aws.ecs_describe_tasks(&target, &cluster, &tasks).await?;
             Ok(found.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    async fn describe_target_health(
+        &mut self,
+        target: wit::Target,
+        target_group: String,
+    ) -> wasmtime::Result<Result<Vec<wit::TargetHealth>, wit::AwsError>> {
+        let aws = self.clients.aws();
+        let target = Target::from(target);
+        self.ecs_call(async move {
+            let found = aws
+                .elb_describe_target_health(&target, &target_group)
+                .await?;
+            Ok(found
+                .into_iter()
+                .map(|t| wit::TargetHealth {
+                    id: t.id,
+                    port: t.port,
+                    state: t.state,
+                    reason: t.reason,
+                    description: t.description,
+                })
+                .collect())
         })
         .await
     }

@@ -280,6 +280,13 @@ pub fn watch(
             ))
             .with_help("a service being deleted (DRAINING) or deleted (INACTIVE) cannot roll out: re-apply the env so Terraform creates it again"));
         }
+        if let Some(d) = service
+            .deployments
+            .iter()
+            .find(|d| ecs::same_task_definition(&d.task_definition, &watched.task_definition))
+        {
+            ctx.progress(d.running_count, d.desired_count);
+        }
         let line = progress_line(&service, watched, elapsed);
         if line != last_line {
             ctx.info(&line);

@@ -5,11 +5,13 @@
 //!   targets, "unable to", errors, rollbacks), oldest first;
 //! - the deployment's stopped tasks: `stoppedReason` and each container's exit code and
 //!   reason;
+//! - the health of the targets of the service's target groups (ELBv2), the ones not
+//!   healthy;
 //! - [`hints`]: image pulls from private subnets without a route to ECR, access denied to
 //!   the execution role, `iam:PassRole`, ALB health checks (with the project's path, port
 //!   and matcher), an essential container exiting (its exit code and log stream).
 
-use forge_plugin_sdk::ecs::{Deployment, Service, Task};
+use forge_plugin_sdk::ecs::{Deployment, Service, TargetHealth, Task};
 use forge_plugin_sdk::{AwsTarget, Context, Error};
 
 use crate::{Config, Watched};
@@ -42,6 +44,9 @@ pub fn report(
 ) -> Error {
     let events = service.map(|s| events(s, deployment)).unwrap_or_default();
     let tasks = stopped_tasks(ctx, watched, target, deployment);
+    let targets = service
+        .map(|s| target_health(ctx, target, s))
+        .unwrap_or_default();
     let mut lines = vec![headline];
     if !events.is_empty() {
         lines.push("service events:".into());
@@ -53,8 +58,13 @@ pub fn report(
             lines.extend(describe_task(task).into_iter().map(|l| format!("  {l}")));
         }
     }
+    if !targets.is_empty() {
+        lines.push("load balancer targets:".into());
+        lines.extend(targets.iter().map(|(group, t)| format!("  {group}: {t}")));
+    }
     let text = lines.join("\n");
-    let hints = hints(config, &events, &tasks);
+    let unhealthy: Vec<TargetHealth> = targets.into_iter().map(|(_, t)| t).collect();
+    let hints = hints(config, &events, &tasks, &unhealthy);
     let help = if hints.is_empty() {
         format!(
             "the service events above are ECS's own account; `aws ecs describe-services --cluster {} --services {}` shows them all",
@@ -129,6 +139,41 @@ fn stopped_tasks(
         .collect()
 }
 
+/// The targets of the service's target groups that are not healthy, with their group's
+/// name (`arn:…:targetgroup/backend-tg/abc` → `backend-tg`).
+fn target_health(
+    ctx: &Context,
+    target: &AwsTarget,
+    service: &Service,
+) -> Vec<(String, TargetHealth)> {
+    let mut out = Vec::new();
+    for group in service
+        .load_balancers
+        .iter()
+        .filter_map(|l| l.target_group_arn.as_deref())
+    {
+        let name = group
+            .split(":targetgroup/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(group)
+            .to_owned();
+        match ctx.elb_describe_target_health(target, group) {
+            Ok(targets) => out.extend(
+                targets
+                    .into_iter()
+                    .filter(|t| t.state != "healthy")
+                    .take(MAX_TASKS)
+                    .map(|t| (name.clone(), t)),
+            ),
+            Err(e) => ctx.warn(format!(
+                "could not read the health of target group {name}: {e}"
+            )),
+        }
+    }
+    out
+}
+
 /// The task id of an ARN (`arn:…:task/cluster/abc123` → `abc123`).
 pub fn task_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
@@ -154,8 +199,17 @@ fn describe_task(task: &Task) -> Vec<String> {
 }
 
 /// Plain hints for the causes the story shows.
-pub fn hints(config: &Config, events: &[String], tasks: &[Task]) -> Vec<String> {
+pub fn hints(
+    config: &Config,
+    events: &[String],
+    tasks: &[Task],
+    targets: &[TargetHealth],
+) -> Vec<String> {
     let mut text = events.join("\n");
+    for t in targets {
+        text.push('\n');
+        text.push_str(&t.to_string());
+    }
     for task in tasks {
         text.push('\n');
         text.push_str(task.stopped_reason.as_deref().unwrap_or(""));
@@ -185,7 +239,12 @@ pub fn hints(config: &Config, events: &[String], tasks: &[Task]) -> Vec<String> 
     {
         hints.push("the task's execution role may not pull from ECR or write its logs: give it ecr:GetAuthorizationToken, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer and logs:CreateLogStream/PutLogEvents (module iam, `execution_role`)".to_owned());
     }
-    if lower.contains("health check") || lower.contains("unhealthy in target-group") {
+    if lower.contains("health check")
+        || lower.contains("unhealthy in target-group")
+        || lower.contains("target.responsecodemismatch")
+        || lower.contains("target.timeout")
+        || lower.contains("target.failedhealthchecks")
+    {
         let path = config
             .health_check
             .as_ref()

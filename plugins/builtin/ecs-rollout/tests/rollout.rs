@@ -4,7 +4,8 @@
 
 use ecs_rollout::{EcsRollout, Output};
 use forge_plugin_sdk::ecs::{
-    Container, Deployment, Failure, Service, ServiceEvent, Services, Task,
+    Container, Deployment, Failure, LoadBalancer, Service, ServiceEvent, Services, TargetHealth,
+    Task,
 };
 use forge_plugin_sdk::{AwsError, MockEcs, MockHost};
 use serde_json::json;
@@ -363,4 +364,48 @@ fn a_service_without_its_module_says_how_to_name_it() {
         "forge does not know which ECS service runs service `backend`"
     );
     assert!(err.help().unwrap().contains("deployed-by"));
+}
+
+#[test]
+fn failing_health_checks_are_read_from_the_target_group_with_the_projects_values() {
+    let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/backend-tg/abc";
+    let mut failed = deployment("ecs-svc/2", "PRIMARY", TD, "FAILED", 2, 0);
+    failed.failed_tasks = 4;
+    let mut answer = service(vec![failed], &[]);
+    answer.as_mut().unwrap().services[0].load_balancers = vec![LoadBalancer {
+        target_group_arn: Some(tg.into()),
+        container_name: Some("backend".into()),
+        container_port: Some(8080),
+    }];
+    let unhealthy = TargetHealth {
+        id: "10.0.10.5".into(),
+        port: Some(8080),
+        state: "unhealthy".into(),
+        reason: Some("Target.ResponseCodeMismatch".into()),
+        description: Some("Health checks failed with these codes: [404]".into()),
+    };
+    let healthy = TargetHealth {
+        id: "10.0.11.7".into(),
+        port: Some(8080),
+        state: "healthy".into(),
+        reason: None,
+        description: None,
+    };
+    let mut host = rollout(MockEcs::answers([answer]).with_targets(tg, [unhealthy, healthy]));
+    let err = host.run::<EcsRollout>().expect_err("fails");
+    assert!(
+        err.message().contains("load balancer targets:\n  backend-tg: 10.0.10.5:8080 unhealthy: Target.ResponseCodeMismatch (Health checks failed with these codes: [404])"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        !err.message().contains("10.0.11.7"),
+        "healthy targets are not the story"
+    );
+    let help = err.help().expect("hint");
+    assert!(
+        help.contains("it asks GET /healthz on port 8080 and expects 200"),
+        "{help}"
+    );
+    assert_eq!(host.ecs_state().count("DescribeTargetHealth"), 1);
 }
