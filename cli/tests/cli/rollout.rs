@@ -27,6 +27,8 @@ struct Rollout {
     ecs: EcsReplay,
     /// The `plugin` nodes of the image steps.
     pins: String,
+    /// The service's `rollout timeout=`.
+    timeout: std::cell::Cell<&'static str>,
 }
 
 impl Rollout {
@@ -43,6 +45,7 @@ impl Rollout {
             tf,
             ecs: EcsReplay::start(),
             pins: format!("{build}\n{push}"),
+            timeout: std::cell::Cell::new("10s"),
         };
         // The replay answers ECS and ELBv2 (target health) alike.
         for service in ["ECS", "ELASTIC_LOAD_BALANCING_V2"] {
@@ -66,13 +69,14 @@ service "web" {{
     port 8080
     health-check path="/healthz" matcher="200"
     deployed-by "net"
-    rollout timeout="10s" poll="20ms"
+    rollout timeout="{timeout}" poll="20ms"
 }}
 var "net__cluster_arn" "{CLUSTER}"
 var "net__service_name" "web"
 var "net__task_definition_arn" "{td}"
 "#,
             pins = self.pins,
+            timeout = self.timeout.get(),
             td = td(revision)
         );
         self.tf.set_var("a");
@@ -471,4 +475,102 @@ fn applied_images(p: &Rollout) -> Value {
         forge_engine::store::Lookup::Hit(hit) => hit.result.manifest["outputs"]["images"].clone(),
         _ => panic!("the newest apply has no stored result"),
     }
+}
+
+/// The failed rollout's reason, after a deploy that exits 1 with it.
+fn failed_reason(p: &Rollout) -> String {
+    let out = p.deploy(1);
+    let rollout = finished(&out, "ecs-rollout:web");
+    assert_eq!(rollout["status"], "failed", "{rollout}");
+    assert_eq!(lock_changes(&out), ["acquired", "released"]);
+    rollout["reason"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_story_of_each_failure_names_its_cause() {
+    // A failure alarm during bake time: the deployment FAILED with the alarm's name.
+    let p = Rollout::new(42);
+    let mut alarm = deployment("ecs-svc/2", "PRIMARY", 42, "FAILED", 2);
+    alarm["rolloutStateReason"] = json!("Failed due to CloudWatch alarm(s): web-5xx");
+    p.ecs.script(
+        "DescribeServices",
+        vec![
+            services(
+                vec![deployment("ecs-svc/2", "PRIMARY", 42, "IN_PROGRESS", 2)],
+                vec![],
+            ),
+            services(vec![alarm], vec![]),
+        ],
+    );
+    p.ecs
+        .script("ListTasks", vec![Answer::Ok(json!({"taskArns": []}))]);
+    p.ecs.script(
+        "DescribeTargetHealth",
+        vec![Answer::Xml(
+            "<R><TargetHealthDescriptions></TargetHealthDescriptions></R>".into(),
+        )],
+    );
+    let reason = failed_reason(&p);
+    assert!(
+        reason.starts_with("the rollout of web to revision web:42 failed after 0 failed tasks (Failed due to CloudWatch alarm(s): web-5xx)"),
+        "{reason}"
+    );
+
+    // An image pull that times out from a private subnet: the NAT hint.
+    let mut pull = deployment("ecs-svc/3", "PRIMARY", 42, "FAILED", 0);
+    pull["failedTasks"] = json!(3);
+    p.ecs
+        .script("DescribeServices", vec![services(vec![pull], vec![])])
+        .script("ListTasks", vec![Answer::Ok(json!({"taskArns": ["arn:aws:ecs:us-east-1:123456789012:task/forge-test/t2"]}))])
+        .script(
+            "DescribeTasks",
+            vec![Answer::Ok(json!({"tasks": [{
+                "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/forge-test/t2",
+                "taskDefinitionArn": td(42), "lastStatus": "STOPPED", "startedBy": "ecs-svc/3",
+                "stoppedReason": "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/t/web@sha256:ab: dial tcp 52.1.2.3:443: i/o timeout",
+                "containers": []
+            }]}))],
+        );
+    let reason = failed_reason(&p);
+    assert!(reason.contains("t2: CannotPullContainerError"), "{reason}");
+    assert!(
+        reason.contains("private subnets need a NAT gateway route or ECR (api, dkr), S3 and CloudWatch Logs VPC endpoints (module route-tables)"),
+        "{reason}"
+    );
+
+    // A service someone deleted.
+    let mut gone = services(
+        vec![deployment("ecs-svc/3", "PRIMARY", 42, "COMPLETED", 2)],
+        vec![],
+    );
+    if let Answer::Ok(body) = &mut gone {
+        body["services"][0]["status"] = json!("INACTIVE");
+    }
+    p.ecs.script("DescribeServices", vec![gone]);
+    let reason = failed_reason(&p);
+    assert!(
+        reason.starts_with("ECS service web is INACTIVE: it runs nothing"),
+        "{reason}"
+    );
+
+    // Stuck IN_PROGRESS: stopped at the service's rollout timeout, with what it saw.
+    p.timeout.set("1s");
+    p.set(42);
+    p.ecs
+        .script(
+            "DescribeServices",
+            vec![services(
+                vec![
+                    deployment("ecs-svc/4", "PRIMARY", 42, "IN_PROGRESS", 0),
+                    deployment("ecs-svc/1", "ACTIVE", 41, "COMPLETED", 2),
+                ],
+                vec![],
+            )],
+        )
+        .script("ListTasks", vec![Answer::Ok(json!({"taskArns": []}))]);
+    let reason = failed_reason(&p);
+    assert!(
+        reason.starts_with("the rollout of web did not finish within 1s: web:42 IN_PROGRESS with 0 of 2 tasks running"),
+        "{reason}"
+    );
 }

@@ -323,7 +323,7 @@ fn read_rollout(node: &KdlNode, rollout: &mut Rollout, cx: &mut Cx) {
     let limits = [
         (
             "timeout",
-            Duration::from_secs(10),
+            Duration::from_secs(1),
             Duration::from_secs(6 * 3600),
             &mut rollout.timeout,
         ),
