@@ -31,6 +31,7 @@ wasmtime::component::bindgen!({
         "forge:plugin/ecs.describe-services": async | trappable,
         "forge:plugin/ecs.list-tasks": async | trappable,
         "forge:plugin/ecs.describe-tasks": async | trappable,
+        "forge:plugin/ecs.describe-task-definition": async | trappable,
         "forge:plugin/ecs.describe-target-health": async | trappable,
         "forge:plugin/ecs.pause": async | trappable,
         "forge:plugin/terraform.version": async | trappable,

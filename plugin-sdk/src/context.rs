@@ -295,6 +295,15 @@ pub trait Host {
         let _ = (target, cluster, tasks);
         Err(AwsError::Credentials(UNAVAILABLE.into()))
     }
+    /// `ecs.describe-task-definition` (capability `aws`).
+    fn ecs_describe_task_definition(
+        &self,
+        target: &AwsTarget,
+        task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let _ = (target, task_definition);
+        Err(AwsError::Credentials(UNAVAILABLE.into()))
+    }
     /// `ecs.describe-target-health` (capability `aws`).
     fn elb_describe_target_health(
         &self,
@@ -610,6 +619,16 @@ impl Context {
         tasks: &[String],
     ) -> Result<Vec<ecs::Task>, AwsError> {
         self.host.ecs_describe_tasks(target, cluster, tasks)
+    }
+
+    /// Each container of a task definition: (name, image) (capability `aws`).
+    pub fn ecs_describe_task_definition(
+        &self,
+        target: &AwsTarget,
+        task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        self.host
+            .ecs_describe_task_definition(target, task_definition)
     }
 
     /// The health of the targets of a load balancer target group (ELBv2

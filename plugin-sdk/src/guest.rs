@@ -483,6 +483,14 @@ impl Host for WitHost {
             .map_err(aws_error)
     }
 
+    fn ecs_describe_task_definition(
+        &self,
+        target: &AwsTarget,
+        task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        ecs::describe_task_definition(&aws_target(target), task_definition).map_err(aws_error)
+    }
+
     fn elb_describe_target_health(
         &self,
         target: &AwsTarget,

@@ -719,6 +719,18 @@ impl Host for MockBackend {
         Ok(self.state.borrow_mut().ecs.describe_tasks(tasks))
     }
 
+    fn ecs_describe_task_definition(
+        &self,
+        _target: &AwsTarget,
+        task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        self.aws()?;
+        self.state
+            .borrow_mut()
+            .ecs
+            .describe_task_definition(task_definition)
+    }
+
     fn elb_describe_target_health(
         &self,
         _target: &AwsTarget,

@@ -15,6 +15,8 @@ pub struct MockEcs {
     pub describe: VecDeque<Result<Services, AwsError>>,
     /// The tasks `ListTasks`/`DescribeTasks` know, stopped ones included.
     pub tasks: Vec<Task>,
+    /// Task definition → its containers' (name, image) (`DescribeTaskDefinition`).
+    pub task_definitions: std::collections::BTreeMap<String, Vec<(String, String)>>,
     /// Target group ARN → the health of its targets (`DescribeTargetHealth`).
     pub targets: std::collections::BTreeMap<String, Vec<TargetHealth>>,
     /// Every call: `DescribeServices`, `ListTasks STOPPED`, `DescribeTasks 2`,
@@ -37,6 +39,18 @@ impl MockEcs {
     #[must_use]
     pub fn with_tasks(mut self, tasks: impl IntoIterator<Item = Task>) -> MockEcs {
         self.tasks.extend(tasks);
+        self
+    }
+
+    /// Gives task definition `arn` these containers: (name, image).
+    #[must_use]
+    pub fn with_task_definition(
+        mut self,
+        arn: &str,
+        containers: impl IntoIterator<Item = (String, String)>,
+    ) -> MockEcs {
+        self.task_definitions
+            .insert(arn.to_owned(), containers.into_iter().collect());
         self
     }
 
@@ -89,6 +103,20 @@ impl MockEcs {
             .filter(|t| arns.contains(&t.task_arn))
             .cloned()
             .collect()
+    }
+
+    pub(crate) fn describe_task_definition(
+        &mut self,
+        arn: &str,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        self.calls.push(format!("DescribeTaskDefinition {arn}"));
+        self.task_definitions
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| AwsError::Service {
+                code: "ClientException".into(),
+                message: "Unable to describe task definition.".into(),
+            })
     }
 
     pub(crate) fn describe_target_health(&mut self, arn: &str) -> Vec<TargetHealth> {

@@ -118,6 +118,32 @@ impl Aws {
         }
     }
 
+    /// `DescribeTaskDefinition`: each container's (name, image).
+    pub async fn ecs_describe_task_definition(
+        &self,
+        target: &Target,
+        task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let answer = self
+            .ecs(
+                target,
+                "DescribeTaskDefinition",
+                json!({ "taskDefinition": task_definition }),
+            )
+            .await?;
+        let containers = answer["taskDefinition"]["containerDefinitions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(containers
+            .iter()
+            .map(|c| {
+                let field = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                (field("name"), field("image"))
+            })
+            .collect())
+    }
+
     /// `DescribeTasks` of `arns` in `cluster`, [`TASKS_PER_CALL`] per call.
     pub async fn ecs_describe_tasks(
         &self,

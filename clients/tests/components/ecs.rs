@@ -50,6 +50,18 @@ async fn a_service_in_moto_is_described_with_its_primary_deployment() {
     .await
     .expect("CreateService");
 
+    let containers = aws
+        .ecs_describe_task_definition(&target, &task_definition)
+        .await
+        .expect("DescribeTaskDefinition");
+    assert_eq!(
+        containers,
+        [(
+            "app".to_owned(),
+            "127.0.0.1:5000/backend@sha256:0000000000000000000000000000000000000000000000000000000000000000".to_owned()
+        )]
+    );
+
     let names = vec!["backend".to_owned(), "nope".to_owned()];
     let described = aws
         .ecs_describe_services(&target, &cluster, &names)

@@ -167,6 +167,20 @@ impl wit::Host for CapsView<'_> {
         .await
     }
 
+    async fn describe_task_definition(
+        &mut self,
+        target: wit::Target,
+        task_definition: String,
+    ) -> wasmtime::Result<Result<Vec<(String, String)>, wit::AwsError>> {
+        let aws = self.clients.aws();
+        let target = Target::from(target);
+        self.ecs_call(async move {
+            aws.ecs_describe_task_definition(&target, &task_definition)
+                .await
+        })
+        .await
+    }
+
     async fn describe_target_health(
         &mut self,
         target: wit::Target,

@@ -129,6 +129,7 @@ impl Plugin for EcsRollout {
             region: Some(config.region.clone()),
             endpoint: None,
         };
+        check_image(ctx, &config, &watched, &target)?;
         ctx.info(format!(
             "following {} in {} to {}",
             watched.service,
@@ -199,6 +200,62 @@ fn reference(v: &serde_json::Value) -> Option<&str> {
         .filter(|m| m.len() == 1)
         .and_then(|m| m.get("$ref"))
         .and_then(|t| t.as_str())
+}
+
+/// The task definition the apply left must run the image this deploy pushed (the
+/// `digest` of `ecr-push:<service>`, when the push reports one): a module that takes the
+/// image by tag, or another service's image, would roll out something else.
+fn check_image(
+    ctx: &Context,
+    config: &Config,
+    watched: &Watched,
+    target: &AwsTarget,
+) -> Result<(), Error> {
+    let push = format!("ecr-push:{}", config.service);
+    if !ctx.upstream_steps().any(|s| s == push) {
+        return Ok(());
+    }
+    let pushed: serde_json::Value = ctx.upstream(&push)?;
+    let Some(digest) = pushed["digest"]
+        .as_str()
+        .filter(|d| d.starts_with("sha256:"))
+    else {
+        return Ok(());
+    };
+    let mut pause = config.poll_ms.max(1);
+    let containers = loop {
+        match ctx.ecs_describe_task_definition(target, &watched.task_definition) {
+            Ok(containers) => break containers,
+            Err(e) if throttled(&e) && pause < MAX_POLL_MS => {
+                ctx.pause(pause);
+                pause = pause.saturating_mul(2);
+            }
+            Err(e) => {
+                return Err(Error::new(format!(
+                    "cannot describe task definition {}: {e}",
+                    ecs::revision(&watched.task_definition)
+                ))
+                .with_help(aws_help(&e)));
+            }
+        }
+    };
+    let pinned = format!("@{digest}");
+    if containers.iter().any(|(_, image)| image.ends_with(&pinned)) {
+        return Ok(());
+    }
+    let runs: Vec<String> = containers
+        .iter()
+        .map(|(name, image)| format!("{name} runs {image}"))
+        .collect();
+    Err(Error::new(format!(
+        "task definition {} does not run the image this deploy pushed ({digest}): {}",
+        ecs::revision(&watched.task_definition),
+        if runs.is_empty() { "it has no container".to_owned() } else { runs.join(", ") }
+    ))
+    .with_help(format!(
+        "the task definition must take the image by digest: give its module (ref)\"service.{}.digest\" (modules/ecs-task-definition input `image_digest`) and deploy again",
+        config.service
+    )))
 }
 
 /// `arn:…:cluster/name` → `name`.

@@ -409,3 +409,53 @@ fn failing_health_checks_are_read_from_the_target_group_with_the_projects_values
     );
     assert_eq!(host.ecs_state().count("DescribeTargetHealth"), 1);
 }
+
+#[test]
+fn the_task_definition_must_run_the_image_this_deploy_pushed() {
+    let digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let image = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/two-tier/backend@{digest}");
+    let done = || {
+        service(
+            vec![deployment("ecs-svc/2", "PRIMARY", TD, "COMPLETED", 2, 2)],
+            &[],
+        )
+    };
+    let pushed = json!({"digest": digest, "image": image});
+
+    let mut host = rollout(
+        MockEcs::answers([done()])
+            .with_task_definition(TD, [("backend".to_owned(), image.clone())]),
+    )
+    .upstream("ecr-push:backend", pushed.clone());
+    host.run::<EcsRollout>()
+        .expect("the pushed image rolls out");
+    assert_eq!(host.ecs_state().count("DescribeTaskDefinition"), 1);
+
+    let mut host = rollout(MockEcs::answers([done()]).with_task_definition(
+        TD,
+        [(
+            "backend".to_owned(),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/two-tier/backend:latest".to_owned(),
+        )],
+    ))
+    .upstream("ecr-push:backend", pushed);
+    let err = host
+        .run::<EcsRollout>()
+        .expect_err("a tag is not the pushed image");
+    assert_eq!(
+        err.message(),
+        format!(
+            "task definition backend:42 does not run the image this deploy pushed ({digest}): backend runs 123456789012.dkr.ecr.us-east-1.amazonaws.com/two-tier/backend:latest"
+        )
+    );
+    assert!(
+        err.help()
+            .unwrap()
+            .contains("(ref)\"service.backend.digest\"")
+    );
+    assert_eq!(
+        host.ecs_state().count("DescribeServices"),
+        0,
+        "nothing is watched"
+    );
+}
