@@ -116,8 +116,12 @@ impl Recheck {
     /// Why a step whose check could not be made runs again (it cannot be trusted).
     pub fn unchecked_reason(&self, error: &str) -> String {
         match self {
-            Recheck::State { backend, .. } => format!(
+            Recheck::State { backend, services } if services.is_empty() => format!(
                 "could not check the state object s3://{}/{} ({error}); running it again",
+                backend.bucket, backend.key
+            ),
+            Recheck::State { backend, .. } => format!(
+                "could not check the state object s3://{}/{} and the services on ECS ({error}); running it again",
                 backend.bucket, backend.key
             ),
             Recheck::Rollout { .. } => {

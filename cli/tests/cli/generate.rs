@@ -62,6 +62,7 @@ fn man_out_writes_one_page_per_subcommand() {
             "forge-deploy.1",
             "forge-explain.1",
             "forge-graph.1",
+            "forge-history.1",
             "forge-lock-force-unlock.1",
             "forge-lock-status.1",
             "forge-lock.1",
@@ -72,6 +73,7 @@ fn man_out_writes_one_page_per_subcommand() {
             "forge-plugin-new.1",
             "forge-plugin-test.1",
             "forge-plugin.1",
+            "forge-rollback.1",
             "forge.1",
         ]
     );

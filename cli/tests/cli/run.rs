@@ -97,23 +97,6 @@ fn failing_step_exits_1_and_skips_its_dependents() {
 }
 
 #[test]
-fn a_step_whose_builtin_plugin_is_not_embedded_fails_naming_it() {
-    let out = Project::with_kdl(
-        "version 1\nproject \"p\" { region \"us-east-1\"; }\nstep \"roll\" { plugin \"ecs-rollout\"; phase \"build\"; }\n",
-    )
-    .forge("build")
-    .without_test_executor()
-    .code(1)
-    .run();
-    assert!(
-        out.stdout
-            .contains("`ecs-rollout` is not a built-in plugin of this forge build"),
-        "{}",
-        out.stdout
-    );
-}
-
-#[test]
 fn the_state_lock_is_not_a_step_plugin() {
     let out = Project::with_kdl(
         "version 1\nproject \"p\" { region \"us-east-1\"; }\nstep \"lock\" { plugin \"state-lock\"; phase \"build\"; }\n",

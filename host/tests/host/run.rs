@@ -550,3 +550,25 @@ mod shapes {
         assert!(!message.contains(".."), "not blamed on `.`/`..`: {m}");
     }
 }
+
+/// Every built-in forge knows is embedded in the real binary, so a build without one is
+/// seen here: the step fails naming it, and says how to go on.
+#[tokio::test]
+async fn a_builtin_this_build_does_not_embed_fails_naming_it() {
+    let project = Project::new();
+    let exec = executor(&project, Builtins::from_map(Default::default()));
+    let (request, _events) = project.request(
+        "ecs-rollout",
+        PluginSource::Builtin,
+        &[],
+        &[],
+        ConfigValue::Null,
+    );
+    let err = exec.run(request).await.expect_err("not embedded");
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("`ecs-rollout` is not a built-in plugin of this forge build"),
+        "{text}"
+    );
+    assert!(text.contains("path=... hash=..."), "{text}");
+}
