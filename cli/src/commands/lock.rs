@@ -1,7 +1,7 @@
 //! `forge lock status | force-unlock`: the env's Terraform state lock, read and released
 //! through the same `state-lock` plugin a deploy takes it with.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 use forge_engine::events::EventSink;
 use forge_engine::executor::Executor;
@@ -154,23 +154,14 @@ async fn act<E: Executor>(
 
 /// Asks on the terminal, like `terraform force-unlock` without `-force`.
 fn confirm(session: &Session, id: &str) -> Result<(), CliError> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(CliError::NeedsConfirmation);
-    }
-    let mut err = std::io::stderr().lock();
-    write!(
-        err,
-        "Release state lock {} of env {}? Another process may still be using it; only continue if it is gone. Type `yes`: ",
+    let question = format!(
+        "Release state lock {} of env {}? Another process may still be using it; only continue if it is gone.",
         escape_control(id),
         session.env
-    )?;
-    err.flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(CliError::Declined)
+    );
+    match super::ask_yes(&question)? {
+        None => Err(CliError::NeedsConfirmation),
+        Some(true) => Ok(()),
+        Some(false) => Err(CliError::Declined),
     }
 }

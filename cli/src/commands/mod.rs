@@ -19,6 +19,22 @@ use crate::context::{Context, change_dir};
 use crate::exit::{CliError, Outcome};
 use crate::report::OutputMode;
 
+/// Asks `question` on the terminal: `Some(true)` when the answer is `yes`, `None` when
+/// stdin is not a terminal (the command then needs `--yes`).
+pub(crate) fn ask_yes(question: &str) -> Result<Option<bool>, CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut err = std::io::stderr().lock();
+    write!(err, "{question} Type `yes`: ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(Some(answer.trim() == "yes"))
+}
+
 pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
     change_dir(&cli.global)?;
     let ctx = Context {

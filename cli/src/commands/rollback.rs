@@ -1,7 +1,7 @@
 //! `forge rollback`: show what goes back, ask, then deploy with the earlier pushes
 //! pinned (see `forge_engine::session::rollback`).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 use forge_engine::events::Summary;
 use forge_engine::model::Phase;
@@ -102,21 +102,11 @@ fn show(ctx: &Context<'_>, env: &str, plan: &RollbackPlan) -> Result<(), CliErro
 
 /// Asks on the terminal; without one, `--yes` is required.
 fn confirm(env: &str) -> Result<(), CliError> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(CliError::RollbackNeedsConfirmation);
-    }
-    let mut err = std::io::stderr().lock();
-    write!(
-        err,
-        "Apply this to env {env} (render, lock, terraform apply, watch the rollouts)? Type `yes`: "
-    )?;
-    err.flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(CliError::RollbackDeclined)
+    let question =
+        format!("Apply this to env {env} (render, lock, terraform apply, watch the rollouts)?");
+    match super::ask_yes(&question)? {
+        None => Err(CliError::RollbackNeedsConfirmation),
+        Some(true) => Ok(()),
+        Some(false) => Err(CliError::RollbackDeclined),
     }
 }

@@ -69,7 +69,7 @@ pub(super) fn expand(config: &Config) -> Vec<Step> {
     for (name, decl) in &config.steps {
         steps.push(user_steps::step(&new, name, decl, apply.as_deref()));
     }
-    terraform::export_outputs(&mut steps);
+    terraform::export_outputs(&mut steps, config);
     steps
 }
 

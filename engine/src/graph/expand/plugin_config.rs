@@ -226,23 +226,29 @@ pub(super) fn rollout_config(config: &Config, svc: &Service) -> ConfigValue {
     ])
 }
 
+/// The outputs of the module a service is `deployed-by` (modules/ecs-service's) that say
+/// which ECS service its rollout follows, by the rollout's config key: the one table the
+/// rollout's config and the apply's drift check are both made from.
+pub(super) const ROLLOUT_OUTPUTS: [(&str, &str); 3] = [
+    ("cluster", "cluster_arn"),
+    ("service", "service_name"),
+    ("task-definition", "task_definition_arn"),
+];
+
+/// `module.<deployed-by>.<output>` for each of [`ROLLOUT_OUTPUTS`], when the service names
+/// its module.
+pub(super) fn rollout_targets(svc: &Service) -> Option<[(&'static str, String); 3]> {
+    let module = &svc.deployed_by.as_ref()?.value;
+    Some(ROLLOUT_OUTPUTS.map(|(key, output)| (key, format!("module.{module}.{output}"))))
+}
+
 /// The ECS service a rollout follows: references to the outputs of the module the service
-/// is `deployed-by` (modules/ecs-service's `cluster_arn`, `service_name`,
-/// `task_definition_arn`), or null when it names none.
+/// is `deployed-by`, or null when it names none.
 fn rollout_target(svc: &Service) -> ConfigValue {
-    let Some(module) = &svc.deployed_by else {
+    let Some(targets) = rollout_targets(svc) else {
         return ConfigValue::Null;
     };
-    let output = |name: &str| {
-        ConfigValue::Ref(RefValue {
-            target: format!("module.{}.{name}", module.value),
-        })
-    };
-    map([
-        ("cluster", output("cluster_arn")),
-        ("service", output("service_name")),
-        ("task-definition", output("task_definition_arn")),
-    ])
+    map(targets.map(|(key, target)| (key, ConfigValue::Ref(RefValue { target }))))
 }
 
 pub(super) fn s(v: &str) -> ConfigValue {

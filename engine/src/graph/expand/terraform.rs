@@ -4,10 +4,10 @@
 //! state object ([`crate::recheck`]).
 
 use crate::graph::ids;
-use crate::model::Phase;
+use crate::model::{Config, Phase};
 use crate::recheck::Recheck;
 
-use super::plugin_config::{apply_config, render_config};
+use super::plugin_config::{apply_config, render_config, rollout_targets};
 use super::refs::producer_of;
 use super::{InputSelection, NewStep, Origin, Step, rel_path};
 
@@ -94,8 +94,8 @@ pub(super) fn chain(new: &NewStep<'_>) -> Chain {
 /// for each under the contract's [`forge_contract::terraform::root_output`] name, which
 /// `terraform-apply` then outputs. Without the list Terraform would keep module outputs
 /// to itself.
-pub(super) fn export_outputs(steps: &mut [Step]) {
-    watch_services(steps);
+pub(super) fn export_outputs(steps: &mut [Step], config: &Config) {
+    watch_services(steps, config);
     let wanted: std::collections::BTreeSet<String> = steps
         .iter()
         .filter(|s| s.id != ids::TERRAFORM_RENDER)
@@ -121,45 +121,25 @@ pub(super) fn export_outputs(steps: &mut [Step]) {
 
 /// Gives the apply's state recheck the services the rollouts follow (by the apply's own
 /// root outputs) and each such rollout its own recheck; see [`crate::recheck`].
-fn watch_services(steps: &mut [Step]) {
+fn watch_services(steps: &mut [Step], config: &Config) {
     let mut watched = Vec::new();
-    for step in steps.iter_mut().filter(|s| s.plugin == ids::ECS_ROLLOUT) {
-        let crate::model::ConfigValue::Map(config) = &step.config else {
+    for (name, svc) in &config.services {
+        let Some(targets) = rollout_targets(svc) else {
             continue;
         };
-        let (Some(crate::model::ConfigValue::Map(ecs)), Some(region)) =
-            (config.get("ecs"), config.get("region"))
-        else {
+        let Some(rollout) = steps.iter_mut().find(|s| s.id == ids::ecs_rollout(name)) else {
             continue;
         };
-        let output = |key: &str| match ecs.get(key) {
-            Some(crate::model::ConfigValue::Ref(r)) => {
-                forge_contract::terraform::root_output(&r.target)
-            }
-            _ => None,
-        };
-        let (Some(cluster), Some(name), Some(task_definition)) = (
-            output("cluster"),
-            output("service"),
-            output("task-definition"),
-        ) else {
-            continue;
-        };
-        let crate::model::ConfigValue::String(region) = region else {
-            continue;
-        };
-        let service = match &step.origin {
-            Origin::Service(name) => name.clone(),
-            _ => step.id.clone(),
-        };
-        step.recheck = Some(Recheck::Rollout {
-            region: region.clone(),
+        let [cluster, service, task_definition] = targets
+            .map(|(_, target)| forge_contract::terraform::root_output(&target).unwrap_or(target));
+        rollout.recheck = Some(Recheck::Rollout {
+            region: config.region.value.clone(),
         });
         watched.push(crate::recheck::EcsService {
-            service,
-            region: region.clone(),
+            service: name.clone(),
+            region: config.region.value.clone(),
             cluster,
-            name,
+            name: service,
             task_definition,
         });
     }
