@@ -117,8 +117,9 @@ pub enum Command {
 Examples:
   forge build                        every build step of the default env
   forge build docker-build:backend   one step and what it needs
-  forge build --json | jq -c 'select(.type == \"summary\")'")]
-    Build(RunArgs),
+  forge build --json | jq -c 'select(.type == \"summary\")'
+  forge build --release-out release.json --junit forge-build.xml   in CI")]
+    Build(BuildArgs),
 
     /// Run everything for one env: build, push, render, lock, apply, roll out
     #[command(after_help = "\
@@ -127,8 +128,9 @@ Without --env, deploys the project's default env.
 Examples:
   forge deploy                      the default env (`default-env` in project.kdl)
   forge deploy --env prod
-  forge deploy --env prod --timeout 20m")]
-    Deploy(RunArgs),
+  forge deploy --env prod --timeout 20m
+  forge deploy --env prod --release release.json --junit forge-deploy.xml   in CD")]
+    Deploy(DeployArgs),
 
     /// Deploy again the images of the env's previous successful deploy
     #[command(after_help = "\
@@ -235,6 +237,29 @@ Examples:
 }
 
 #[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// After a successful build, write the release manifest (project, commit, each
+    /// service's image by digest) that `forge deploy --release` deploys
+    #[arg(long, value_name = "FILE")]
+    pub release_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Deploy exactly the images of this release manifest (from `forge build
+    /// --release-out`): nothing is built or pushed; the checkout must be its commit and
+    /// every image must be in the registry
+    #[arg(long, value_name = "FILE")]
+    pub release: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// Only these steps and what they need [default: every step of the phase]
     #[arg(value_name = "STEP")]
@@ -248,6 +273,10 @@ pub struct RunArgs {
     /// retrying like Terraform's -lock-timeout [default: 0s, fail at once]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_timeout: Option<Duration>,
+
+    /// Also write the run as a JUnit XML report (one testcase per step), for CI servers
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +296,10 @@ pub struct RollbackArgs {
     /// Wait this long for the env's state lock when someone else holds it
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_timeout: Option<Duration>,
+
+    /// Also write the run as a JUnit XML report (one testcase per step), for CI servers
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -570,7 +603,7 @@ mod tests {
         let Command::Deploy(args) = cli.command else {
             panic!("expected deploy");
         };
-        assert_eq!(args.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(args.run.timeout, Some(Duration::from_secs(90)));
     }
 
     #[test]

@@ -162,6 +162,16 @@ pub enum CliError {
     )]
     TerraformPlanFailed { env: String },
 
+    /// An image of `--release` that the registry cannot show.
+    #[error("the release's image of `{service}` cannot be deployed: {why}")]
+    #[diagnostic(code(forge::release::image))]
+    ReleaseImage {
+        service: String,
+        why: String,
+        #[help]
+        help: String,
+    },
+
     #[error("cannot start the async runtime")]
     #[diagnostic(code(forge::cli::runtime))]
     Runtime(#[source] std::io::Error),
@@ -220,19 +230,7 @@ impl Outcome {
     }
 }
 
-/// `1 step`, `3 steps`.
-pub fn plural(n: usize, word: &str) -> String {
-    plural_with(n, word, &format!("{word}s"))
-}
-
-/// `1 entry`, `3 entries`.
-pub fn plural_with(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
+pub use forge_engine::text::{plural, plural_with};
 
 #[cfg(test)]
 mod tests {

@@ -86,6 +86,31 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+    /// `--release FILE` that cannot be read or is not a release manifest.
+    #[error("cannot use release manifest {path}: {message}")]
+    #[diagnostic(code(forge::release::invalid))]
+    ReleaseInvalid {
+        path: String,
+        message: String,
+        #[help]
+        help: String,
+    },
+    /// A release manifest that does not describe this checkout and env.
+    #[error("the release does not match this checkout: {why}")]
+    #[diagnostic(code(forge::release::mismatch))]
+    ReleaseMismatch {
+        why: String,
+        #[help]
+        help: String,
+    },
+    /// `--release-out` after a build that did not push every image.
+    #[error("no release manifest written: {why}")]
+    #[diagnostic(code(forge::release::incomplete))]
+    ReleaseIncomplete {
+        why: String,
+        #[help]
+        help: String,
+    },
     #[error("internal error: {0}")]
     #[diagnostic(
         code(forge::internal),
@@ -104,6 +129,8 @@ impl Error {
                 | Error::UnknownEnv(_)
                 | Error::UnknownStep { .. }
                 | Error::NoStateLock { .. }
+                | Error::ReleaseInvalid { .. }
+                | Error::ReleaseMismatch { .. }
         )
     }
 

@@ -120,6 +120,29 @@ fn resolve(git_dir: &Path, common: &Path, value: &str, depth: u8) -> Option<Stri
     })
 }
 
+/// The files that differ between commits `a` and `b` (`git diff --name-only`), or `None`
+/// when git cannot tell (not a repository, a commit this clone does not have). Spawns git:
+/// only for explaining a mismatch, never on a run's path.
+pub fn changed_files(root: &Path, a: &str, b: &str) -> Option<Vec<String>> {
+    if !is_sha(a) || !is_sha(b) {
+        return None;
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["diff", "--name-only", "--no-renames", a, b, "--"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

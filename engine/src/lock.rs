@@ -70,13 +70,17 @@ pub fn who() -> String {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{user}@{}", hostname())
+}
+
+/// This machine's host name, or `unknown`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())
         .ok()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned());
-    format!("{user}@{host}")
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// How long to wait before attempt `attempt` (1-based) to take a held lock: Terraform's

@@ -82,6 +82,20 @@ pub fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
+/// `1 step`, `3 steps`.
+pub fn plural(n: usize, word: &str) -> String {
+    plural_with(n, word, &format!("{word}s"))
+}
+
+/// `1 entry`, `3 entries`.
+pub fn plural_with(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// Bytes as a short human figure (`512 MiB`, `3.2 KiB`, `12 B`).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

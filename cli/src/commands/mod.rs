@@ -9,10 +9,9 @@ mod lock;
 mod man;
 mod plan;
 mod plugin;
+mod release;
 mod rollback;
 mod run;
-
-use forge_engine::model::Phase;
 
 use crate::cli::{Cli, Command};
 use crate::context::{Context, change_dir};
@@ -42,8 +41,8 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         mode,
     };
     match &cli.command {
-        Command::Build(args) => run::run(&ctx, args, Phase::Build),
-        Command::Deploy(args) => run::run(&ctx, args, Phase::Deploy),
+        Command::Build(args) => run::build(&ctx, args),
+        Command::Deploy(args) => run::deploy(&ctx, args),
         Command::Rollback(args) => rollback::rollback(&ctx, args),
         Command::History(args) => history::history(&ctx, args),
         Command::Plan(args) => plan::plan(&ctx, args),

@@ -16,7 +16,9 @@ use crate::exit::{CliError, Outcome};
 use crate::report::json;
 
 pub fn rollback(ctx: &Context<'_>, args: &RollbackArgs) -> Result<Outcome, CliError> {
-    let mut reporter = ctx.mode.reporter();
+    let mut reporter = ctx
+        .mode
+        .run_reporter(args.junit.as_deref(), "forge rollback");
     // Like a run, a rollback that cannot start says so in `--json` too.
     let planned = ctx.open_session().and_then(|session| {
         let plan = session.rollback_plan(&args.services)?;

@@ -11,27 +11,75 @@ use forge_engine::events::{EventSink, Summary};
 use forge_engine::executor::Executor;
 use forge_engine::model::Phase;
 use forge_engine::session::{RunOptions, Session};
+use forge_engine::store::RunRecord;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::RunArgs;
+use crate::cli::{BuildArgs, DeployArgs, RunArgs};
 use crate::context::Context;
 use crate::executor::{builtins, host_executor, test_executor};
 use crate::exit::{CliError, Outcome};
 use crate::report::{Reporter, Tally};
 
-pub fn run(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> Result<Outcome, CliError> {
-    let mut reporter = ctx.mode.reporter();
+/// `forge build`, and with `--release-out`, the release manifest of what it pushed.
+pub fn build(ctx: &Context<'_>, args: &BuildArgs) -> Result<Outcome, CliError> {
+    let mut reporter = ctx
+        .mode
+        .run_reporter(args.run.junit.as_deref(), "forge build");
     let session = match ctx.open_session() {
         Ok(session) => session,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
     };
-    let options = RunOptions {
+    let options = run_options(ctx, &args.run, Phase::Build);
+    let Some(path) = &args.release_out else {
+        return execute(&session, options, reporter);
+    };
+    execute_then(&session, options, reporter, |record| {
+        let release = session.release(record)?;
+        forge_engine::store::write_atomic_beside(path, release.to_json().as_bytes()).map_err(
+            |source| CliError::Io {
+                action: "write the release manifest to",
+                path: path.clone(),
+                source,
+            },
+        )?;
+        if !ctx.mode.json {
+            crate::report::stderr_line(format_args!(
+                "release manifest {}: {} of commit {}",
+                path.display(),
+                crate::exit::plural(release.images.len(), "image"),
+                forge_engine::text::short_hash(&release.commit)
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// `forge deploy`; with `--release`, of exactly the images a CI build released.
+pub fn deploy(ctx: &Context<'_>, args: &DeployArgs) -> Result<Outcome, CliError> {
+    let mut reporter = ctx
+        .mode
+        .run_reporter(args.run.junit.as_deref(), "forge deploy");
+    let session = match ctx.open_session() {
+        Ok(session) => session,
+        Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+    };
+    let mut options = run_options(ctx, &args.run, Phase::Deploy);
+    if let Some(path) = &args.release {
+        match super::release::pins(&session, path) {
+            Ok(pinned) => options.pinned = pinned,
+            Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+        }
+    }
+    execute(&session, options, reporter)
+}
+
+fn run_options(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> RunOptions {
+    RunOptions {
         targets: args.steps.clone(),
         step_timeout: args.timeout,
         lock_timeout: args.lock_timeout.unwrap_or_default(),
         ..options(ctx, phase)
-    };
-    execute(&session, options, reporter)
+    }
 }
 
 /// The options every run shares: the phase, `-j`, the command line, a fresh cancel token.
@@ -48,7 +96,18 @@ pub(crate) fn options(ctx: &Context<'_>, phase: Phase) -> RunOptions {
 pub(crate) fn execute(
     session: &Session,
     options: RunOptions,
+    reporter: Box<dyn Reporter>,
+) -> Result<Outcome, CliError> {
+    execute_then(session, options, reporter, |_| Ok(()))
+}
+
+/// [`execute`], calling `after` with the run's record when every step succeeded, before
+/// the summary: what it fails with is the run's error.
+pub(crate) fn execute_then(
+    session: &Session,
+    options: RunOptions,
     mut reporter: Box<dyn Reporter>,
+    after: impl FnOnce(&RunRecord) -> Result<(), CliError>,
 ) -> Result<Outcome, CliError> {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -81,7 +140,14 @@ pub(crate) fn execute(
         }
     })?;
     match result {
-        Ok(summary) => {
+        Ok((summary, record)) => {
+            let succeeded = summary.failed == 0 && !summary.cancelled && !cancel.is_cancelled();
+            if succeeded
+                && summary.lock_left.is_none()
+                && let Err(err) = after(&record)
+            {
+                return abort(reporter.as_mut(), err, &summary);
+            }
             reporter.finish(&summary)?;
             if let Some(id) = summary.lock_left.clone() {
                 Err(CliError::LockLeft {
@@ -126,10 +192,10 @@ async fn drive<E: Executor>(
     executor: Arc<E>,
     options: RunOptions,
     reporter: &mut dyn Reporter,
-) -> Result<(Result<Summary, forge_engine::Error>, Tally), CliError> {
+) -> Result<(Result<(Summary, RunRecord), forge_engine::Error>, Tally), CliError> {
     let (sink, mut events) = EventSink::channel();
     let mut tally = Tally::default();
-    let run = session.run(executor, options, sink);
+    let run = session.run_recorded(executor, options, sink);
     tokio::pin!(run);
     // The run may hand clones of the sink to tasks that outlive it, so stop on the run's
     // result, not on the channel closing, then drain what is already queued.

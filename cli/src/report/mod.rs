@@ -12,6 +12,7 @@
 //! terminal, or print a line that passes for one of forge's own.
 
 pub mod json;
+pub mod junit;
 pub mod plain;
 pub mod tty;
 
@@ -68,6 +69,20 @@ impl OutputMode {
             color: color && !args.json,
             verbosity,
             tty,
+        }
+    }
+
+    /// The reporter for a run that also writes a JUnit report to `junit` when given
+    /// (`suite` names the run: `forge deploy`).
+    pub fn run_reporter(&self, junit: Option<&std::path::Path>, suite: &str) -> Box<dyn Reporter> {
+        let reporter = self.reporter();
+        match junit {
+            Some(path) => Box::new(junit::JunitReporter::new(
+                reporter,
+                path.to_path_buf(),
+                suite,
+            )),
+            None => reporter,
         }
     }
 

@@ -54,7 +54,7 @@ pub(crate) fn require_stack() {
 }
 
 /// The digest the registry has for `repo:tag`.
-fn registry_digest(repo: &str, tag: &str) -> Option<String> {
+pub(crate) fn registry_digest(repo: &str, tag: &str) -> Option<String> {
     let answer = http(
         tcp(REGISTRY).expect("registry reachable"),
         &format!(
@@ -83,7 +83,7 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos:x}", std::process::id())
 }
 
-fn sha(n: u8) -> String {
+pub(crate) fn sha(n: u8) -> String {
     format!("{n:02x}").repeat(20)
 }
 

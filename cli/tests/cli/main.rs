@@ -18,6 +18,7 @@ mod lock;
 mod plan;
 mod plugin;
 mod plugin_e2e;
+mod release;
 mod rollout;
 mod run;
 mod service;

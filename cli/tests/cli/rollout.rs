@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use crate::harness::fixture_plugin;
 use crate::terraform::{TfProject, events, ran};
 
-const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/forge-test";
+pub(crate) const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/forge-test";
 const TARGET_GROUP: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef";
 
-fn td(revision: u32) -> String {
+pub(crate) fn td(revision: u32) -> String {
     format!("arn:aws:ecs:us-east-1:123456789012:task-definition/web:{revision}")
 }
 
@@ -87,7 +87,13 @@ var "net__task_definition_arn" "{td}"
     }
 }
 
-fn deployment(id: &str, status: &str, revision: u32, state: &str, running: u64) -> Value {
+pub(crate) fn deployment(
+    id: &str,
+    status: &str,
+    revision: u32,
+    state: &str,
+    running: u64,
+) -> Value {
     json!({
         "id": id, "status": status, "taskDefinition": td(revision),
         "desiredCount": 2, "runningCount": running, "pendingCount": 2 - running.min(2),
@@ -95,7 +101,7 @@ fn deployment(id: &str, status: &str, revision: u32, state: &str, running: u64) 
     })
 }
 
-fn services(deployments: Vec<Value>, events: Vec<Value>) -> Answer {
+pub(crate) fn services(deployments: Vec<Value>, events: Vec<Value>) -> Answer {
     Answer::Ok(json!({
         "services": [{
             "serviceName": "web", "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/forge-test/web",

@@ -72,8 +72,9 @@ pub struct Pinned {
     pub fingerprint: String,
     pub output_hash: String,
     pub output: Arc<StepOutput>,
-    /// The run it comes from.
-    pub run: String,
+    /// Where it comes from, for people: `run 20261203T…` (a rollback), `release.json of
+    /// commit 1a2b…` (a release). The step reports "the result of {from}".
+    pub from: String,
 }
 
 impl RunOptions {
@@ -390,7 +391,7 @@ impl StepTask {
                 fingerprint_hash: Some(pinned.fingerprint.clone()),
                 output_hash: Some(pinned.output_hash.clone()),
                 output: Some(pinned.output.clone()),
-                reason: Some(format!("the result of run {}", pinned.run)),
+                reason: Some(format!("the result of {}", pinned.from)),
                 duration: Duration::ZERO,
             };
         }

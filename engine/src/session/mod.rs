@@ -11,6 +11,7 @@
 
 mod infra;
 mod plan;
+pub mod release;
 pub mod rollback;
 
 pub use infra::InfraPlan;
@@ -113,6 +114,20 @@ impl Session {
         options: RunOptions,
         events: EventSink,
     ) -> Result<Summary, Error> {
+        self.run_recorded(executor, options, events)
+            .await
+            .map(|(summary, _)| summary)
+    }
+
+    /// [`Session::run`], also returning the run's record: what each step ended with
+    /// (fingerprint, output), as the history keeps it. A fully cached run is not kept in
+    /// the history, but its record is still returned (`forge build --release-out` reads it).
+    pub async fn run_recorded<E: Executor>(
+        &self,
+        executor: Arc<E>,
+        options: RunOptions,
+        events: EventSink,
+    ) -> Result<(Summary, RunRecord), Error> {
         for target in &options.targets {
             self.check_step(target)?;
         }
@@ -181,8 +196,8 @@ impl Session {
         }
         let summary = result.summary.clone();
         let all_cached = summary.ran == 0 && summary.failed == 0 && summary.skipped == 0;
+        let record = self.run_record(run_id, started_ms, &options, &result);
         if !all_cached || summary.cancelled {
-            let record = self.run_record(run_id, started_ms, &options, &result);
             // The steps' results are already stored; a history write that fails costs
             // `explain` its comparison and `gc` a reason to keep them, not the run.
             if let Err(err) = cache.record_run(&record) {
@@ -192,7 +207,7 @@ impl Session {
             }
         }
         events.send(Event::Summary(summary.clone()));
-        Ok(summary)
+        Ok((summary, record))
     }
 
     /// Who holds the env's state lock: `None` when it is free (`forge lock status`).
@@ -315,12 +330,7 @@ impl Session {
 
     /// The key this project's run history is filed under in the store.
     pub fn project_key(&self) -> String {
-        let name = self
-            .project
-            .envs
-            .get(&self.env)
-            .map_or("project", |c| c.project.value.as_str());
-        crate::store::project_key(name, &self.project.root)
+        crate::store::project_key(self.project_name(), &self.project.root)
     }
 
     /// The last recorded run of every step of the graph in this env.

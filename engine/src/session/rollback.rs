@@ -193,7 +193,7 @@ impl Session {
                     fingerprint: record_fp,
                     output_hash,
                     output: Arc::new(output),
-                    run: from.id.clone(),
+                    from: format!("run {}", from.id),
                 },
             );
         }
@@ -206,7 +206,7 @@ impl Session {
     }
 
     /// The project's services, sorted.
-    fn services(&self) -> Vec<String> {
+    pub(crate) fn services(&self) -> Vec<String> {
         let mut services: Vec<String> = self
             .graph
             .steps
@@ -232,7 +232,7 @@ fn output_hash(run: &RunRecord, service: &str) -> Option<String> {
 
 /// `step`'s stored result in `run`: its fingerprint and output, when the store still has
 /// exactly the output the run recorded.
-fn result(
+pub(crate) fn result(
     store: &Store,
     run: &RunRecord,
     step: &str,

@@ -23,7 +23,10 @@ fn temp_name() -> String {
 
 /// Writes `bytes` to `dest` atomically, staging in `tmp_dir`. Creates `dest`'s directory.
 pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
-    let parent = dest.parent().unwrap_or(Path::new("."));
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent)?;
     fs::create_dir_all(tmp_dir)?;
     let tmp: PathBuf = tmp_dir.join(temp_name());
@@ -39,6 +42,16 @@ pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Res
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Writes `bytes` to `dest` atomically, staging beside it (a report or manifest a user
+/// asked for: a reader, such as a CI server archiving it, never sees half of it).
+pub fn write_atomic_beside(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    write_atomic(parent, dest, bytes)
 }
 
 /// Flushes a directory's entries (the rename) to disk. Not possible on every platform;

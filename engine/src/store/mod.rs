@@ -36,6 +36,7 @@ mod key;
 mod maintain;
 
 pub use action::{ActionEntry, Lookup, canonical_json};
+pub use atomic::write_atomic_beside;
 pub use history::{RunOutcome, RunRecord, StepRecord, new_run_id, now_ms, project_key};
 pub use key::StoreKey;
 pub use maintain::{
