@@ -234,7 +234,10 @@ impl Report {
             let reason = case.reason.as_deref().map(lines_of);
             let mut out = String::new();
             if case.status == StepStatus::Cached {
-                out.push_str("cached: its inputs are unchanged since the run that stored it\n");
+                let why = reason
+                    .as_deref()
+                    .unwrap_or("its inputs are unchanged since the run that stored it");
+                let _ = writeln!(out, "cached: {why}");
             }
             if let Some((lines, dropped)) = self.logs.get(&case.step) {
                 if *dropped > 0 {

@@ -13,6 +13,7 @@ mod generate;
 mod graph;
 mod hostile;
 mod images;
+mod jenkins;
 mod links;
 mod lock;
 mod plan;

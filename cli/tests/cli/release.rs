@@ -19,6 +19,11 @@ use crate::terraform::{TfProject, events, ran};
 /// The Terraform fixture project with one real image, `web`, pushed to the local registry
 /// and rolled out by module `net` (ECS answered by the replay: settled on revision 42).
 fn release_project() -> (TfProject, String, EcsReplay) {
+    release_project_with("")
+}
+
+/// [`release_project`] with `more` appended to project.kdl (envs).
+pub(crate) fn release_project_with(more: &str) -> (TfProject, String, EcsReplay) {
     require_stack();
     let tf = TfProject::new("a");
     let ecs = EcsReplay::start();
@@ -51,6 +56,7 @@ service "web" {{
 var "net__cluster_arn" "{CLUSTER}"
 var "net__service_name" "web"
 var "net__task_definition_arn" "{td}"
+{more}
 "#,
         td = td(42)
     );
@@ -59,7 +65,7 @@ var "net__task_definition_arn" "{td}"
 }
 
 /// ECS runs `image` in revision 42, settled.
-fn settled_on(ecs: &EcsReplay, image: &str) {
+pub(crate) fn settled_on(ecs: &EcsReplay, image: &str) {
     ecs.script(
         "DescribeTaskDefinition",
         vec![Answer::Ok(json!({"taskDefinition": {
@@ -120,7 +126,13 @@ pub(crate) fn junit_cases(path: &std::path::Path) -> Vec<(String, String, String
     ] {
         assert!(suite.attribute(attr).is_some(), "testsuite has no {attr}");
     }
-    let number = |a: &str| -> usize { suite.attribute(a).expect("checked above").parse().expect("a count") };
+    let number = |a: &str| -> usize {
+        suite
+            .attribute(a)
+            .expect("checked above")
+            .parse()
+            .expect("a count")
+    };
     let mut cases = Vec::new();
     for node in suite.children().filter(|n| n.is_element()) {
         match node.tag_name().name() {

@@ -317,10 +317,31 @@ fn a_circuit_breaker_rollback_fails_the_deploy_with_its_story() {
             "DescribeTargetHealth",
             vec![Answer::Xml("<DescribeTargetHealthResponse><DescribeTargetHealthResult><TargetHealthDescriptions><member><Target><Id>10.0.10.5</Id><Port>8080</Port></Target><TargetHealth><State>unhealthy</State><Reason>Target.ResponseCodeMismatch</Reason><Description>Health checks failed with these codes: [404]</Description></TargetHealth></member></TargetHealthDescriptions></DescribeTargetHealthResult></DescribeTargetHealthResponse>".into())],
         );
-    let out = p.deploy(1);
+    let out = events(
+        &p.tf
+            .forge("--json deploy --junit reports/deploy.xml")
+            .code(1)
+            .run(),
+    );
     let rollout = finished(&out, "ecs-rollout:web");
     assert_eq!(rollout["status"], "failed");
     let reason = rollout["reason"].as_str().unwrap_or_default();
+    // The JUnit report a CI server shows carries the same story, line by line.
+    let cases = crate::release::junit_cases(&p.tf.project.root().join("reports/deploy.xml"));
+    let (_, outcome, story) = cases
+        .iter()
+        .find(|c| c.0 == "ecs-rollout:web")
+        .expect("a testcase for the rollout");
+    assert_eq!(outcome, "failure");
+    for line in [
+        "ECS rolled back web to revision web:41",
+        "t1: Task failed ELB health checks in (target-group web-tg)",
+        "web-tg: 10.0.10.5:8080 unhealthy",
+    ] {
+        assert!(story.contains(line), "{line:?} not in the report's {story}");
+    }
+    // Real line breaks, not the `\n` of a JSON field.
+    assert!(story.lines().count() > 5, "{story}");
     for line in [
         "ECS rolled back web to revision web:41: the deployment of revision web:42 failed after 3 failed tasks (ECS deployment circuit breaker: tasks failed to start.)",
         "is unhealthy in target-group web-tg",

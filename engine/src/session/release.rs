@@ -266,8 +266,13 @@ impl Session {
                         let shown: Vec<&str> = files.iter().take(8).map(String::as_str).collect();
                         let more = files.len().saturating_sub(shown.len());
                         format!(
-                            "; {} differ: {}{}",
+                            "; {} {}: {}{}",
                             crate::text::plural(files.len(), "file"),
+                            if files.len() == 1 {
+                                "differs"
+                            } else {
+                                "differ"
+                            },
                             shown.join(", "),
                             if more > 0 {
                                 format!(" and {more} more")
