@@ -118,7 +118,8 @@ Examples:
   forge build                        every build step of the default env
   forge build docker-build:backend   one step and what it needs
   forge build --json | jq -c 'select(.type == \"summary\")'
-  forge build --release-out release.json --junit forge-build.xml   in CI")]
+  forge build --release-out release.json --junit forge-build.xml   in CI
+  forge build --check                do the images and binaries reproduce?")]
     Build(BuildArgs),
 
     /// Run everything for one env: build, push, render, lock, apply, roll out
@@ -243,8 +244,14 @@ pub struct BuildArgs {
 
     /// After a successful build, write the release manifest (project, commit, each
     /// service's image by digest) that `forge deploy --release` deploys
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub release_out: Option<PathBuf>,
+
+    /// Build every selected step again, whatever the cache holds, and fail naming each
+    /// output that differs from the stored result (like Nix's --check); pushes are not
+    /// redone, and nothing stored changes
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -162,6 +162,16 @@ pub enum CliError {
     )]
     TerraformPlanFailed { env: String },
 
+    /// `forge build --check` found steps whose rebuild differs from the stored result.
+    #[error("{} did not reproduce: {}", plural(.failed.len(), "step"), .failed.join(", "))]
+    #[diagnostic(
+        code(forge::check::differs),
+        help(
+            "each step's differences are printed above: its result depends on something forge does not see (the time, randomness, the machine, a tool's own cache); make the build deterministic, or declare what it reads"
+        )
+    )]
+    NotReproducible { failed: Vec<String> },
+
     /// An image of `--release` that the registry cannot show.
     #[error("the release's image of `{service}` cannot be deployed: {why}")]
     #[diagnostic(code(forge::release::image))]

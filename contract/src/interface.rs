@@ -198,6 +198,19 @@ impl Capability {
     }
 }
 
+impl Capability {
+    /// Whether a step granted it may change something outside this machine (push an
+    /// image, call AWS, apply Terraform). Such a step is never run just to check that it
+    /// reproduces (`forge build --check`); building with the local Docker Engine is not
+    /// such a change.
+    pub fn acts_outside(self) -> bool {
+        matches!(
+            self,
+            Capability::Registry | Capability::Aws | Capability::Terraform
+        )
+    }
+}
+
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

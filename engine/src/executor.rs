@@ -38,6 +38,9 @@ pub struct StepRequest {
     /// steps of an env with a `state` backend): a step that runs Terraform runs it with
     /// `-lock=false`, since forge holds Terraform's own lock for it.
     pub lock: Option<crate::lock::LockInfo>,
+    /// A `forge build --check` rerun: tools must not serve the result from caches of
+    /// their own (the Docker Engine builds without its layer cache).
+    pub rebuild: bool,
 }
 
 /// The commit a run builds: what images are labelled and timestamped with.
@@ -110,6 +113,93 @@ impl StepOutput {
                 .as_str(),
             &self.files,
         )
+    }
+}
+
+/// How `rebuilt` differs from `stored`, one line per difference, for people: each output
+/// file whose bytes differ, and each manifest value, by its JSON path (an image's
+/// `layers[1].digest` or `config.digest` says which layer changed). Empty when they are
+/// the same. At most [`MAX_DIFFERENCES`] lines, the last saying how many more there are.
+pub fn differences(stored: &StepOutput, rebuilt: &StepOutput) -> Vec<String> {
+    let mut out = Vec::new();
+    let names: std::collections::BTreeSet<&String> =
+        stored.files.keys().chain(rebuilt.files.keys()).collect();
+    for name in names {
+        let file = |f: Option<&OutputFile>| {
+            f.map_or("absent".to_owned(), |f| {
+                format!(
+                    "{} bytes, blake3 {}",
+                    f.size,
+                    crate::text::short_hash(&f.hash)
+                )
+            })
+        };
+        let (a, b) = (stored.files.get(name), rebuilt.files.get(name));
+        if a != b {
+            out.push(format!("output file `{name}`: {} → {}", file(a), file(b)));
+        }
+    }
+    json_differences("", &stored.manifest, &rebuilt.manifest, &mut out);
+    if out.len() > MAX_DIFFERENCES {
+        let more = out.len() - MAX_DIFFERENCES + 1;
+        out.truncate(MAX_DIFFERENCES - 1);
+        out.push(format!("… and {more} more"));
+    }
+    out
+}
+
+/// How many lines [`differences`] gives at most.
+pub const MAX_DIFFERENCES: usize = 20;
+
+fn json_differences(
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let at = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for key in keys {
+                let missing = Value::Null;
+                json_differences(
+                    &at(key),
+                    x.get(key).unwrap_or(&missing),
+                    y.get(key).unwrap_or(&missing),
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                json_differences(&format!("{path}[{i}]"), x, y, out);
+            }
+        }
+        (x, y) if x != y => {
+            let show = |v: &Value| {
+                let text = v.to_string();
+                if text.chars().count() > 80 {
+                    format!(
+                        "{}… ({} bytes)",
+                        text.chars().take(40).collect::<String>(),
+                        text.len()
+                    )
+                } else {
+                    text
+                }
+            };
+            let name = if path.is_empty() { "manifest" } else { path };
+            out.push(format!("`{name}`: {} → {}", show(x), show(y)));
+        }
+        _ => {}
     }
 }
 
@@ -203,5 +293,48 @@ pub trait Executor: Send + Sync + 'static {
                 help: None,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_the_file_and_the_manifest_path() {
+        let stored = StepOutput {
+            manifest: serde_json::json!({
+                "digest": "sha256:aa",
+                "config": {"digest": "sha256:c1"},
+                "layers": [{"digest": "sha256:l0"}, {"digest": "sha256:l1"}],
+            }),
+            files: BTreeMap::from([("bin".to_owned(), OutputFile::of(b"one"))]),
+        };
+        assert!(differences(&stored, &stored.clone()).is_empty());
+        let mut rebuilt = stored.clone();
+        rebuilt.manifest["layers"][1]["digest"] = "sha256:l9".into();
+        rebuilt.files.insert("bin".into(), OutputFile::of(b"other"));
+        assert_eq!(
+            differences(&stored, &rebuilt),
+            [
+                format!(
+                    "output file `bin`: 3 bytes, blake3 {} → 5 bytes, blake3 {}",
+                    &OutputFile::of(b"one").hash[..12],
+                    &OutputFile::of(b"other").hash[..12]
+                ),
+                "`layers[1].digest`: \"sha256:l1\" → \"sha256:l9\"".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn differences_are_capped() {
+        let stored = StepOutput::new(serde_json::json!({}));
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..30).map(|i| (format!("k{i:02}"), i.into())).collect();
+        let rebuilt = StepOutput::new(serde_json::Value::Object(many));
+        let found = differences(&stored, &rebuilt);
+        assert_eq!(found.len(), MAX_DIFFERENCES);
+        assert_eq!(found.last().map(String::as_str), Some("… and 11 more"));
     }
 }

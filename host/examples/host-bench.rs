@@ -85,6 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cancel: CancellationToken::new(),
             events: EventSink::null(),
             terraform: None,
+            rebuild: false,
         };
         for _ in 0..50 {
             host.run(&code, spec.clone())

@@ -140,6 +140,10 @@ pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepE
     if let Some(stamp) = &request.stamp {
         command.env("FORGE_COMMIT_SHA", &stamp.commit);
     }
+    if request.rebuild {
+        // `forge build --check`: a script can skip caches of its own.
+        command.env("FORGE_REBUILD", "1");
+    }
 
     let shown = argv.join(" ");
     let mut child = command.spawn().map_err(|e| {

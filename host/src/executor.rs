@@ -255,6 +255,7 @@ impl HostExecutor {
             cancel: request.cancel.clone(),
             events: request.events.clone(),
             terraform: grants.allows(Interface::Terraform).then_some(place),
+            rebuild: request.rebuild,
         };
         let result = host.run(&plugin, spec).await?;
         Ok((plugin.name.clone(), result))
@@ -360,6 +361,7 @@ impl HostExecutor {
             cancel: request.cancel.clone(),
             events: request.events,
             terraform: None,
+            rebuild: false,
         };
         let result = host.run(&plugin, spec).await?;
         if request.cancel.is_cancelled() {

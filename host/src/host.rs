@@ -88,6 +88,9 @@ pub struct RunSpec {
     /// Where the `terraform` capability works, and under which lock; `None` makes its
     /// calls fail.
     pub terraform: Option<TerraformPlace>,
+    /// A `forge build --check` rerun ([`forge_engine::executor::StepRequest::rebuild`]):
+    /// `docker.build` builds without the Docker Engine's layer cache.
+    pub rebuild: bool,
 }
 
 /// Where a run's `terraform` calls work: one private directory per project and env, kept
@@ -337,6 +340,7 @@ impl Host {
                 upstream: spec.upstream.clone(),
                 store: spec.store.clone(),
                 cancel: spec.cancel.clone(),
+                rebuild: spec.rebuild,
             },
         );
         let mut store = Store::new(&self.engine, state);

@@ -29,7 +29,10 @@ pub fn build(ctx: &Context<'_>, args: &BuildArgs) -> Result<Outcome, CliError> {
         Ok(session) => session,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
     };
-    let options = run_options(ctx, &args.run, Phase::Build);
+    let options = RunOptions {
+        check: args.check,
+        ..run_options(ctx, &args.run, Phase::Build)
+    };
     let Some(path) = &args.release_out else {
         return execute(&session, options, reporter);
     };
@@ -124,6 +127,7 @@ pub(crate) fn execute_then(
     };
     let cancel = options.cancel.clone();
     let timeout = options.step_timeout;
+    let check = options.check;
     let test_executor = match test_executor() {
         Ok(executor) => executor,
         Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
@@ -156,6 +160,10 @@ pub(crate) fn execute_then(
                 })
             } else if summary.cancelled || cancel.is_cancelled() {
                 Err(CliError::Interrupted)
+            } else if check && (summary.failed > 0 || !tally.failed.is_empty()) {
+                Err(CliError::NotReproducible {
+                    failed: tally.failed,
+                })
             } else if summary.failed > 0 || !tally.failed.is_empty() {
                 Err(CliError::StepsFailed {
                     failed: tally.failed,

@@ -498,6 +498,39 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
     git(project.root(), &["commit", "-q", "-m", "notes"]);
     assert_eq!(ran(&forge(0)), ["ecr-push:backend", "ecr-push:frontend"]);
 
+    // `--check`: both binaries and both images rebuild (the images without the Docker
+    // Engine's layer cache) to the same bytes; the pushes are not redone.
+    let check = on_the_stack(&project, "--json build --check", 0).json_lines();
+    assert_eq!(
+        ran(&check),
+        [
+            "backend-bin",
+            "docker-build:backend",
+            "docker-build:frontend",
+            "frontend-bin"
+        ]
+    );
+    for step in ["docker-build:backend", "docker-build:frontend"] {
+        let done = check
+            .iter()
+            .find(|e| e["type"] == "step-finished" && e["step"] == step)
+            .expect("checked");
+        assert_eq!(
+            done["reason"],
+            "reproducible: rebuilt twice to the same outputs"
+        );
+    }
+    assert!(
+        check
+            .iter()
+            .filter(|e| e["type"] == "step-finished"
+                && e["step"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("ecr-push:")))
+            .all(|e| e["status"] == "cached"),
+        "{check:#?}"
+    );
+
     // The deploy: images cached; the render, then the state lock (DynamoDB in moto), then
     // `terraform init`, which cannot install the AWS provider here: it says so, and the
     // lock is given back.

@@ -6,6 +6,7 @@ mod harness;
 
 mod builtins;
 mod cache;
+mod check;
 mod command;
 mod explain;
 mod forged;

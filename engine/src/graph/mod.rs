@@ -153,6 +153,18 @@ impl Step {
                 .iter()
                 .all(|g| g == forge_contract::capability::FILES_READ)
     }
+
+    /// Whether `forge build --check` may run the step again to compare its outputs: a
+    /// build-phase step outside the state lock whose grants change nothing outside this
+    /// machine ([`forge_contract::Capability::acts_outside`]). A push is not rerun.
+    pub fn is_rebuildable(&self) -> bool {
+        self.phase == crate::model::Phase::Build
+            && !self.locked
+            && !self
+                .grants
+                .iter()
+                .any(|g| forge_contract::Capability::from_name(g).is_some_and(|c| c.acts_outside()))
+    }
 }
 
 impl StepGraph {

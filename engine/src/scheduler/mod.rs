@@ -64,6 +64,11 @@ pub struct RunOptions {
     pub pinned: BTreeMap<String, Pinned>,
     /// Recorded in run history: the run whose images this one deploys again.
     pub rollback_of: Option<String>,
+    /// `forge build --check`: every [rebuildable](Step::is_rebuildable) step runs again,
+    /// whatever the cache holds, and fails when its outputs differ from the stored ones
+    /// (a step with none stored runs twice). The stored result stays and is what later
+    /// steps get; nothing is recorded in the history.
+    pub check: bool,
 }
 
 /// An earlier run's result of a step, served in its place ([`RunOptions::pinned`]).
@@ -90,6 +95,7 @@ impl RunOptions {
             lock_timeout: Duration::ZERO,
             pinned: BTreeMap::new(),
             rollback_of: None,
+            check: false,
         }
     }
 }
@@ -117,6 +123,8 @@ pub(crate) struct RunContext {
     pub lock: Option<Arc<HeldLock>>,
     /// [`RunOptions::pinned`].
     pub pinned: BTreeMap<String, Pinned>,
+    /// [`RunOptions::check`].
+    pub check: bool,
 }
 
 /// The result of a run: the summary and, per step id, its outcome (for run history).
@@ -420,8 +428,14 @@ impl StepTask {
         };
         let key = fingerprint.hash();
 
+        let checking = self.ctx.check && step.is_rebuildable();
         let mut stale = None;
+        let mut reference = None;
         match self.ctx.cache.lookup(&key) {
+            Lookup::Hit {
+                output,
+                output_hash,
+            } if checking => reference = Some((output, output_hash)),
             Lookup::Hit {
                 output,
                 output_hash,
@@ -480,36 +494,44 @@ impl StepTask {
             _ => None,
         };
         let fingerprint = Arc::new(fingerprint);
-        let upstream = self
-            .upstream
-            .iter()
-            .map(|(k, (_, o))| (k.clone(), o.clone()))
-            .collect();
-        let request = StepRequest {
-            lock,
-            ..request_for(
-                &self.ctx.inputs,
-                &self.ctx.env,
-                step.clone(),
-                fingerprint.clone(),
-                upstream,
-                &self.cancel,
-                &self.events,
-            )
+        let request = |rebuild: bool| {
+            let upstream = self
+                .upstream
+                .iter()
+                .map(|(k, (_, o))| (k.clone(), o.clone()))
+                .collect();
+            StepRequest {
+                lock: lock.clone(),
+                rebuild,
+                ..request_for(
+                    &self.ctx.inputs,
+                    &self.ctx.env,
+                    step.clone(),
+                    fingerprint.clone(),
+                    upstream,
+                    &self.cancel,
+                    &self.events,
+                )
+            }
         };
-        let timer = self.timeout.map(|limit| {
-            let cancel = self.cancel.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(limit).await;
-                cancel.cancel();
-            })
-        });
-        let result = executor.run(request).await;
-        if let Some(timer) = timer {
-            timer.abort();
+        if let Some((output, output_hash)) = reference {
+            if step.stamp_commit {
+                // The stored result carries the stamp of the commit that first built it,
+                // this rebuild the current one: compare two rebuilds with each other.
+                let first = match self.execute(&executor, request(true), &key).await {
+                    Ok(first) => first,
+                    Err(failed) => {
+                        return check_outcome(key, (output, output_hash), None, Err(failed));
+                    }
+                };
+                let second = self.execute(&executor, request(true), &key).await;
+                return check_outcome(key, (output, output_hash), Some(&first), second);
+            }
+            let rebuilt = self.execute(&executor, request(true), &key).await;
+            return check_outcome(key, (output, output_hash), None, rebuilt);
         }
-        let timed_out = self.cancel.is_cancelled() && !self.run_cancel.is_cancelled();
-        let fingerprint = Arc::unwrap_or_clone(fingerprint);
+        let result = self.execute(&executor, request(false), &key).await;
+        let fingerprint = fingerprint.clone();
         match result {
             Ok(output) => {
                 // Blob checks and atomic writes with fsyncs: file I/O, off the runtime.
@@ -535,25 +557,128 @@ impl StepTask {
                         output.hash()
                     }
                 };
+                let output = Arc::new(output);
+                if checking {
+                    // Nothing stored to compare with: this run is the reference, a second
+                    // one the check.
+                    let rebuilt = self.execute(&executor, request(true), &key).await;
+                    return check_outcome(key, (output, output_hash), None, rebuilt);
+                }
                 StepOutcome {
                     status: StepStatus::Ran,
                     fingerprint_hash: Some(key),
                     output_hash: Some(output_hash),
-                    output: Some(Arc::new(output)),
+                    output: Some(output),
                     reason: Some(why),
                     duration: Duration::ZERO,
                 }
             }
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Runs the step's request under `--timeout`: its output, or the outcome of a step
+    /// that failed, timed out or was cancelled.
+    async fn execute<E: Executor>(
+        &self,
+        executor: &Arc<E>,
+        request: StepRequest,
+        key: &str,
+    ) -> Result<StepOutput, StepOutcome> {
+        let timer = self.timeout.map(|limit| {
+            let cancel = self.cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                cancel.cancel();
+            })
+        });
+        let result = executor.run(request).await;
+        if let Some(timer) = timer {
+            timer.abort();
+        }
+        let timed_out = self.cancel.is_cancelled() && !self.run_cancel.is_cancelled();
+        let failed = |reason: String| StepOutcome {
+            status: StepStatus::Failed,
+            fingerprint_hash: Some(key.to_owned()),
+            output_hash: None,
+            output: None,
+            reason: Some(reason),
+            duration: Duration::ZERO,
+        };
+        match result {
+            Ok(output) => Ok(output),
             Err(StepError::Cancelled) if timed_out => {
                 let limit = self.timeout.unwrap_or_default();
-                failed(
-                    format!("timed out after {}", humantime::format_duration(limit)),
-                    Some(key),
+                Err(failed(format!(
+                    "timed out after {}",
+                    humantime::format_duration(limit)
+                )))
+            }
+            Err(StepError::Cancelled) => Err(skipped("cancelled while running".to_string())),
+            Err(e @ StepError::Failed { .. }) => Err(failed(failure_reason(&e))),
+        }
+    }
+}
+
+/// The outcome of a `--check` rebuild: ran when its outputs are those of `compared` (the
+/// stored `reference` when `None`), failed naming each difference when not. Either way
+/// the reference is what later steps get, so each step is checked against the same
+/// inputs.
+fn check_outcome(
+    key: String,
+    (reference, reference_hash): (Arc<StepOutput>, String),
+    compared: Option<&StepOutput>,
+    rebuilt: Result<StepOutput, StepOutcome>,
+) -> StepOutcome {
+    let (status, reason) = match rebuilt {
+        Err(outcome) if outcome.status == StepStatus::Skipped => return outcome,
+        Err(outcome) => (
+            StepStatus::Failed,
+            format!(
+                "the rebuild to check it failed: {}",
+                outcome.reason.unwrap_or_default()
+            ),
+        ),
+        Ok(rebuilt) => {
+            let differences =
+                crate::executor::differences(compared.unwrap_or(&reference), &rebuilt);
+            let against = if compared.is_some() {
+                "the first rebuild (the stored result is stamped with the commit that first built it)"
+            } else {
+                "the stored result"
+            };
+            if differences.is_empty() {
+                let how = if compared.is_some() {
+                    "rebuilt twice to the same outputs"
+                } else {
+                    "rebuilt to the same outputs"
+                };
+                (StepStatus::Ran, format!("reproducible: {how}"))
+            } else {
+                let n = differences.len();
+                (
+                    StepStatus::Failed,
+                    format!(
+                        "not reproducible: rebuilt from the same inputs, {} {} from {against}:\n{}",
+                        crate::text::plural(n, "output"),
+                        if n == 1 { "differs" } else { "differ" },
+                        differences
+                            .iter()
+                            .map(|d| format!("  {d}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ),
                 )
             }
-            Err(StepError::Cancelled) => skipped("cancelled while running".to_string()),
-            Err(e @ StepError::Failed { .. }) => failed(failure_reason(&e), Some(key)),
         }
+    };
+    StepOutcome {
+        status,
+        fingerprint_hash: Some(key),
+        output_hash: Some(reference_hash),
+        output: Some(reference),
+        reason: Some(reason),
+        duration: Duration::ZERO,
     }
 }
 
@@ -584,6 +709,7 @@ pub(crate) fn request_for(
         cancel: cancel.clone(),
         events: events.clone(),
         lock: None,
+        rebuild: false,
         step,
     }
 }

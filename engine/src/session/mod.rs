@@ -185,6 +185,7 @@ impl Session {
             previous,
             lock,
             pinned: options.pinned.clone(),
+            check: options.check,
         });
         let mut result = scheduler::run(ctx, executor, &options, &selected, events.clone()).await;
         result.commit = inputs.commit();
@@ -197,7 +198,8 @@ impl Session {
         let summary = result.summary.clone();
         let all_cached = summary.ran == 0 && summary.failed == 0 && summary.skipped == 0;
         let record = self.run_record(run_id, started_ms, &options, &result);
-        if !all_cached || summary.cancelled {
+        // A check run changes no result: the history keeps the runs that made them.
+        if (!all_cached || summary.cancelled) && !options.check {
             // The steps' results are already stored; a history write that fails costs
             // `explain` its comparison and `gc` a reason to keep them, not the run.
             if let Err(err) = cache.record_run(&record) {

@@ -42,7 +42,7 @@ impl wit::Host for CapsView<'_> {
             labels: request.labels,
             source_date_epoch: request.source_date_epoch,
             tags: request.tags,
-            no_cache: false,
+            no_cache: self.rebuild,
         };
         // Not `self.call`: the build's lines go to the log while it runs.
         let stop = self.clock.stop();

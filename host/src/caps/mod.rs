@@ -54,6 +54,8 @@ pub(crate) struct CapsView<'a> {
     pub(crate) log: &'a mut LogCtx,
     /// Where `terraform` works, and what it laid out there.
     pub(crate) terraform: &'a mut TerraformRun,
+    /// A `forge build --check` rerun: `docker.build` skips the Docker Engine's layer cache.
+    pub(crate) rebuild: bool,
 }
 
 /// Links `docker`, `registry` and `aws` to a [`CapsView`].

@@ -57,6 +57,7 @@ fn run(
             store,
             cancel: cancel.clone(),
             terraform: None,
+            rebuild: false,
         },
     );
     Run {

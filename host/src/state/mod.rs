@@ -64,6 +64,8 @@ pub struct HostState {
     pub(crate) limiter: Limiter,
     /// Why the run was stopped, by the epoch callback or a waiting host call.
     pub(crate) interrupt: Option<Interrupt>,
+    /// [`Reach::rebuild`].
+    rebuild: bool,
 }
 
 /// What a run's networked capabilities and `files.read-upstream` act on.
@@ -77,6 +79,8 @@ pub(crate) struct Reach {
     /// Where upstream output files are; `None` when the caller runs without a store.
     pub(crate) store: Option<Store>,
     pub(crate) cancel: CancellationToken,
+    /// A `--check` rerun: tools build without their own caches.
+    pub(crate) rebuild: bool,
 }
 
 impl HostState {
@@ -104,6 +108,7 @@ impl HostState {
             clock: RunClock::start(limits.timeout, reach.cancel),
             limiter: Limiter::new(&limits),
             interrupt: None,
+            rebuild: reach.rebuild,
         }
     }
 
@@ -131,6 +136,7 @@ impl HostState {
             outputs: &mut self.outputs,
             log: &mut self.log,
             terraform: &mut self.terraform,
+            rebuild: self.rebuild,
         }
     }
 }

@@ -77,6 +77,7 @@ impl Project {
             cancel: CancellationToken::new(),
             events,
             terraform: None,
+            rebuild: false,
         };
         (spec, Events(rx))
     }
@@ -130,6 +131,7 @@ impl Project {
             cancel: CancellationToken::new(),
             events,
             lock: None,
+            rebuild: false,
         };
         (request, Events(rx))
     }
