@@ -58,6 +58,28 @@ pub struct GlobalArgs {
     )]
     pub cache_dir: Option<PathBuf>,
 
+    /// The shared remote cache to use instead of project.kdl's `cache { s3 … }` location
+    /// (s3://BUCKET/PREFIX); whose results are trusted is still project.kdl's `trust` list
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FORGE_REMOTE_CACHE",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub remote_cache: Option<String>,
+
+    /// Signing key (from `forge cache keygen`) with which this machine publishes what it
+    /// builds to the remote cache; without one, it only reads
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FORGE_CACHE_KEY",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub cache_key: Option<PathBuf>,
+
     /// Environment to use instead of the project's default env
     #[arg(
         long,
@@ -435,6 +457,33 @@ Examples:
   forge cache gc --keep-runs 3
   forge cache gc --max-size 20G --dry-run")]
     Gc(GcArgs),
+    /// Make a signing key for publishing to the shared remote cache
+    #[command(after_help = "\
+Writes the secret key to FILE (mode 0600; give it to the CI agents that publish, e.g. as a
+Jenkins file credential exposed as FORGE_CACHE_KEY) and prints the `trust` line that lets
+every agent use what they publish: add it to the `cache` block of project.kdl.
+
+Examples:
+  forge cache keygen --out ci-cache.key --name jenkins-ci")]
+    Keygen(KeygenArgs),
+    /// Publish the build results of the env's newest recorded run to the remote cache
+    #[command(after_help = "\
+Needs a signing key the project trusts (FORGE_CACHE_KEY). A build on such a machine
+publishes as it goes; this is for results built before, or while the remote was down.
+
+Examples:
+  FORGE_CACHE_KEY=ci-cache.key forge cache push --env dev")]
+    Push,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key (must not exist)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The writer's name in the printed `trust` line
+    #[arg(long, value_name = "NAME", default_value = "ci")]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

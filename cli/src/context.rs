@@ -37,6 +37,7 @@ impl Context<'_> {
         let mut session =
             Session::open(&project_file, &self.store_dir(), self.global.env.as_deref())?;
         session.builtins = crate::executor::builtin_identities(&crate::executor::builtins());
+        session.remote = crate::remote::remote_cache(self.global, &session)?;
         if std::env::var_os(forge_engine::testing::TEST_EXECUTOR_ENV).is_some() {
             session.executor_identity =
                 Some(forge_engine::testing::TestExecutor::IDENTITY.to_owned());

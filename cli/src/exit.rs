@@ -172,6 +172,15 @@ pub enum CliError {
     )]
     NotReproducible { failed: Vec<String> },
 
+    /// The remote cache cannot be set up as asked.
+    #[error("{message}")]
+    #[diagnostic(code(forge::remote_cache::config))]
+    RemoteCache {
+        message: String,
+        #[help]
+        help: String,
+    },
+
     /// An image of `--release` that the registry cannot show.
     #[error("the release's image of `{service}` cannot be deployed: {why}")]
     #[diagnostic(code(forge::release::image))]

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod executor;
 mod exit;
+mod remote;
 mod report;
 
 use std::io::IsTerminal;

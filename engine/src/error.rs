@@ -111,6 +111,15 @@ pub enum Error {
         #[help]
         help: String,
     },
+    /// `forge cache push` with no recorded run to publish.
+    #[error("nothing to publish in env `{env}`: no run of it is recorded in this store")]
+    #[diagnostic(
+        code(forge::cache::nothing_recorded),
+        help(
+            "run `forge build` first; a machine with a trusted signing key publishes as it builds"
+        )
+    )]
+    NothingToPublish { env: String },
     #[error("internal error: {0}")]
     #[diagnostic(
         code(forge::internal),

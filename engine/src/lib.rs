@@ -33,6 +33,7 @@ pub mod graph;
 pub mod lock;
 pub mod model;
 pub mod recheck;
+pub mod remote;
 pub mod scheduler;
 pub mod session;
 pub mod store;

@@ -230,6 +230,7 @@ fn run(
                     fingerprint: fp.map(str::to_owned),
                     output: out.map(str::to_owned),
                     duration_ms: 5,
+                    origin: None,
                 },
             )
         })
@@ -491,6 +492,7 @@ fn record_run(
                     fingerprint: Some(e.key.clone()),
                     output: Some(e.output.clone()),
                     duration_ms: 1,
+                    origin: None,
                 },
             )
         })

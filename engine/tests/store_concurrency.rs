@@ -78,6 +78,7 @@ fn hammer_worker() {
                 fingerprint: Some(mine.hash()),
                 output: None,
                 duration_ms: 1,
+                origin: None,
             };
             store
                 .record_run(&RunRecord {

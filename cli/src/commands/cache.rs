@@ -25,6 +25,8 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
     let store = Store::open(&dir).map_err(forge_engine::Error::from)?;
     let mut out = std::io::stdout().lock();
     match command {
+        CacheCommand::Keygen(args) => keygen(ctx, args),
+        CacheCommand::Push => push(ctx),
         CacheCommand::Stats => {
             let stats = store.stats().map_err(forge_engine::Error::from)?;
             if ctx.mode.json {
@@ -44,7 +46,12 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
             } else {
                 writeln!(out, "runs:")?;
                 for (env, runs) in &stats.runs {
-                    writeln!(out, "  {env}: {runs}")?;
+                    let steps = stats.steps.get(env).cloned().unwrap_or_default();
+                    writeln!(
+                        out,
+                        "  {env}: {runs}; steps in them: {} ran, {} local hits, {} remote hits",
+                        steps.ran, steps.local_hits, steps.remote_hits
+                    )?;
                 }
             }
             older_layouts(&mut out, &store)?;
@@ -211,6 +218,105 @@ fn older_layouts(out: &mut impl Write, store: &Store) -> Result<(), CliError> {
 /// Sizes as forge shows them everywhere ([`forge_engine::text::human_bytes`]).
 fn bytes(n: u64) -> String {
     forge_engine::text::human_bytes(n)
+}
+
+/// `forge cache keygen`: a new signing key in a file only its owner reads, and the line
+/// that trusts it.
+fn keygen(ctx: &Context<'_>, args: &crate::cli::KeygenArgs) -> Result<Outcome, CliError> {
+    use std::io::Write as _;
+    let key =
+        forge_engine::remote::WriterKey::generate().map_err(|message| CliError::RemoteCache {
+            message,
+            help: "the operating system gave no random bytes".into(),
+        })?;
+    let io = |source| CliError::Io {
+        action: "write the signing key to",
+        path: args.out.clone(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&args.out).map_err(io)?;
+    file.write_all(key.encode().as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    let public = key.public().encode();
+    let trust = format!("trust \"{}\" \"{public}\"", args.name);
+    if ctx.mode.json {
+        json::line(&serde_json::json!({
+            "type": "cache-key",
+            "file": args.out,
+            "name": args.name,
+            "public_key": public,
+            "trust": trust,
+        }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "secret key written to {} (keep it secret: whoever has it can feed every agent's builds)",
+            args.out.display()
+        )?;
+        writeln!(out, "add to the `cache` block of project.kdl:")?;
+        writeln!(out, "    {trust}")?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `forge cache push`: publishes the build results of the env's newest recorded run.
+fn push(ctx: &Context<'_>) -> Result<Outcome, CliError> {
+    use std::io::Write as _;
+    let session = ctx.open_session()?;
+    let Some(remote) = session.remote.clone() else {
+        return Err(CliError::RemoteCache {
+            message: "this project has no remote cache".into(),
+            help: "add `cache { s3 bucket=\"NAME\" prefix=\"forge-cache/\"; trust \"ci\" \"ed25519:…\" }` to project.kdl, or pass --remote-cache s3://BUCKET/PREFIX".into(),
+        });
+    };
+    if remote.writer_name().is_none() {
+        return Err(CliError::RemoteCache {
+            message: "no signing key that project.kdl trusts: nothing can be published".into(),
+            help: "set FORGE_CACHE_KEY (or --cache-key) to a key whose public half a `trust` line names (`forge cache keygen` makes one)".into(),
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let report = runtime.block_on(session.publish_last_run(&remote))?;
+    if ctx.mode.json {
+        json::line(&serde_json::json!({
+            "type": "cache-push",
+            "remote": remote.describe(),
+            "published": report.published,
+            "already_there": report.already_there,
+            "failed": report.failed,
+        }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}: {} published, {} already there",
+            remote.describe(),
+            plural(report.published, "result"),
+            report.already_there
+        )?;
+        for (step, why) in &report.failed {
+            writeln!(out, "  not published: {step}: {why}")?;
+        }
+    }
+    if report.failed.is_empty() {
+        Ok(Outcome::Ok)
+    } else {
+        Err(CliError::RemoteCache {
+            message: format!("{} not published", plural(report.failed.len(), "result")),
+            help: "each one's reason is printed above".into(),
+        })
+    }
 }
 
 #[cfg(test)]

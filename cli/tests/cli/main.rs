@@ -21,6 +21,7 @@ mod plan;
 mod plugin;
 mod plugin_e2e;
 mod release;
+mod remote_cache;
 mod rollout;
 mod run;
 mod service;

@@ -33,6 +33,8 @@ pub(crate) struct PreviousStep {
     pub run: String,
     /// The full fingerprint, for field-by-field diffs.
     pub fingerprint: Option<Fingerprint>,
+    /// [`crate::store::StepRecord::origin`].
+    pub origin: Option<String>,
 }
 
 /// For each step, its most recent recorded run that computed a fingerprint.
@@ -181,6 +183,7 @@ impl Cache {
                     fingerprint_hash: hash,
                     run,
                     fingerprint,
+                    origin: record.origin.clone(),
                 },
             );
         }

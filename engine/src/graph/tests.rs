@@ -117,6 +117,7 @@ pub(crate) fn two_tier() -> Config {
         services,
         registries,
         modules,
+        cache: None,
         state: Some(StateBackend {
             bucket: sp("tf-state".into()),
             key: sp("shop/{env}.tfstate".into()),

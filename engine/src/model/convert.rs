@@ -15,7 +15,7 @@ use super::read::Cx;
 use super::schema::Ctx;
 use super::{
     Config, ConfigValue, ModelError, Module, PROJECT_FILE, PluginDecl, PluginSource, Registry,
-    RegistryKind, Spanned, StateBackend, StateLock, StepDecl,
+    RegistryKind, RemoteCacheDecl, Spanned, StateBackend, StateLock, StepDecl,
 };
 
 /// Defaults for optional values; `docs/project-kdl.md` lists the same numbers.
@@ -64,6 +64,7 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
         registries: BTreeMap::new(),
         modules: BTreeMap::new(),
         state: None,
+        cache: None,
         plugins: BTreeMap::new(),
         steps: BTreeMap::new(),
         vars: BTreeMap::new(),
@@ -100,6 +101,7 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
                 }
             }
             "state" => config.state = Some(read_state(node, cx)),
+            "cache" => config.cache = read_cache(node, cx),
             "service" => {
                 if let Some(s) = super::service::read_service(node, cx) {
                     config.services.insert(s.name.value.clone(), s);
@@ -155,6 +157,11 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
             };
             cx.errors.push(err);
         }
+    }
+    if let Some(cache) = &mut config.cache
+        && cache.region.value.is_empty()
+    {
+        cache.region = config.region.clone();
     }
     if let Some(state) = &mut config.state {
         if state.region.value.is_empty() {
@@ -353,6 +360,91 @@ fn read_state(node: &KdlNode, cx: &mut Cx) -> StateBackend {
         );
     }
     state
+}
+
+fn read_cache(node: &KdlNode, cx: &mut Cx) -> Option<RemoteCacheDecl> {
+    cx.shape(node, 0, &[], Ctx::Cache);
+    let head = cx.head_span(node);
+    let mut cache = RemoteCacheDecl {
+        bucket: placeholder(String::new(), head),
+        prefix: placeholder(String::new(), head),
+        region: placeholder(String::new(), head),
+        endpoint: None,
+        trusted: BTreeMap::new(),
+        span: head,
+    };
+    let mut has_s3 = false;
+    for child in node.iter_children() {
+        match child.name().value() {
+            "s3" => {
+                has_s3 = true;
+                cx.shape(
+                    child,
+                    0,
+                    &["bucket", "prefix", "region", "endpoint"],
+                    Ctx::Leaf,
+                );
+                match cx.prop(child, "bucket") {
+                    Some(e) => {
+                        if let Some(b) =
+                            cx.string(child, e, "the S3 bucket the remote cache lives in")
+                        {
+                            cache.bucket = b;
+                        }
+                    }
+                    None => cx.missing(
+                        child,
+                        "a `bucket=`",
+                        "add `bucket=\"NAME\"`: the S3 bucket the agents share results in".into(),
+                    ),
+                }
+                for (key, slot) in [("prefix", &mut cache.prefix), ("region", &mut cache.region)] {
+                    if let Some(e) = cx.prop(child, key)
+                        && let Some(v) = cx.string(child, e, "a string")
+                    {
+                        *slot = v;
+                    }
+                }
+                if let Some(e) = cx.prop(child, "endpoint") {
+                    cache.endpoint = cx.string(child, e, "an S3 endpoint URL");
+                }
+            }
+            "trust" => {
+                cx.shape(child, 2, &[], Ctx::Leaf);
+                let Some(name) = cx.name(child, "trust") else {
+                    continue;
+                };
+                let help = "`trust \"NAME\" \"ed25519:…\"`: the public key `forge cache keygen` printed for that writer";
+                let Some(entry) = cx.arg(child, 1) else {
+                    cx.missing(child, "a public key", help.into());
+                    continue;
+                };
+                let Some(key) = cx.string(child, entry, help) else {
+                    continue;
+                };
+                if let Err(why) = crate::remote::PublicKey::parse(&key.value) {
+                    cx.invalid(
+                        key.span,
+                        format!("`{}` is not a writer's public key: {why}", key.value),
+                        "not an ed25519 public key",
+                        help.into(),
+                    );
+                    continue;
+                }
+                cache.trusted.insert(name.value, key);
+            }
+            _ => cx.unknown_node_in(child, Ctx::Cache),
+        }
+    }
+    if !has_s3 {
+        cx.missing(
+            node,
+            "an `s3` location",
+            "add `s3 bucket=\"NAME\" prefix=\"forge-cache/\"`".into(),
+        );
+        return None;
+    }
+    Some(cache)
 }
 
 fn read_module(node: &KdlNode, cx: &mut Cx) -> Option<Module> {

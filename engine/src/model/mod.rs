@@ -196,6 +196,8 @@ pub struct Config {
     pub registries: BTreeMap<String, Registry>,
     pub modules: BTreeMap<String, Module>,
     pub state: Option<StateBackend>,
+    /// The shared remote cache (`cache { s3 …; trust … }`), when the project has one.
+    pub cache: Option<RemoteCacheDecl>,
     pub plugins: BTreeMap<String, PluginDecl>,
     pub steps: BTreeMap<String, StepDecl>,
     /// Free-form values of the env (`var "name" value`), usable as module inputs.
@@ -310,6 +312,21 @@ pub struct Module {
     /// Input variables: literals, or references (`(ref)"module.vpc.vpc_id"`,
     /// `(ref)"service.backend.image"`, `(ref)"var.cidr"`).
     pub inputs: BTreeMap<String, Spanned<ConfigValue>>,
+    pub span: SourceSpan,
+}
+
+/// The shared remote cache: an S3 bucket and prefix where agents share step results, and
+/// the writers whose signed entries are served (see [`crate::remote`]).
+#[derive(Debug, Clone)]
+pub struct RemoteCacheDecl {
+    pub bucket: Spanned<String>,
+    /// Prepended to every object key (`forge-cache/`); may be empty.
+    pub prefix: Spanned<String>,
+    /// The bucket's region; the project's region when not given.
+    pub region: Spanned<String>,
+    pub endpoint: Option<Spanned<String>>,
+    /// Trusted writer name → its public key (`ed25519:…`), already checked to parse.
+    pub trusted: BTreeMap<String, Spanned<String>>,
     pub span: SourceSpan,
 }
 

@@ -15,6 +15,7 @@ pub(crate) enum Ctx {
     Project,
     Registry,
     State,
+    Cache,
     Service,
     Build,
     Module,
@@ -89,6 +90,7 @@ const TOP: &[NodeSpec] = &[
     block("project", Ctx::Project),
     keyed("registry", Ctx::Registry),
     block("state", Ctx::State),
+    block("cache", Ctx::Cache),
     keyed("service", Ctx::Service),
     keyed("module", Ctx::Module),
     keyed("var", Ctx::Free),
@@ -102,6 +104,7 @@ const ENV: &[NodeSpec] = &[
     block("project", Ctx::Project),
     keyed("registry", Ctx::Registry),
     block("state", Ctx::State),
+    block("cache", Ctx::Cache),
     keyed("service", Ctx::Service),
     keyed("module", Ctx::Module),
     keyed("var", Ctx::Free),
@@ -126,6 +129,8 @@ const STATE: &[NodeSpec] = &[
         ..single("lock")
     },
 ];
+
+const CACHE: &[NodeSpec] = &[single("s3"), keyed("trust", Ctx::Leaf)];
 
 const SERVICE: &[NodeSpec] = &[
     block("build", Ctx::Build),
@@ -178,6 +183,7 @@ pub(crate) fn specs(ctx: Ctx) -> &'static [NodeSpec] {
         Ctx::Project => PROJECT,
         Ctx::Registry => REGISTRY,
         Ctx::State => STATE,
+        Ctx::Cache => CACHE,
         Ctx::Service => SERVICE,
         Ctx::Build => BUILD,
         Ctx::Module => MODULE,
@@ -214,6 +220,7 @@ pub(crate) fn describe(ctx: Ctx) -> &'static str {
         Ctx::Project => "the `project` block",
         Ctx::Registry => "a `registry` block",
         Ctx::State => "the `state` block",
+        Ctx::Cache => "the `cache` block",
         Ctx::Service => "a `service` block",
         Ctx::Build => "a `build` block",
         Ctx::Module => "a `module` block",

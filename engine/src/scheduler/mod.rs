@@ -109,6 +109,9 @@ pub(crate) struct StepOutcome {
     pub output: Option<Arc<StepOutput>>,
     pub reason: Option<String>,
     pub duration: Duration,
+    /// Where a cached result came from when not this machine's store: `remote hit from
+    /// WRITER at TIME` ([`crate::remote::describe_origin`]).
+    pub origin: Option<String>,
 }
 
 /// Everything a run needs besides the executor: shared by every step task.
@@ -125,6 +128,12 @@ pub(crate) struct RunContext {
     pub pinned: BTreeMap<String, Pinned>,
     /// [`RunOptions::check`].
     pub check: bool,
+    /// The shared remote cache ([`crate::session::Session::remote`]).
+    pub remote: Option<Arc<crate::remote::RemoteCache>>,
+    /// Steps served by the remote cache whose output files are not in the local store
+    /// yet, by id: their fingerprint and its hash. A step that runs and reads them fetches
+    /// them, and the result is then recorded locally.
+    pub pending: std::sync::Mutex<BTreeMap<String, (crate::fingerprint::Fingerprint, String)>>,
 }
 
 /// The result of a run: the summary and, per step id, its outcome (for run history).
@@ -328,6 +337,7 @@ fn skipped(reason: String) -> StepOutcome {
         output: None,
         reason: Some(reason),
         duration: Duration::ZERO,
+        origin: None,
     }
 }
 
@@ -401,6 +411,7 @@ impl StepTask {
                 output: Some(pinned.output.clone()),
                 reason: Some(format!("the result of {}", pinned.from)),
                 duration: Duration::ZERO,
+                origin: None,
             };
         }
         let failed = |reason: String, fingerprint_hash: Option<String>| StepOutcome {
@@ -410,6 +421,7 @@ impl StepTask {
             output: None,
             reason: Some(reason),
             duration: Duration::ZERO,
+            origin: None,
         };
 
         let hashes: BTreeMap<String, String> = self
@@ -447,6 +459,7 @@ impl StepTask {
                     output: Some(output),
                     reason: None,
                     duration: Duration::ZERO,
+                    origin: None,
                 };
                 let Some(check) = &step.recheck else {
                     return cached(output);
@@ -473,6 +486,15 @@ impl StepTask {
             }),
             Lookup::Miss => {}
         }
+        let shared = step.phase == crate::model::Phase::Build && !step.locked;
+        if shared
+            && !checking
+            && stale.is_none()
+            && let Some(remote) = &self.ctx.remote
+            && let Some(outcome) = self.remote_lookup(remote, &step, &key).await
+        {
+            return outcome;
+        }
         let why = match (stale, self.ctx.previous.get()) {
             (Some(stale), _) => stale,
             (None, Ok(previous)) => previous.reason(&step.id, &fingerprint, &key),
@@ -493,6 +515,9 @@ impl StepTask {
             },
             _ => None,
         };
+        if let Err(reason) = self.fetch_upstream().await {
+            return failed(reason, Some(key));
+        }
         let fingerprint = Arc::new(fingerprint);
         let request = |rebuild: bool| {
             let upstream = self
@@ -531,13 +556,13 @@ impl StepTask {
             return check_outcome(key, (output, output_hash), None, rebuilt);
         }
         let result = self.execute(&executor, request(false), &key).await;
-        let fingerprint = fingerprint.clone();
         match result {
             Ok(output) => {
                 // Blob checks and atomic writes with fsyncs: file I/O, off the runtime.
                 let cache = self.ctx.cache.clone();
+                let recorded_fp = fingerprint.clone();
                 let recorded = tokio::task::spawn_blocking(move || {
-                    let result = cache.record(&fingerprint, &output);
+                    let result = cache.record(&recorded_fp, &output);
                     (output, result)
                 })
                 .await;
@@ -557,6 +582,20 @@ impl StepTask {
                         output.hash()
                     }
                 };
+                if shared
+                    && let Some(remote) = self.ctx.remote.as_ref().filter(|r| r.writes())
+                    && let Err(err) = remote
+                        .publish(&fingerprint, &output, self.ctx.cache.store())
+                        .await
+                {
+                    self.events.send(Event::Warning {
+                        message: format!(
+                            "step `{}`: not published to the remote cache {}: {err}",
+                            step.id,
+                            remote.describe()
+                        ),
+                    });
+                }
                 let output = Arc::new(output);
                 if checking {
                     // Nothing stored to compare with: this run is the reference, a second
@@ -571,10 +610,126 @@ impl StepTask {
                     output: Some(output),
                     reason: Some(why),
                     duration: Duration::ZERO,
+                    origin: None,
                 }
             }
             Err(outcome) => outcome,
         }
+    }
+
+    /// On a local miss: the remote cache's result of `key`, when it has one it can serve
+    /// (see [`crate::remote`]); `None` to run the step. Its fingerprint and manifest are
+    /// kept in the local store; so is the whole result when it has no output files, else
+    /// once a step that runs fetches them.
+    async fn remote_lookup(
+        &self,
+        remote: &crate::remote::RemoteCache,
+        step: &Step,
+        key: &str,
+    ) -> Option<StepOutcome> {
+        use crate::remote::RemoteLookup;
+        let store = self.ctx.cache.store();
+        if store.remote_refused(key).is_some() {
+            return None;
+        }
+        match remote.lookup(key, store).await {
+            RemoteLookup::Hit(hit) => {
+                let hit = *hit;
+                let origin = hit.describe();
+                let output = Arc::new(hit.output.clone());
+                let output_hash = output.hash();
+                if hit.output.files.is_empty() {
+                    let cache = self.ctx.cache.clone();
+                    let recorded = tokio::task::spawn_blocking(move || {
+                        cache.record(&hit.fingerprint, &hit.output)
+                    })
+                    .await;
+                    if let Ok(Err(err)) = recorded {
+                        self.events.send(Event::Warning {
+                            message: format!("step `{}`: remote result not kept: {err}", step.id),
+                        });
+                    }
+                } else {
+                    self.ctx
+                        .pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(step.id.clone(), (hit.fingerprint, key.to_owned()));
+                }
+                Some(StepOutcome {
+                    status: StepStatus::Cached,
+                    fingerprint_hash: Some(key.to_owned()),
+                    output_hash: Some(output_hash),
+                    output: Some(output),
+                    reason: Some(origin.clone()),
+                    duration: Duration::ZERO,
+                    origin: Some(origin),
+                })
+            }
+            RemoteLookup::Miss => None,
+            RemoteLookup::Refused(why) => {
+                self.events.send(Event::Warning {
+                    message: format!(
+                        "step `{}`: the remote cache's result is not used, the step runs here: {why}",
+                        step.id
+                    ),
+                });
+                None
+            }
+            RemoteLookup::Unreachable(err) => {
+                self.events.send(Event::Warning {
+                    message: format!(
+                        "step `{}`: the remote cache {} cannot be read, the step runs here: {err}",
+                        step.id,
+                        remote.describe()
+                    ),
+                });
+                None
+            }
+        }
+    }
+
+    /// Fetches the output files of upstream steps the remote cache served (they are read
+    /// by this step), then keeps those results in the local store. A file that fails its
+    /// check fails this step, and the entry is not used again.
+    async fn fetch_upstream(&self) -> Result<(), String> {
+        let Some(remote) = &self.ctx.remote else {
+            return Ok(());
+        };
+        for (up, (_, output)) in &self.upstream {
+            let pending = self
+                .ctx
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(up)
+                .cloned();
+            let Some((fingerprint, key)) = pending else {
+                continue;
+            };
+            let store = self.ctx.cache.store();
+            if let Err(why) = remote.fetch_files(&key, output, store).await {
+                let _ = store.refuse_remote(&key, &why);
+                return Err(format!(
+                    "the remote cache's result of `{up}` cannot be used: {why}; it will not be used again: run forge again to build `{up}` here"
+                ));
+            }
+            let cache = self.ctx.cache.clone();
+            let output = Arc::clone(output);
+            let recorded =
+                tokio::task::spawn_blocking(move || cache.record(&fingerprint, &output)).await;
+            if let Ok(Err(err)) = recorded {
+                self.events.send(Event::Warning {
+                    message: format!("step `{up}`: remote result not kept: {err}"),
+                });
+            }
+            self.ctx
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(up);
+        }
+        Ok(())
     }
 
     /// Runs the step's request under `--timeout`: its output, or the outcome of a step
@@ -604,6 +759,7 @@ impl StepTask {
             output: None,
             reason: Some(reason),
             duration: Duration::ZERO,
+            origin: None,
         };
         match result {
             Ok(output) => Ok(output),
@@ -679,6 +835,7 @@ fn check_outcome(
         output: Some(reference),
         reason: Some(reason),
         duration: Duration::ZERO,
+        origin: None,
     }
 }
 

@@ -12,6 +12,7 @@
 mod infra;
 mod plan;
 pub mod release;
+pub mod remote;
 pub mod rollback;
 
 pub use infra::InfraPlan;
@@ -50,6 +51,10 @@ pub struct Session {
     /// ([`crate::fingerprint::Tool`]); `None`: not recorded (an embedder whose executor
     /// runs no external tool).
     pub tools: Option<Arc<dyn ToolVersions>>,
+    /// The shared remote cache, when the caller set one up ([`crate::remote`]): asked on
+    /// a local miss of a build step, and given what this machine builds when it holds a
+    /// trusted signing key.
+    pub remote: Option<Arc<crate::remote::RemoteCache>>,
 }
 
 impl Session {
@@ -81,6 +86,7 @@ impl Session {
             builtins: BuiltinIdentities::default(),
             executor_identity: None,
             tools: None,
+            remote: None,
         })
     }
 
@@ -186,6 +192,9 @@ impl Session {
             lock,
             pinned: options.pinned.clone(),
             check: options.check,
+            // `--check` ignores every cache, the remote one too.
+            remote: self.remote.clone().filter(|_| !options.check),
+            pending: Default::default(),
         });
         let mut result = scheduler::run(ctx, executor, &options, &selected, events.clone()).await;
         result.commit = inputs.commit();
@@ -198,8 +207,10 @@ impl Session {
         let summary = result.summary.clone();
         let all_cached = summary.ran == 0 && summary.failed == 0 && summary.skipped == 0;
         let record = self.run_record(run_id, started_ms, &options, &result);
-        // A check run changes no result: the history keeps the runs that made them.
-        if (!all_cached || summary.cancelled) && !options.check {
+        // A check run changes no result: the history keeps the runs that made them. A run
+        // the remote cache served is kept: where its results came from is news.
+        let remote_hits = record.steps.values().any(|s| s.origin.is_some());
+        if (!all_cached || summary.cancelled || remote_hits) && !options.check {
             // The steps' results are already stored; a history write that fails costs
             // `explain` its comparison and `gc` a reason to keep them, not the run.
             if let Err(err) = cache.record_run(&record) {
@@ -307,6 +318,7 @@ impl Session {
                     fingerprint: o.fingerprint_hash.clone(),
                     output: o.output_hash.clone(),
                     duration_ms: o.duration.as_millis() as u64,
+                    origin: o.origin.clone(),
                 };
                 (id.clone(), record)
             })

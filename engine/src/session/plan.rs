@@ -118,6 +118,9 @@ pub struct LastRun {
     pub status: StepStatus,
     /// Fingerprint hash of that run.
     pub fingerprint: String,
+    /// Where its result came from, when the remote cache served it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// What `forge explain STEP` reports. As JSON: `{"step", "env", "status": "cached" |
@@ -224,9 +227,14 @@ impl fmt::Display for Explanation {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
+            let origin = last
+                .origin
+                .as_deref()
+                .map(|o| format!(" ({o})"))
+                .unwrap_or_default();
             writeln!(
                 f,
-                "last run: {status}, fingerprint {}",
+                "last run: {status}{origin}, fingerprint {}",
                 short(&last.fingerprint)
             )?;
         }
@@ -299,6 +307,7 @@ impl Session {
             last_run: previous.last(step).map(|p| LastRun {
                 status: p.status,
                 fingerprint: p.fingerprint_hash.clone(),
+                origin: p.origin.clone(),
             }),
         })
     }

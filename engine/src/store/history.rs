@@ -33,6 +33,9 @@ pub struct StepRecord {
     /// [`crate::executor::StepOutput::hash`], when the step ran or was cached.
     pub output: Option<String>,
     pub duration_ms: u64,
+    /// A result served by the remote cache: `remote hit from WRITER at TIME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// One `forge build` / `forge deploy`.

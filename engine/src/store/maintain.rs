@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::action::EntryFile;
 use super::history::{RunOutcome, list_run_files, read_run};
 use super::{Store, StoreError, is_hash};
+use crate::events::StepStatus;
 use crate::model::Phase;
 
 /// Temp files younger than this may belong to a write in progress; older ones are orphans
@@ -26,6 +27,20 @@ pub struct StoreStats {
     pub bytes: u64,
     /// Run records by `project/env`.
     pub runs: BTreeMap<String, usize>,
+    /// What the steps of those recorded runs did, by `project/env`. (A run in which every
+    /// step was a local hit is not recorded, so local hits are those of runs where
+    /// something else happened too.)
+    pub steps: BTreeMap<String, StepCounts>,
+}
+
+/// How the steps of recorded runs ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StepCounts {
+    pub ran: usize,
+    /// Served from this store.
+    pub local_hits: usize,
+    /// Served by the shared remote cache.
+    pub remote_hits: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -216,8 +231,20 @@ impl Store {
             stats.bytes += file_len(&path);
         }
         for (project, env, dir) in self.history_envs()? {
-            let n = list_run_files(&dir)?.len();
-            stats.runs.insert(format!("{project}/{env}"), n);
+            let files = list_run_files(&dir)?;
+            let mut counts = StepCounts::default();
+            for run in files.iter().filter_map(|p| read_run(p)) {
+                for step in run.steps.values() {
+                    match (step.status, &step.origin) {
+                        (StepStatus::Ran, _) => counts.ran += 1,
+                        (StepStatus::Cached, Some(_)) => counts.remote_hits += 1,
+                        (StepStatus::Cached, None) => counts.local_hits += 1,
+                        _ => {}
+                    }
+                }
+            }
+            stats.runs.insert(format!("{project}/{env}"), files.len());
+            stats.steps.insert(format!("{project}/{env}"), counts);
         }
         Ok(stats)
     }

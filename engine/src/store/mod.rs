@@ -40,7 +40,8 @@ pub use atomic::write_atomic_beside;
 pub use history::{RunOutcome, RunRecord, StepRecord, new_run_id, now_ms, project_key};
 pub use key::StoreKey;
 pub use maintain::{
-    CorruptItem, GcItem, GcItemKind, GcOptions, GcReport, ItemKind, StoreStats, VerifyReport,
+    CorruptItem, GcItem, GcItemKind, GcOptions, GcReport, ItemKind, StepCounts, StoreStats,
+    VerifyReport,
 };
 
 use std::ffi::OsString;
@@ -326,6 +327,18 @@ impl Store {
             });
         }
         Ok(Some(bytes))
+    }
+
+    /// Why the remote cache's entry for fingerprint hash `key` was found bad, when it was
+    /// (an output blob that did not match its hash): such an entry is not used again.
+    pub fn remote_refused(&self, key: &str) -> Option<String> {
+        fs::read_to_string(self.sharded("remote-refused", key).ok()?).ok()
+    }
+
+    /// Remembers that the remote cache's entry for `key` must not be served again.
+    pub fn refuse_remote(&self, key: &str, why: &str) -> Result<(), StoreError> {
+        let path = self.sharded("remote-refused", key)?;
+        atomic::write_atomic(&self.tmp_dir(), &path, why.as_bytes()).map_err(io_err(&path))
     }
 
     pub(crate) fn blob_path(&self, hash: &str) -> Result<PathBuf, StoreError> {
