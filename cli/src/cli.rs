@@ -474,6 +474,23 @@ publishes as it goes; this is for results built before, or while the remote was 
 Examples:
   FORGE_CACHE_KEY=ci-cache.key forge cache push --env dev")]
     Push,
+    /// Download from the remote cache every build result this checkout needs and the
+    /// local store lacks, output files included; nothing is built
+    #[command(after_help = "\
+A step the remote cache has no result of is skipped (a build would run it), and so is
+what needs it. Every entry and file is checked as in a build (docs/caching.md).
+
+Examples:
+  forge cache pull
+  forge cache pull docker-build:backend")]
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Only these steps and what they need [default: every build step]
+    #[arg(value_name = "STEP")]
+    pub steps: Vec<String>,
 }
 
 #[derive(Debug, Args)]

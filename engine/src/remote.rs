@@ -558,35 +558,7 @@ enum Fetch {
 mod tests {
     use super::*;
 
-    /// An in-memory object store with S3's conditional create.
-    #[derive(Default)]
-    struct Memory(Mutex<BTreeMap<String, Vec<u8>>>);
-
-    impl ObjectStore for Memory {
-        fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, String>> {
-            Box::pin(async move { Ok(self.0.lock().expect("not poisoned").get(key).cloned()) })
-        }
-        fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, String>> {
-            Box::pin(async move { Ok(self.0.lock().expect("not poisoned").contains_key(key)) })
-        }
-        fn put_if_absent<'a>(
-            &'a self,
-            key: &'a str,
-            body: Vec<u8>,
-        ) -> BoxFuture<'a, Result<bool, String>> {
-            Box::pin(async move {
-                let mut map = self.0.lock().expect("not poisoned");
-                if map.contains_key(key) {
-                    return Ok(false);
-                }
-                map.insert(key.to_owned(), body);
-                Ok(true)
-            })
-        }
-        fn describe(&self) -> String {
-            "memory".into()
-        }
-    }
+    use crate::testing::MemoryObjects as Memory;
 
     #[test]
     fn keys_round_trip_and_bad_ones_say_why() {
@@ -680,14 +652,9 @@ mod tests {
         // An entry altered after signing (its creation time, say): refused.
         let entry_key = format!("ac/{}", fp.hash());
         let mut entry: RemoteEntry =
-            serde_json::from_slice(&objects.0.lock().expect("not poisoned")[&entry_key])
-                .expect("entry");
+            serde_json::from_slice(&objects.object(&entry_key).expect("the entry")).expect("entry");
         entry.created_ms += 1;
-        objects
-            .0
-            .lock()
-            .expect("not poisoned")
-            .insert(entry_key, serde_json::to_vec(&entry).expect("json"));
+        objects.replace(&entry_key, serde_json::to_vec(&entry).expect("json"));
         let RemoteLookup::Refused(why) = rt.block_on(reader.lookup(&fp.hash(), &reader_store))
         else {
             panic!("served an altered entry")

@@ -416,3 +416,57 @@ mod tests {
         assert!(TestExecutor::from_spec("").is_ok());
     }
 }
+
+/// An in-memory object store with S3's conditional create, for tests and benchmarks of
+/// the remote cache ([`crate::remote`]) that need no S3. A test double: forge's own
+/// remote is S3 (the CLI's), and its tests run against moto.
+#[derive(Debug, Default)]
+pub struct MemoryObjects(Mutex<BTreeMap<String, Vec<u8>>>);
+
+impl MemoryObjects {
+    /// The object under `key`, read directly.
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects().get(key).cloned()
+    }
+
+    /// Writes `key` unconditionally (a test tampering with the remote).
+    pub fn replace(&self, key: &str, body: Vec<u8>) {
+        self.objects().insert(key.to_owned(), body);
+    }
+
+    fn objects(&self) -> MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl crate::remote::ObjectStore for MemoryObjects {
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> crate::remote::BoxFuture<'a, Result<Option<Vec<u8>>, String>> {
+        Box::pin(async move { Ok(self.object(key)) })
+    }
+
+    fn exists<'a>(&'a self, key: &'a str) -> crate::remote::BoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move { Ok(self.objects().contains_key(key)) })
+    }
+
+    fn put_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        body: Vec<u8>,
+    ) -> crate::remote::BoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move {
+            let mut objects = self.objects();
+            if objects.contains_key(key) {
+                return Ok(false);
+            }
+            objects.insert(key.to_owned(), body);
+            Ok(true)
+        })
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}

@@ -614,3 +614,44 @@ fn a_state_lock_may_be_the_lockfile_the_table_or_both() {
     assert!(text.contains("unknown lock kind `dynamo`"), "{text}");
     assert!(text.contains("dynamodb"), "{text}");
 }
+
+/// `cache`: where the shared remote cache is and whom it trusts; an env changes the
+/// location and adds a writer; a key that is not one is refused with its span.
+#[test]
+fn the_remote_cache_is_declared_with_its_trusted_writers() {
+    let key = "ed25519:13sM9eVEN1X8zRdqHH3DIV8Pa8KXun2g8BqQhGPaBb0=";
+    let base = BASE.replace(
+        r#"region "us-east-1" }"#,
+        r#"region "us-east-1"; default-env "dev" }"#,
+    );
+    let text = format!(
+        "{base}\ncache {{\n    s3 bucket=\"shop-cache\" prefix=\"forge/\"\n    trust \"ci\" \"{key}\"\n}}\nenv \"dev\" {{}}\nenv \"local\" {{\n    cache {{\n        s3 bucket=\"local-bucket\" endpoint=\"http://127.0.0.1:4566\"\n        trust \"laptop\" \"{key}\"\n    }}\n}}\n"
+    );
+    let project = parse(&text);
+    let base = project.resolve(Some("dev")).expect("dev resolves");
+    let cache = base.cache.as_ref().expect("a cache");
+    assert_eq!(cache.bucket.value, "shop-cache");
+    assert_eq!(cache.prefix.value, "forge/");
+    assert_eq!(cache.region.value, "us-east-1", "the project's region");
+    assert!(cache.endpoint.is_none());
+    assert_eq!(cache.trusted.keys().collect::<Vec<_>>(), ["ci"]);
+    let local = project.resolve(Some("local")).expect("local resolves");
+    let cache = local.cache.as_ref().expect("a cache");
+    assert_eq!(cache.bucket.value, "local-bucket");
+    assert_eq!(cache.prefix.value, "forge/", "kept from the base");
+    assert_eq!(
+        cache.endpoint.as_ref().map(|e| e.value.as_str()),
+        Some("http://127.0.0.1:4566")
+    );
+    assert_eq!(cache.trusted.keys().collect::<Vec<_>>(), ["ci", "laptop"]);
+
+    let bad =
+        format!("{BASE}\ncache {{\n    s3 bucket=\"b\"\n    trust \"ci\" \"ed25519:short\"\n}}\n");
+    let errors = model::parse(Path::new(FIXTURE), &bad).expect_err("a bad key");
+    let text = render(&errors);
+    assert!(
+        text.contains("`ed25519:short` is not a writer's public key"),
+        "{text}"
+    );
+    assert!(text.contains("forge cache keygen"), "{text}");
+}

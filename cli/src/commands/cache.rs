@@ -27,6 +27,7 @@ pub fn cache(ctx: &Context<'_>, command: &CacheCommand) -> Result<Outcome, CliEr
     match command {
         CacheCommand::Keygen(args) => keygen(ctx, args),
         CacheCommand::Push => push(ctx),
+        CacheCommand::Pull(args) => pull(ctx, args),
         CacheCommand::Stats => {
             let stats = store.stats().map_err(forge_engine::Error::from)?;
             if ctx.mode.json {
@@ -265,6 +266,28 @@ fn keygen(ctx: &Context<'_>, args: &crate::cli::KeygenArgs) -> Result<Outcome, C
         writeln!(out, "    {trust}")?;
     }
     Ok(Outcome::Ok)
+}
+
+/// `forge cache pull`: the build run with nothing run, every missing result pulled whole.
+fn pull(ctx: &Context<'_>, args: &crate::cli::PullArgs) -> Result<Outcome, CliError> {
+    let mut reporter = ctx.mode.reporter();
+    let session = match ctx.open_session() {
+        Ok(session) if session.remote.is_none() => {
+            let err = CliError::RemoteCache {
+                message: "this project has no remote cache to pull from".into(),
+                help: "add `cache { s3 bucket=\"NAME\"; trust \"ci\" \"ed25519:…\" }` to project.kdl, or pass --remote-cache s3://BUCKET/PREFIX".into(),
+            };
+            return super::run::abort(reporter.as_mut(), err, &Default::default());
+        }
+        Ok(session) => session,
+        Err(err) => return super::run::abort(reporter.as_mut(), err, &Default::default()),
+    };
+    let options = forge_engine::session::RunOptions {
+        targets: args.steps.clone(),
+        pull: true,
+        ..super::run::options(ctx, forge_engine::model::Phase::Build)
+    };
+    super::run::execute(&session, options, reporter)
 }
 
 /// `forge cache push`: publishes the build results of the env's newest recorded run.

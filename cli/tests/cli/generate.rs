@@ -55,6 +55,9 @@ fn man_out_writes_one_page_per_subcommand() {
         [
             "forge-build.1",
             "forge-cache-gc.1",
+            "forge-cache-keygen.1",
+            "forge-cache-pull.1",
+            "forge-cache-push.1",
             "forge-cache-stats.1",
             "forge-cache-verify.1",
             "forge-cache.1",

@@ -277,6 +277,30 @@ fn a_fresh_agent_gets_every_build_step_from_what_ci_published() {
     let third = forge(&agent, "--json build", None, 0).json_lines();
     assert_eq!(summary(&third), (0, 4, 0));
     assert_eq!(finished(&third, "gen")["reason"], Value::Null);
+
+    // `forge cache pull` on a third agent: everything, files included, nothing built.
+    let pulled_agent = checkout(&prefix, &[("ci", &public)], &steps);
+    let pulled = forge(&pulled_agent, "--json cache pull", None, 0).json_lines();
+    assert_eq!(summary(&pulled), (0, 4, 0), "{pulled:#?}");
+    let has = |hash: &str| {
+        pulled_agent
+            .cache_dir()
+            .join("v2/cas")
+            .join(&hash[..2])
+            .join(hash)
+            .exists()
+    };
+    assert!(
+        has(&gen_blob) && layers.iter().all(|h| has(h)),
+        "pull fetched the files"
+    );
+    let after = forge(&pulled_agent, "--json build", None, 0).json_lines();
+    assert_eq!(summary(&after), (0, 4, 0));
+    assert_eq!(
+        finished(&after, "docker-build:web")["reason"],
+        Value::Null,
+        "a local hit"
+    );
 }
 
 #[test]

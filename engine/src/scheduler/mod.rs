@@ -69,6 +69,9 @@ pub struct RunOptions {
     /// (a step with none stored runs twice). The stored result stays and is what later
     /// steps get; nothing is recorded in the history.
     pub check: bool,
+    /// `forge cache pull`: nothing runs; a step the local store lacks is taken whole
+    /// (output files too) from the remote cache, or skipped when the remote has none.
+    pub pull: bool,
 }
 
 /// An earlier run's result of a step, served in its place ([`RunOptions::pinned`]).
@@ -96,6 +99,7 @@ impl RunOptions {
             pinned: BTreeMap::new(),
             rollback_of: None,
             check: false,
+            pull: false,
         }
     }
 }
@@ -128,6 +132,8 @@ pub(crate) struct RunContext {
     pub pinned: BTreeMap<String, Pinned>,
     /// [`RunOptions::check`].
     pub check: bool,
+    /// [`RunOptions::pull`].
+    pub pull: bool,
     /// The shared remote cache ([`crate::session::Session::remote`]).
     pub remote: Option<Arc<crate::remote::RemoteCache>>,
     /// Steps served by the remote cache whose output files are not in the local store
@@ -495,6 +501,9 @@ impl StepTask {
         {
             return outcome;
         }
+        if self.ctx.pull {
+            return skipped("the remote cache has no result of it (a build would run it)".into());
+        }
         let why = match (stale, self.ctx.previous.get()) {
             (Some(stale), _) => stale,
             (None, Ok(previous)) => previous.reason(&step.id, &fingerprint, &key),
@@ -638,7 +647,21 @@ impl StepTask {
                 let origin = hit.describe();
                 let output = Arc::new(hit.output.clone());
                 let output_hash = output.hash();
-                if hit.output.files.is_empty() {
+                if self.ctx.pull
+                    && let Err(why) = remote.fetch_files(key, &hit.output, store).await
+                {
+                    let _ = store.refuse_remote(key, &why);
+                    return Some(StepOutcome {
+                        status: StepStatus::Failed,
+                        fingerprint_hash: Some(key.to_owned()),
+                        output_hash: None,
+                        output: None,
+                        reason: Some(format!("the remote cache's result cannot be used: {why}")),
+                        duration: Duration::ZERO,
+                        origin: None,
+                    });
+                }
+                if hit.output.files.is_empty() || self.ctx.pull {
                     let cache = self.ctx.cache.clone();
                     let recorded = tokio::task::spawn_blocking(move || {
                         cache.record(&hit.fingerprint, &hit.output)

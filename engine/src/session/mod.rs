@@ -192,6 +192,7 @@ impl Session {
             lock,
             pinned: options.pinned.clone(),
             check: options.check,
+            pull: options.pull,
             // `--check` ignores every cache, the remote one too.
             remote: self.remote.clone().filter(|_| !options.check),
             pending: Default::default(),
