@@ -24,7 +24,7 @@ scripts/local-stack status >/dev/null 2>&1 || { echo "error: the local stack is 
 eval "$(scripts/local-stack env)"
 
 cargo build -q --release -j "$jobs" -p forge-cli
-forge="$repo/$target/release/forge"
+forge="$(realpath "$target/release/forge")"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,7 +1,8 @@
 //! What the remote cache's checks cost (see `forge_engine::remote`): serving one entry
-//! (entry, signature, fingerprint and manifest blobs) and fetching an output file of 1 and
-//! 16 MiB into a local store, checked against its hash and size, from an in-memory object
-//! store, so the figure is forge's own work, not the network's. `cargo bench -p
+//! (entry, signature, fingerprint and manifest blobs, the two blobs written to the local
+//! store) and fetching an output file of 1 and 16 MiB into a local store, checked against
+//! its hash and size, from an in-memory object store, so the figure is forge's own work,
+//! not the network's; and the hash check alone. `cargo bench -p
 //! forge-bench --bench remote`.
 
 use std::collections::BTreeMap;
@@ -59,9 +60,12 @@ fn remote(c: &mut Criterion) {
     let mut group = c.benchmark_group("remote");
     group.bench_function("lookup: entry, signature, fingerprint, manifest", |b| {
         b.iter_batched(
-            || tempfile::tempdir().expect("dir"),
-            |dir| {
+            || {
+                let dir = tempfile::tempdir().expect("dir");
                 let store = Store::open(dir.path()).expect("store");
+                (dir, store)
+            },
+            |(_dir, store)| {
                 let found = runtime.block_on(small.cache.lookup(&small.key, &store));
                 assert!(matches!(found, RemoteLookup::Hit(_)));
                 black_box(found);
@@ -74,9 +78,12 @@ fn remote(c: &mut Criterion) {
         group.throughput(Throughput::Bytes((mib * MIB) as u64));
         group.bench_function(format!("fetch and check a {mib} MiB output"), |b| {
             b.iter_batched(
-                || tempfile::tempdir().expect("dir"),
-                |dir| {
+                || {
+                    let dir = tempfile::tempdir().expect("dir");
                     let store = Store::open(dir.path()).expect("store");
+                    (dir, store)
+                },
+                |(_dir, store)| {
                     let fetched = runtime
                         .block_on(big.cache.fetch_files(&big.key, &big.output, &store))
                         .expect("fetched");
@@ -84,6 +91,11 @@ fn remote(c: &mut Criterion) {
                 },
                 BatchSize::PerIteration,
             );
+        });
+        // The check alone: what a blob's hash costs, without the store's write and fsync.
+        let bytes = vec![7u8; mib * MIB];
+        group.bench_function(format!("blake3 check of {mib} MiB"), |b| {
+            b.iter(|| black_box(OutputFile::of(black_box(&bytes))));
         });
     }
     group.finish();

@@ -270,18 +270,17 @@ fn keygen(ctx: &Context<'_>, args: &crate::cli::KeygenArgs) -> Result<Outcome, C
 
 /// `forge cache pull`: the build run with nothing run, every missing result pulled whole.
 fn pull(ctx: &Context<'_>, args: &crate::cli::PullArgs) -> Result<Outcome, CliError> {
-    let mut reporter = ctx.mode.reporter();
-    let session = match ctx.open_session() {
-        Ok(session) if session.remote.is_none() => {
-            let err = CliError::RemoteCache {
-                message: "this project has no remote cache to pull from".into(),
-                help: "add `cache { s3 bucket=\"NAME\"; trust \"ci\" \"ed25519:…\" }` to project.kdl, or pass --remote-cache s3://BUCKET/PREFIX".into(),
-            };
-            return super::run::abort(reporter.as_mut(), err, &Default::default());
-        }
-        Ok(session) => session,
-        Err(err) => return super::run::abort(reporter.as_mut(), err, &Default::default()),
+    let (session, mut reporter) = match super::run::start(ctx, None, "forge cache pull") {
+        Ok(started) => started,
+        Err(aborted) => return aborted,
     };
+    if session.remote.is_none() {
+        let err = CliError::RemoteCache {
+            message: "this project has no remote cache to pull from".into(),
+            help: "add `cache { s3 bucket=\"NAME\"; trust \"ci\" \"ed25519:…\" }` to project.kdl, or pass --remote-cache s3://BUCKET/PREFIX".into(),
+        };
+        return super::run::abort(reporter.as_mut(), err, &Default::default());
+    }
     let options = forge_engine::session::RunOptions {
         targets: args.steps.clone(),
         pull: true,

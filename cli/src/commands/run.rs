@@ -22,12 +22,9 @@ use crate::report::{Reporter, Tally};
 
 /// `forge build`, and with `--release-out`, the release manifest of what it pushed.
 pub fn build(ctx: &Context<'_>, args: &BuildArgs) -> Result<Outcome, CliError> {
-    let mut reporter = ctx
-        .mode
-        .run_reporter(args.run.junit.as_deref(), "forge build");
-    let session = match ctx.open_session() {
-        Ok(session) => session,
-        Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+    let (session, reporter) = match start(ctx, args.run.junit.as_deref(), "forge build") {
+        Ok(started) => started,
+        Err(aborted) => return aborted,
     };
     let options = RunOptions {
         check: args.check,
@@ -59,12 +56,9 @@ pub fn build(ctx: &Context<'_>, args: &BuildArgs) -> Result<Outcome, CliError> {
 
 /// `forge deploy`; with `--release`, of exactly the images a CI build released.
 pub fn deploy(ctx: &Context<'_>, args: &DeployArgs) -> Result<Outcome, CliError> {
-    let mut reporter = ctx
-        .mode
-        .run_reporter(args.run.junit.as_deref(), "forge deploy");
-    let session = match ctx.open_session() {
-        Ok(session) => session,
-        Err(err) => return abort(reporter.as_mut(), err, &Summary::default()),
+    let (session, mut reporter) = match start(ctx, args.run.junit.as_deref(), "forge deploy") {
+        Ok(started) => started,
+        Err(aborted) => return aborted,
     };
     let mut options = run_options(ctx, &args.run, Phase::Deploy);
     if let Some(path) = &args.release {
@@ -74,6 +68,22 @@ pub fn deploy(ctx: &Context<'_>, args: &DeployArgs) -> Result<Outcome, CliError>
         }
     }
     execute(&session, options, reporter)
+}
+
+/// The session and reporter (writing `junit` too, when given) of a run named `suite`;
+/// when the project cannot be opened, the run is over and `Err` holds how it ended (the
+/// error reported, in `--json` and the JUnit report too).
+#[allow(clippy::type_complexity)]
+pub(crate) fn start(
+    ctx: &Context<'_>,
+    junit: Option<&std::path::Path>,
+    suite: &str,
+) -> Result<(Session, Box<dyn Reporter>), Result<Outcome, CliError>> {
+    let mut reporter = ctx.mode.run_reporter(junit, suite);
+    match ctx.open_session() {
+        Ok(session) => Ok((session, reporter)),
+        Err(err) => Err(abort(reporter.as_mut(), err, &Summary::default())),
+    }
 }
 
 fn run_options(ctx: &Context<'_>, args: &RunArgs, phase: Phase) -> RunOptions {

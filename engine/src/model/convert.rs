@@ -255,34 +255,13 @@ fn read_state(node: &KdlNode, cx: &mut Cx) -> StateBackend {
         match child.name().value() {
             "s3" => {
                 has_s3 = true;
-                cx.shape(
+                state.endpoint = read_s3(
+                    cx,
                     child,
-                    0,
-                    &["bucket", "key", "region", "endpoint"],
-                    Ctx::Leaf,
+                    "the S3 bucket that holds the state",
+                    &mut state.bucket,
+                    [("key", &mut state.key), ("region", &mut state.region)],
                 );
-                match cx.prop(child, "bucket") {
-                    Some(e) => {
-                        if let Some(b) = cx.string(child, e, "the S3 bucket that holds the state") {
-                            state.bucket = b;
-                        }
-                    }
-                    None => cx.missing(
-                        child,
-                        "a `bucket=`",
-                        "add `bucket=\"NAME\"`: the S3 bucket that holds the state".into(),
-                    ),
-                }
-                for (key, slot) in [("key", &mut state.key), ("region", &mut state.region)] {
-                    if let Some(e) = cx.prop(child, key)
-                        && let Some(v) = cx.string(child, e, "a string")
-                    {
-                        *slot = v;
-                    }
-                }
-                if let Some(e) = cx.prop(child, "endpoint") {
-                    state.endpoint = cx.string(child, e, "an S3 endpoint URL");
-                }
             }
             "lock" => {
                 cx.shape(child, 2, &["table"], Ctx::Leaf);
@@ -362,6 +341,40 @@ fn read_state(node: &KdlNode, cx: &mut Cx) -> StateBackend {
     state
 }
 
+/// An `s3 bucket=… KEY=… region=… endpoint=…` node (of `state` and `cache`): the bucket
+/// (required), two more string properties into `slots`, and the endpoint it returns.
+fn read_s3(
+    cx: &mut Cx,
+    child: &KdlNode,
+    bucket_is: &str,
+    bucket: &mut Spanned<String>,
+    slots: [(&str, &mut Spanned<String>); 2],
+) -> Option<Spanned<String>> {
+    let props = [slots[0].0, slots[1].0, "bucket", "endpoint"];
+    cx.shape(child, 0, &props, Ctx::Leaf);
+    match cx.prop(child, "bucket") {
+        Some(e) => {
+            if let Some(b) = cx.string(child, e, bucket_is) {
+                *bucket = b;
+            }
+        }
+        None => cx.missing(
+            child,
+            "a `bucket=`",
+            format!("add `bucket=\"NAME\"`: {bucket_is}"),
+        ),
+    }
+    for (key, slot) in slots {
+        if let Some(e) = cx.prop(child, key)
+            && let Some(v) = cx.string(child, e, "a string")
+        {
+            *slot = v;
+        }
+    }
+    let endpoint = cx.prop(child, "endpoint")?;
+    cx.string(child, endpoint, "an S3 endpoint URL")
+}
+
 fn read_cache(node: &KdlNode, cx: &mut Cx) -> Option<RemoteCacheDecl> {
     cx.shape(node, 0, &[], Ctx::Cache);
     let head = cx.head_span(node);
@@ -378,36 +391,13 @@ fn read_cache(node: &KdlNode, cx: &mut Cx) -> Option<RemoteCacheDecl> {
         match child.name().value() {
             "s3" => {
                 has_s3 = true;
-                cx.shape(
+                cache.endpoint = read_s3(
+                    cx,
                     child,
-                    0,
-                    &["bucket", "prefix", "region", "endpoint"],
-                    Ctx::Leaf,
+                    "the S3 bucket the agents share results in",
+                    &mut cache.bucket,
+                    [("prefix", &mut cache.prefix), ("region", &mut cache.region)],
                 );
-                match cx.prop(child, "bucket") {
-                    Some(e) => {
-                        if let Some(b) =
-                            cx.string(child, e, "the S3 bucket the remote cache lives in")
-                        {
-                            cache.bucket = b;
-                        }
-                    }
-                    None => cx.missing(
-                        child,
-                        "a `bucket=`",
-                        "add `bucket=\"NAME\"`: the S3 bucket the agents share results in".into(),
-                    ),
-                }
-                for (key, slot) in [("prefix", &mut cache.prefix), ("region", &mut cache.region)] {
-                    if let Some(e) = cx.prop(child, key)
-                        && let Some(v) = cx.string(child, e, "a string")
-                    {
-                        *slot = v;
-                    }
-                }
-                if let Some(e) = cx.prop(child, "endpoint") {
-                    cache.endpoint = cx.string(child, e, "an S3 endpoint URL");
-                }
             }
             "trust" => {
                 cx.shape(child, 2, &[], Ctx::Leaf);
