@@ -203,7 +203,7 @@ Examples:
   forge graph --format json | jq '.steps[].id'")]
     Graph(GraphArgs),
 
-    /// Inspect and maintain the local content-addressed store
+    /// The local content-addressed store, and the shared remote cache
     #[command(
         subcommand,
         after_help = "\
@@ -211,6 +211,7 @@ Examples:
   forge cache stats                 what the store holds, per project and env
   forge cache verify --repair       re-hash everything, remove what is corrupt
   forge cache gc --keep-runs 3      keep what the last 3 runs of each env need
+  forge cache pull                  every build result the shared cache has for this checkout
   forge --cache-dir /mnt/ci-cache cache stats"
     )]
     Cache(CacheCommand),
@@ -466,7 +467,7 @@ every agent use what they publish: add it to the `cache` block of project.kdl.
 Examples:
   forge cache keygen --out ci-cache.key --name jenkins-ci")]
     Keygen(KeygenArgs),
-    /// Publish the build results of the env's newest recorded run to the remote cache
+    /// Publish the env's newest build results to the remote cache
     #[command(after_help = "\
 Needs a signing key the project trusts (FORGE_CACHE_KEY). A build on such a machine
 publishes as it goes; this is for results built before, or while the remote was down.
@@ -474,11 +475,10 @@ publishes as it goes; this is for results built before, or while the remote was 
 Examples:
   FORGE_CACHE_KEY=ci-cache.key forge cache push --env dev")]
     Push,
-    /// Download from the remote cache every build result this checkout needs and the
-    /// local store lacks, output files included; nothing is built
+    /// Download the build results this store lacks from the remote cache
     #[command(after_help = "\
-A step the remote cache has no result of is skipped (a build would run it), and so is
-what needs it. Every entry and file is checked as in a build (docs/caching.md).
+Output files included; nothing is built. A step the remote cache has no result of is
+skipped (a build would run it), and so is what needs it. Every entry and file is checked as in a build (docs/caching.md).
 
 Examples:
   forge cache pull

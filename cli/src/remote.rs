@@ -172,3 +172,27 @@ pub(crate) fn remote_cache(
         writer,
     ))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remote_cache_url_is_an_s3_bucket_and_a_prefix() {
+        assert_eq!(
+            parse_url("s3://shop-cache/forge/ci").expect("valid"),
+            ("shop-cache".to_owned(), "forge/ci".to_owned())
+        );
+        assert_eq!(
+            parse_url("s3://shop-cache").expect("valid"),
+            ("shop-cache".to_owned(), String::new())
+        );
+        for bad in ["https://shop-cache/x", "s3:///prefix", "shop-cache"] {
+            let err = parse_url(bad).expect_err("refused");
+            assert!(
+                err.to_string().contains("is not a remote cache location"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! `forge cache stats | verify | gc`: the local content-addressed store. These need no
 //! project: the store is shared by every project of the user (or CI agent).
+//! `forge cache keygen | push | pull`: the shared remote cache (`push` and `pull` open the
+//! project, whose `cache` block says where it is and whom it trusts).
 
 use std::io::Write;
 
