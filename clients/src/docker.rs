@@ -123,7 +123,7 @@ pub async fn build(
     log: &mut (dyn FnMut(String) + Send),
 ) -> Result<BuiltImage, DockerError> {
     let started = std::time::Instant::now();
-    let raw_id = run_build(docker, request, log).await?;
+    let raw_id = build_retrying_lost_cache(docker, request, log).await?;
     let built = started.elapsed();
 
     let mut export = Vec::new();
@@ -194,6 +194,41 @@ pub async fn build(
         (started.elapsed() - built).as_secs_f64()
     ));
     Ok(BuiltImage { image, raw_id })
+}
+
+/// How often a build is started again after the engine lost an image while looking for
+/// cached layers.
+const LOST_CACHE_ATTEMPTS: usize = 3;
+
+/// Runs the builder, starting again when the failure is the classic builder's cache race:
+/// while it looks for a cached layer it reads every image with the same parent, and one
+/// removed meanwhile (forge drops each build's raw image while other builds run; a user may
+/// be pruning) fails the whole build with `unable to find image "sha256:…"`. Nothing of the
+/// failed attempt is kept, so building again is safe.
+async fn build_retrying_lost_cache(
+    docker: &Docker,
+    request: &BuildRequest,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Result<String, DockerError> {
+    let mut attempt = 1;
+    loop {
+        match run_build(docker, request, log).await {
+            Err(DockerError::BuildFailed(message))
+                if is_lost_cache_image(&message) && attempt < LOST_CACHE_ATTEMPTS =>
+            {
+                attempt += 1;
+                log(format!(
+                    "[forge] the engine lost a cached image while this build looked at it ({message}); it was removed meanwhile, building again (attempt {attempt} of {LOST_CACHE_ATTEMPTS})"
+                ));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a build failure is the engine's cache lookup finding an image gone.
+fn is_lost_cache_image(message: &str) -> bool {
+    message.starts_with("unable to find image \"sha256:")
 }
 
 /// Runs the builder and returns the ID of the image it built.
@@ -280,5 +315,23 @@ fn build_error(e: &bollard::errors::Error) -> DockerError {
             DockerError::BuildFailed(message.trim_end().to_owned())
         }
         e => engine_error("building", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_lost_cache_image;
+
+    #[test]
+    fn only_the_cache_lookups_lost_image_is_built_again() {
+        assert!(is_lost_cache_image(
+            "unable to find image \"sha256:9b990b76ff43d11e1948353ef1765d96bace8c6f6a71d3466c77c5b60b98b176\""
+        ));
+        assert!(!is_lost_cache_image(
+            "COPY failed: file not found in build context"
+        ));
+        assert!(!is_lost_cache_image(
+            "pull access denied for nginx, repository does not exist"
+        ));
     }
 }
