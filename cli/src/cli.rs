@@ -195,6 +195,14 @@ Examples:
   forge explain ecs-rollout:frontend --env prod")]
     Explain(ExplainArgs),
 
+    /// A step's last result: its run, fingerprint, manifest and output files
+    #[command(after_help = "\
+Examples:
+  forge show docker-build:backend
+  forge show terraform-render --env prod --output main.tf
+  forge show terraform-render --env prod --out rendered/")]
+    Show(ShowArgs),
+
     /// Print the step graph
     #[command(after_help = "\
 Examples:
@@ -418,6 +426,20 @@ pub struct ExplainArgs {
     /// Step id, as `forge graph` prints it (e.g. `docker-build:backend`)
     #[arg(value_name = "STEP")]
     pub step: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Step id, as `forge graph` prints it (e.g. `terraform-render`)
+    #[arg(value_name = "STEP")]
+    pub step: String,
+    /// Write this output file's contents to stdout, and nothing else
+    #[arg(long, value_name = "NAME", conflicts_with = "out")]
+    pub output: Option<String>,
+    /// Copy every output file into DIR (which must not exist or be empty), keeping their
+    /// relative paths
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -94,6 +94,26 @@ pub enum CliError {
         source: std::io::Error,
     },
 
+    /// `forge show --out DIR` into a directory that already holds something.
+    #[error("will not copy outputs into {}: {why}", path.display())]
+    #[diagnostic(
+        code(forge::show::out_dir),
+        help(
+            "name a directory that does not exist yet (forge creates it) or an empty one, so nothing there is overwritten"
+        )
+    )]
+    ShowOutDir { path: PathBuf, why: String },
+
+    /// `forge show --output NAME --json`: the file's bytes and JSON lines cannot share stdout.
+    #[error("`--output` writes the file's bytes to stdout, which `--json` keeps for JSON lines")]
+    #[diagnostic(
+        code(forge::show::output_json),
+        help(
+            "drop `--json`, or copy the files with `--out DIR` (with `--json`, one line says what was written)"
+        )
+    )]
+    ShowOutputJson,
+
     #[error("cannot write to stdout")]
     #[diagnostic(code(forge::cli::stdout))]
     Stdout(#[source] std::io::Error),
@@ -227,7 +247,9 @@ impl CliError {
             | CliError::TestExecutor(_)
             | CliError::NeedsConfirmation
             | CliError::RollbackNeedsConfirmation
-            | CliError::TerraformNeedsDeploy => 2,
+            | CliError::TerraformNeedsDeploy
+            | CliError::ShowOutDir { .. }
+            | CliError::ShowOutputJson => 2,
             CliError::Engine(err) if err.is_invalid_input() => 2,
             CliError::Plugin(err) if err.is_invalid_input() => 2,
             _ => 1,

@@ -111,6 +111,46 @@ pub enum Error {
         #[help]
         help: String,
     },
+    /// `forge show STEP` for a step that never produced a result in the env.
+    #[error("`{step}` has no result recorded in env `{env}`")]
+    #[diagnostic(code(forge::show::no_result))]
+    NoResult {
+        step: String,
+        env: String,
+        #[help]
+        help: String,
+    },
+    /// `forge show STEP`: the run is recorded, but its result is no longer in the store.
+    #[error("the result of `{step}` from run {run} is not in the store: {why}")]
+    #[diagnostic(
+        code(forge::show::gone),
+        help(
+            "`forge cache gc` removed it, or it was damaged (`forge cache verify` says); run the step again to store it anew"
+        )
+    )]
+    ResultGone {
+        step: String,
+        run: String,
+        why: String,
+    },
+    /// `forge show STEP --output NAME` for a name the result does not have.
+    #[error("`{step}`'s result has no output file `{name}`")]
+    #[diagnostic(code(forge::show::unknown_output))]
+    UnknownOutput {
+        step: String,
+        name: String,
+        #[help]
+        help: String,
+    },
+    /// An output file of a remote cache hit that was never downloaded.
+    #[error("output file `{name}` of `{step}` is not in this store")]
+    #[diagnostic(code(forge::show::not_local))]
+    OutputNotLocal {
+        step: String,
+        name: String,
+        #[help]
+        help: String,
+    },
     /// `forge cache push` with no recorded run to publish.
     #[error("nothing to publish in env `{env}`: no run of it is recorded in this store")]
     #[diagnostic(
@@ -140,6 +180,8 @@ impl Error {
                 | Error::NoStateLock { .. }
                 | Error::ReleaseInvalid { .. }
                 | Error::ReleaseMismatch { .. }
+                | Error::NoResult { .. }
+                | Error::UnknownOutput { .. }
         )
     }
 

@@ -76,6 +76,6 @@ pub fn history(ctx: &Context<'_>, args: &HistoryArgs) -> Result<Outcome, CliErro
 }
 
 /// RFC 3339 UTC, to the second.
-fn when(ms: u64) -> String {
+pub(crate) fn when(ms: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }

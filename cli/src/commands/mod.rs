@@ -12,6 +12,7 @@ mod plugin;
 mod release;
 mod rollback;
 mod run;
+mod show;
 
 use crate::cli::{Cli, Command};
 use crate::context::{Context, change_dir};
@@ -49,6 +50,7 @@ pub fn dispatch(cli: &Cli, mode: OutputMode) -> Result<Outcome, CliError> {
         Command::Graph(args) => graph::graph(&ctx, args),
         Command::Cache(command) => cache::cache(&ctx, command),
         Command::Explain(args) => explain::explain(&ctx, args),
+        Command::Show(args) => show::show(&ctx, args),
         Command::Plugin(command) => plugin::plugin(&ctx, command),
         Command::Lock(command) => lock::lock(&ctx, command),
         Command::Completions(args) => completions::completions(args),

@@ -556,6 +556,56 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
         "{}",
         status.stdout
     );
+
+    // `forge show`: the env's rendered root module, read back from the store...
+    let shown = on_the_stack(&project, "show terraform-render --env local", 0).stdout;
+    for file in ["main.tf", "outputs.tf", "providers.tf", "versions.tf"] {
+        assert!(shown.contains(file), "{shown}");
+    }
+    let main_tf = on_the_stack(
+        &project,
+        "show terraform-render --env local --output main.tf",
+        0,
+    );
+    assert!(
+        main_tf.stdout.contains("module \"vpc\""),
+        "{}",
+        main_tf.stdout
+    );
+    assert!(
+        main_tf.stdout.contains("module \"backend-service\""),
+        "{}",
+        main_tf.stdout
+    );
+    // ...and an image's layers, whose bytes are the digests its manifest names.
+    let image = on_the_stack(&project, "--json show docker-build:backend", 0).json_lines();
+    let digest = image[0]["manifest"]["digest"].as_str().expect("digest");
+    assert!(
+        main_tf
+            .stdout
+            .contains(&format!("image_digest         = \"{digest}\"")),
+        "the rendered module runs the image built: {}",
+        main_tf.stdout
+    );
+    let layers = image[0]["manifest"]["layers"].as_array().expect("layers");
+    assert!(!layers.is_empty());
+    let out = project.root().join("backend-image");
+    on_the_stack(
+        &project,
+        &format!("show docker-build:backend --out {}", out.display()),
+        0,
+    );
+    for layer in layers {
+        let name = layer["output"].as_str().expect("output name");
+        let bytes = std::fs::read(out.join(name)).expect("layer copied");
+        assert_eq!(layer["size"], bytes.len());
+        let digest = layer["digest"].as_str().expect("digest");
+        assert_eq!(digest, sha256_digest(&bytes), "{name}");
+    }
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    forge_clients::oci::sha256_digest(bytes)
 }
 
 /// The store keeps what it serves: `gc` once deleted the blobs behind kept results (the

@@ -25,5 +25,6 @@ mod remote_cache;
 mod rollout;
 mod run;
 mod service;
+mod show;
 mod terraform;
 mod usage;

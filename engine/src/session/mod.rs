@@ -14,9 +14,11 @@ mod plan;
 pub mod release;
 pub mod remote;
 pub mod rollback;
+mod show;
 
 pub use infra::InfraPlan;
 pub use plan::{Explanation, LastRun, Plan, PlanStatus, PlannedLock, PlannedStep};
+pub use show::{ShownFile, StepResult};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

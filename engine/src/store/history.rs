@@ -170,6 +170,28 @@ impl Store {
             .map(|(_, record)| record))
     }
 
+    /// The newest run in which `step` produced a result (it ran or was cached), with the
+    /// step's record in it: what `forge show` reads.
+    pub fn last_result(
+        &self,
+        project: &str,
+        env: &str,
+        step: &str,
+    ) -> Result<Option<(RunRecord, StepRecord)>, StoreError> {
+        for path in self.run_files(project, env)? {
+            let Some(run) = read_run(&path) else {
+                continue;
+            };
+            if let Some(record) = run.steps.get(step).filter(|r| {
+                matches!(r.status, StepStatus::Ran | StepStatus::Cached) && r.fingerprint.is_some()
+            }) {
+                let record = record.clone();
+                return Ok(Some((run, record)));
+            }
+        }
+        Ok(None)
+    }
+
     /// [`Store::last_step`] for many steps in one pass over the history, which stops as soon
     /// as every step is found (usually at the newest record). Each with the id of its run.
     pub fn last_steps<'a>(
