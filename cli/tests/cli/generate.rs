@@ -77,6 +77,7 @@ fn man_out_writes_one_page_per_subcommand() {
             "forge-plugin-test.1",
             "forge-plugin.1",
             "forge-rollback.1",
+            "forge-show.1",
             "forge.1",
         ]
     );
