@@ -602,7 +602,7 @@ Examples:
     /// Show a component's contract version, requested capabilities, exports and hash
     #[command(after_help = "\
 Examples:
-  forge plugin inspect target/forge/site-manifest.wasm
+  forge plugin inspect dist/site-manifest.wasm
   forge plugin inspect plugins/site-manifest.wasm --json | jq .capabilities")]
     Inspect(PluginInspectArgs),
 
@@ -631,7 +631,8 @@ pub struct PluginBuildArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub path: PathBuf,
 
-    /// Where to write the component [default: <target dir>/forge/<crate>.wasm]
+    /// Where to write the component [default: plugins/<crate>.wasm in the forge project
+    /// around the current directory or the crate, else <crate dir>/dist/<crate>.wasm]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 

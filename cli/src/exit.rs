@@ -129,6 +129,12 @@ pub enum CliError {
     #[diagnostic(transparent)]
     Plugin(#[from] forge_plugin_tools::Error),
 
+    /// The plugin host refused or stopped a component (`forge plugin inspect` runs its
+    /// `describe`).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Host(#[from] forge_host::HostError),
+
     #[error("the plugin's tests failed ({status})")]
     #[diagnostic(
         code(forge::plugin::tests_failed),

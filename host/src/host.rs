@@ -316,18 +316,9 @@ impl Host {
         lock(&self.pres).contains_key(&(plugin.hash.clone(), grants))
     }
 
-    /// Runs one step: `describe`, then `run`, in a fresh store.
-    ///
-    /// The plugin runs on the polling thread and yields at every epoch tick and whenever an
-    /// import waits. If the component is not [prepared](Host::is_prepared) yet it is loaded
-    /// or compiled first, on the polling thread: callers on a runtime should call
-    /// [`Host::prepare`] on a blocking thread beforehand, as [`crate::HostExecutor`] does.
-    pub async fn run(&self, plugin: &PluginCode, spec: RunSpec) -> Result<RunResult, RunError> {
-        if spec.cancel.is_cancelled() {
-            return Err(HostError::Cancelled.into());
-        }
-        let pre = self.prepare(plugin, spec.grants, &spec.events)?;
-        let limits = spec.limits.unwrap_or(self.limits);
+    /// A fresh wasmtime store for one run of `spec`: its host state, memory limiter, epoch
+    /// deadline (the timeout and cancellation) and the cap on what one call may copy.
+    fn store_for(&self, spec: &RunSpec, limits: Limits) -> Store<HostState> {
         let state = HostState::new(
             spec.step.clone(),
             limits,
@@ -368,6 +359,58 @@ impl Host {
             Err(wasmtime::Error::new(interrupt))
         });
 
+        store
+    }
+
+    /// The plugin's own description (`describe`): name, version, config schema and the
+    /// capabilities it asks for. Nothing else of it runs; `grants` must cover its imports
+    /// (its [`crate::grants::check_imports`]), or it cannot be instantiated.
+    pub async fn describe(
+        &self,
+        plugin: &PluginCode,
+        grants: GrantSet,
+    ) -> Result<PluginInfo, HostError> {
+        let spec = RunSpec {
+            step: format!("describe {}", plugin.name),
+            env: String::new(),
+            config: "{}".to_owned(),
+            upstream: BTreeMap::new(),
+            files: BTreeMap::new(),
+            commit: None,
+            commit_time: None,
+            store: None,
+            secrets: BTreeSet::new(),
+            grants,
+            limits: None,
+            cancel: CancellationToken::new(),
+            events: EventSink::null(),
+            terraform: None,
+            rebuild: false,
+        };
+        let pre = self.prepare(plugin, grants, &spec.events)?;
+        let limits = self.limits;
+        let mut store = self.store_for(&spec, limits);
+        let outcome = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_describe(&mut store).await
+        }
+        .await;
+        outcome.map_err(|e| classify(&plugin.name, &limits, store.data(), &e))
+    }
+
+    /// Runs one step: `describe`, then `run`, in a fresh store.
+    ///
+    /// The plugin runs on the polling thread and yields at every epoch tick and whenever an
+    /// import waits. If the component is not [prepared](Host::is_prepared) yet it is loaded
+    /// or compiled first, on the polling thread: callers on a runtime should call
+    /// [`Host::prepare`] on a blocking thread beforehand, as [`crate::HostExecutor`] does.
+    pub async fn run(&self, plugin: &PluginCode, spec: RunSpec) -> Result<RunResult, RunError> {
+        if spec.cancel.is_cancelled() {
+            return Err(HostError::Cancelled.into());
+        }
+        let pre = self.prepare(plugin, spec.grants, &spec.events)?;
+        let limits = spec.limits.unwrap_or(self.limits);
+        let mut store = self.store_for(&spec, limits);
         let outcome = async {
             let instance = pre.instantiate_async(&mut store).await?;
             let info = instance.call_describe(&mut store).await?;

@@ -26,8 +26,11 @@ use crate::{Error, pin};
 pub struct BuildOptions {
     /// The plugin crate's directory (with its `Cargo.toml`).
     pub dir: PathBuf,
-    /// Where to write the component [default: `<target dir>/forge/<package>.wasm`].
+    /// Where to write the component [default: `<default_dir>/<package>.wasm`].
     pub out: Option<PathBuf>,
+    /// The directory of the default `out` [default: the crate's `dist/`, which is not
+    /// ignored like `target/`: the component is meant to be committed and pinned].
+    pub default_dir: Option<PathBuf>,
     /// cargo's `-j`.
     pub jobs: Option<u16>,
     /// A forge binary to run as cargo's `RUSTC_WRAPPER` (see [`crate::wrapper`]), which
@@ -49,6 +52,17 @@ pub struct BuildOutput {
     pub hash: String,
     pub inspection: Inspection,
     pub toolchain: Toolchain,
+    /// The component that was at `path` before, when its bytes differ from the new one.
+    pub replaced: Option<Replaced>,
+}
+
+/// A component a build wrote over.
+#[derive(Debug, Clone)]
+pub struct Replaced {
+    /// `blake3:<hex>`: what a pin of the old file says.
+    pub hash: String,
+    /// The toolchain it records ([`crate::section`]).
+    pub toolchain: Option<String>,
 }
 
 /// Builds the plugin crate in `options.dir` with `toolchain` (from
@@ -125,13 +139,15 @@ pub fn build(options: &BuildOptions, toolchain: &Toolchain) -> Result<BuildOutpu
     let core = std::fs::read(&artifact).map_err(|_| Error::NoArtifact {
         path: artifact.clone(),
     })?;
-    let component = encode_component(&core)?;
+    let component =
+        crate::section::append_toolchain(encode_component(&core)?, &toolchain.recorded());
 
     let out = match &options.out {
         Some(out) => out.clone(),
-        None => meta
-            .target_dir
-            .join("forge")
+        None => options
+            .default_dir
+            .clone()
+            .unwrap_or_else(|| dir.join("dist"))
             .join(format!("{}.wasm", meta.package)),
     };
     let inspection = inspect_bytes(&out, &component)?;
@@ -142,10 +158,19 @@ pub fn build(options: &BuildOptions, toolchain: &Toolchain) -> Result<BuildOutpu
             imports: unknown.into_iter().map(str::to_owned).collect(),
         });
     }
+    let hash = pin::hash_bytes(&component);
+    let replaced = std::fs::read(&out)
+        .ok()
+        .map(|old| Replaced {
+            hash: pin::hash_bytes(&old),
+            toolchain: crate::section::toolchain_of(&old),
+        })
+        .filter(|old| old.hash != hash);
     write_atomically(&out, &component)?;
     Ok(BuildOutput {
+        replaced,
         name: meta.package,
-        hash: pin::hash_bytes(&component),
+        hash,
         path: out,
         inspection,
         toolchain: toolchain.clone(),

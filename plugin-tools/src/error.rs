@@ -95,7 +95,7 @@ pub enum Error {
     #[error("{} is not a WebAssembly file", path.display())]
     #[diagnostic(
         code(forge::plugin::not_wasm),
-        help("inspect the `.wasm` that `forge plugin build` wrote (under target/forge/)")
+        help("inspect the component `forge plugin build` wrote; it prints the path")
     )]
     NotWasm { path: PathBuf },
 

@@ -35,6 +35,10 @@ pub struct Inspection {
     pub size: u64,
     /// `blake3:<hex>`, what `project.kdl`'s `hash=` pins.
     pub hash: String,
+    /// The toolchain that built it, as `forge plugin build` recorded it
+    /// ([`crate::section`]); `None` for a component built otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
 }
 
 /// One import and what it means to forge.
@@ -237,6 +241,7 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, Error> {
         exports,
         size: bytes.len() as u64,
         hash: hash_bytes(bytes),
+        toolchain: crate::section::toolchain_of(bytes),
     })
 }
 

@@ -18,6 +18,7 @@ mod error;
 pub mod inspect;
 pub mod pin;
 pub mod scaffold;
+pub mod section;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod toolchain;

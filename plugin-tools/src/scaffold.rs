@@ -541,8 +541,8 @@ A forge step plugin, written with `forge-plugin-sdk`.
 
 ```sh
 forge plugin test                       # its tests, natively, against MockHost
-forge plugin build                      # the component: target/forge/{name}.wasm
-forge plugin inspect target/forge/{name}.wasm   # contract version, capabilities, hash
+forge plugin build                      # the component: dist/{name}.wasm, or plugins/{name}.wasm in a forge project
+forge plugin inspect dist/{name}.wasm   # contract version, capabilities, config schema, hash
 ```
 
 `forge plugin build` prints the line to add to `project.kdl`, pinning the component by

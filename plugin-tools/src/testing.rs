@@ -98,6 +98,7 @@ pub fn fixture_plugin(name: &str, out: &std::path::Path) -> std::path::PathBuf {
     let options = crate::build::BuildOptions {
         dir: plugins.join(name),
         out: Some(path.clone()),
+        default_dir: None,
         jobs: Some(jobs),
         rustc_wrapper: None,
         locked: true,

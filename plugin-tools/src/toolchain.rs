@@ -57,6 +57,22 @@ pub struct Toolchain {
 }
 
 impl Toolchain {
+    /// What `forge plugin build` records in the component ([`crate::section`]): the rustc
+    /// version and how std got in, with the linker's file name, never a path.
+    pub fn recorded(&self) -> String {
+        match self.kind {
+            ToolchainKind::Prebuilt => format!("{}; prebuilt {WASM_TARGET} std", self.version),
+            ToolchainKind::BuildStd => format!(
+                "{}; std built from source (-Zbuild-std), linker {}",
+                self.version,
+                self.linker
+                    .as_deref()
+                    .and_then(|l| l.file_name())
+                    .map_or_else(|| "?".into(), |n| n.to_string_lossy())
+            ),
+        }
+    }
+
     /// One line for humans: which rustc, how std gets built.
     pub fn describe(&self) -> String {
         match self.kind {

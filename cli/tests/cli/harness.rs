@@ -369,3 +369,20 @@ impl Project {
         format!(r#"plugin "{name}" path="{rel}" hash="{hash}" {{{grants} }}"#)
     }
 }
+
+/// Copies the tree at `src` to `dest`, leaving out build output (`target/`, `dist/`).
+pub fn copy_tree(src: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest).expect("mkdir");
+    for entry in std::fs::read_dir(src).expect("read dir").flatten() {
+        let name = entry.file_name();
+        if name == "target" || name == "dist" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &dest.join(&name));
+        } else {
+            std::fs::copy(&path, dest.join(&name)).expect("copy file");
+        }
+    }
+}

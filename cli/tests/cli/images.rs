@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::harness::{Output, Project};
+use crate::harness::{Output, Project, copy_tree};
 
 const REGISTRY: &str = "127.0.0.1:5000";
 const MOTO: &str = "127.0.0.1:4566";
@@ -380,22 +380,6 @@ fn credentials_aws_refuses_are_a_clear_error() {
 }
 
 /// Copies the parts of this repository the reference project needs into `dest`.
-fn copy_tree(src: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest).expect("mkdir");
-    for entry in std::fs::read_dir(src).expect("read dir").flatten() {
-        let name = entry.file_name();
-        if name == "target" || name == "dist" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_tree(&path, &dest.join(&name));
-        } else {
-            std::fs::copy(&path, dest.join(&name)).expect("copy file");
-        }
-    }
-}
-
 fn git(root: &Path, args: &[&str]) {
     let status = std::process::Command::new("git")
         .current_dir(root)

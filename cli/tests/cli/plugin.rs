@@ -9,7 +9,7 @@ use forge_plugin_tools::CONTRACT_VERSION as V;
 use forge_plugin_tools::testing::{edited_step_component, step_component};
 use snapbox::str;
 
-use crate::harness::Project;
+use crate::harness::{Project, copy_tree};
 
 const NO_TOOLCHAIN: &str = "/nonexistent/forge-test/rustc";
 
@@ -32,6 +32,7 @@ fn inspect_names_the_contract_and_capabilities() {
 kind          component
 world         forge:plugin/step
 contract      {V} (this forge speaks {V})
+toolchain     not recorded (not built by `forge plugin build`)
 capabilities  files.read
 grant line    grant "files.read"
 imports
@@ -41,6 +42,7 @@ imports
 exports       describe, run
 size          [..] bytes
 hash          blake3:[..]
+describe      failed, so every run of it fails too: plugin `p` trapped: [..]
 "#
         ))
         .run();
@@ -111,6 +113,11 @@ fn inspect_accepts_every_built_in_and_its_default_grants_cover_it() {
                 "built-in {name} imports {capability}, which its default grants lack"
             );
         }
+        // Its own `describe`, run in the real host: its name and the schema of its config.
+        let described = &line["describe"];
+        assert_eq!(described["name"], name.as_str(), "{line}");
+        assert!(described["config_schema"].is_object(), "{line}");
+        assert!(line.get("describe_error").is_none(), "{line}");
         seen.push(name);
     }
     seen.sort();
@@ -189,8 +196,7 @@ fn inspect_refuses_garbage_and_core_modules() {
 forge::plugin::not_wasm
 
   × garbage.wasm is not a WebAssembly file
-  help: inspect the `.wasm` that `forge plugin build` wrote (under target/
-        forge/)
+  help: inspect the component `forge plugin build` wrote; it prints the path
 
 
 "#]])
@@ -488,10 +494,12 @@ fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
     let wasm = project.root().join("hello.wasm");
     let hash = forge_plugin_tools::hash_file(&wasm).expect("hash the component");
     assert_eq!(built["hash"], hash.as_str());
+    // No project around it: the pin names where it goes in one, and says to copy it.
     assert_eq!(
         built["kdl"],
-        format!("plugin \"hello\" path=\"hello.wasm\" hash=\"{hash}\"").as_str()
+        format!("plugin \"hello\" path=\"plugins/hello.wasm\" hash=\"{hash}\"").as_str()
     );
+    assert_eq!(built["copy_to"], "plugins/hello.wasm");
     assert_eq!(built["capabilities"], serde_json::json!([]));
 
     let inspected = project.forge("plugin inspect hello.wasm --json").run();
@@ -531,6 +539,44 @@ fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
         std::fs::read(project.root().join("again.wasm")).expect("second"),
         "two builds of the same plugin differ"
     );
+
+    // A teammate's checkout: the crate (as committed: no target/) at another path, inside
+    // a forge project. Without --out the component goes to the project's plugins/, and
+    // the pin line is usable as printed: same bytes, same hash.
+    let teammate = Project::with_kdl("version 1\nproject \"team\" { region \"us-east-1\"; }\n");
+    copy_tree(
+        &project.root().join("hello"),
+        &teammate.root().join("crates/hello"),
+    );
+    let third = teammate
+        .forge("-j1 plugin build crates/hello --json")
+        .env("CARGO_TARGET_DIR", target)
+        .run();
+    let third = &third.json_lines()[0];
+    assert_eq!(
+        third["hash"],
+        hash.as_str(),
+        "another directory, another hash"
+    );
+    assert_eq!(
+        third["kdl"],
+        format!("plugin \"hello\" path=\"plugins/hello.wasm\" hash=\"{hash}\"").as_str()
+    );
+    assert!(third.get("copy_to").is_none(), "{third}");
+    assert_eq!(
+        forge_plugin_tools::hash_file(&teammate.root().join("plugins/hello.wasm"))
+            .expect("written to the project's plugins/"),
+        hash
+    );
+    // ...and pinned so, the project accepts it.
+    teammate.write(
+        "project.kdl",
+        &format!(
+            "version 1\nproject \"team\" {{ region \"us-east-1\"; }}\n{}\nstep \"hi\" {{\n    plugin \"hello\"\n    phase \"build\"\n    config {{ name \"team\"; }}\n}}\n",
+            third["kdl"].as_str().expect("kdl")
+        ),
+    );
+    teammate.forge("graph").run();
 }
 
 /// A target dir kept across runs of one test that compiles a plugin: std (with
