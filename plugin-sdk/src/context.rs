@@ -361,11 +361,17 @@ pub(crate) struct StepData {
 pub struct Context {
     data: StepData,
     host: HostImpl,
+    /// Whether [`Context::env`] already warned that a build-phase step has no env.
+    warned_env: std::cell::Cell<bool>,
 }
 
 impl Context {
     pub(crate) fn new(data: StepData, host: HostImpl) -> Self {
-        Context { data, host }
+        Context {
+            data,
+            host,
+            warned_env: std::cell::Cell::new(false),
+        }
     }
 
     /// The step's id, e.g. `docker-build:backend`.
@@ -376,7 +382,15 @@ impl Context {
     /// The forge env being run (`dev`, `prod`) for deploy-phase steps. Empty for
     /// build-phase steps: their results are shared by every env, so they must not depend
     /// on one (put per-env values in the step's config, inside an `env` block).
+    ///
+    /// A build-phase step that asks gets the empty string and a warning in its log (once
+    /// per run), since whatever it makes of it is shared by every env.
     pub fn env(&self) -> &str {
+        if self.data.env.is_empty() && !self.warned_env.replace(true) {
+            self.warn(
+                "this build-phase step read the forge env, which is empty here: build results are shared by every env. Put per-env values in the step's config inside an `env \"NAME\" { step ... }` block, or make it `phase \"deploy\"`",
+            );
+        }
         &self.data.env
     }
 

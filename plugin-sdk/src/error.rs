@@ -121,7 +121,7 @@ impl From<FileError> for Error {
     fn from(e: FileError) -> Self {
         let help = match &e {
             FileError::NotDeclared(_) => Some(
-                "add the path to the step's `inputs` in project.kdl, or read only `ctx.inputs()`",
+                "declare it on the step in project.kdl with an `input \"GLOB\"` line, or read only `ctx.inputs()`",
             ),
             FileError::NotFound(_) => Some("the file changed while forge ran; run the build again"),
             FileError::TooLarge(_) => Some("split the input, or read it in a step that streams it"),

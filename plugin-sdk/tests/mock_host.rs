@@ -472,3 +472,44 @@ fn bail_and_info_builders() {
     assert_eq!(info.version.as_deref(), Some("2.0.0"));
     assert_eq!(Info::new("x", "y").config_schema, "{}");
 }
+
+/// Reads the env twice, as a template with two `{{ env }}` placeholders would.
+struct EnvReader;
+
+impl Plugin for EnvReader {
+    type Config = serde_json::Value;
+    type Output = String;
+
+    fn info() -> Info {
+        Info::new("env-reader", "says which env it runs in")
+    }
+
+    fn run(ctx: &mut Context, _config: serde_json::Value) -> Result<String, Error> {
+        Ok(format!("{}{}", ctx.env(), ctx.env()))
+    }
+}
+
+#[test]
+fn a_build_phase_step_that_reads_the_env_is_warned_once() {
+    // forge gives a build-phase step no env.
+    let mut host = MockHost::new().env("");
+    assert_eq!(host.run::<EnvReader>().expect("runs"), "");
+    let warnings: Vec<_> = host
+        .logs()
+        .into_iter()
+        .filter(|l| l.level == Level::Warn)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .message
+            .contains("build-phase step read the forge env")
+            && warnings[0].message.contains("env \"NAME\""),
+        "{}",
+        warnings[0].message
+    );
+
+    let mut host = MockHost::new().env("prod");
+    assert_eq!(host.run::<EnvReader>().expect("runs"), "prodprod");
+    assert!(host.logs().iter().all(|l| l.level != Level::Warn));
+}
