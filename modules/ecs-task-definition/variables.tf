@@ -143,7 +143,7 @@ variable "environment" {
 }
 
 variable "secrets" {
-  description = "Environment variables filled from Secrets Manager or SSM Parameter Store: name => secret or parameter ARN. The execution role must be allowed to read them."
+  description = "Environment variables filled from Secrets Manager or SSM Parameter Store when a task starts: name => secret ARN, or SSM parameter ARN or name (a name resolves in the task's region). The execution role must be allowed to read them (iam secret_arns, ssm_parameter_names)."
   type        = map(string)
   default     = {}
 }

@@ -7,6 +7,13 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
 
+  # SSM parameters are named by path in project.kdl (`from="ssm:/shop/api-key"`); IAM
+  # needs their ARNs, in this account and region.
+  ssm_parameter_arns = [
+    for name in var.ssm_parameter_names :
+    "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${name}"
+  ]
+
   log_group_arns = length(var.log_group_arns) > 0 ? var.log_group_arns : [
     "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.name}-*",
   ]
@@ -76,16 +83,24 @@ data "aws_iam_policy_document" "execution" {
   }
 
   # Without it: ResourceInitializationError "unable to pull secrets or registry auth".
+  # Exactly the secrets the task definitions reference, each with the one read ECS makes.
   dynamic "statement" {
     for_each = length(var.secret_arns) > 0 ? [1] : []
 
     content {
-      sid = "TaskSecrets"
-      actions = [
-        "secretsmanager:GetSecretValue",
-        "ssm:GetParameters",
-      ]
+      sid       = "TaskSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
       resources = var.secret_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.ssm_parameter_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "TaskParameters"
+      actions   = ["ssm:GetParameters"]
+      resources = local.ssm_parameter_arns
     }
   }
 

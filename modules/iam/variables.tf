@@ -35,9 +35,20 @@ variable "log_group_arns" {
 }
 
 variable "secret_arns" {
-  description = "Secrets Manager secrets and SSM parameters referenced in task definition secrets."
+  description = "Secrets Manager secret ARNs the task definitions' secrets reference (project.kdl: service.NAME.secret-arns)."
   type        = list(string)
   default     = []
+}
+
+variable "ssm_parameter_names" {
+  description = "SSM parameter names (paths starting with /) the task definitions' secrets reference, in this account and region (project.kdl: service.NAME.ssm-parameters)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for name in var.ssm_parameter_names : startswith(name, "/")])
+    error_message = "SSM parameter names are paths starting with /."
+  }
 }
 
 variable "secret_kms_key_arns" {

@@ -115,3 +115,36 @@ fn pathdiff(to: &std::path::Path, from: &std::path::Path) -> String {
     assert_eq!(to.parent(), from.parent(), "temp dirs share a parent");
     format!("../{name}")
 }
+
+/// terraform-render's golden test renders `tests/reference-dev.json`: it must be exactly
+/// the config this forge gives the step for the reference project's env `dev`, or the
+/// golden files would show a root module the project no longer renders.
+#[test]
+fn the_renders_golden_config_is_the_reference_projects() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Project::empty()
+        .forge("-C")
+        .arg(repo.display().to_string())
+        .arg("--env")
+        .arg("dev")
+        .arg("graph")
+        .arg("--format")
+        .arg("json")
+        .run();
+    let graph: serde_json::Value = serde_json::from_str(&out.stdout).expect("graph JSON");
+    let render = graph["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == "terraform-render")
+        .expect("a terraform-render step");
+    let golden_path = repo.join("plugins/builtin/terraform-render/tests/reference-dev.json");
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&golden_path).expect("reference-dev.json"))
+            .expect("reference-dev.json is JSON");
+    assert!(
+        render["config"] == golden,
+        "{} is not the config of the reference project's terraform-render (env dev); write it again from `forge --env dev graph --format json`",
+        golden_path.display()
+    );
+}

@@ -167,6 +167,9 @@ pub const SERVICE_REF_ATTRS: &[&str] = &[
     "cpu",
     "memory",
     "desired-count",
+    "secrets",
+    "secret-arns",
+    "ssm-parameters",
 ];
 
 /// Parses and validates project source text. `path` is used for diagnostics and as the root.
@@ -280,8 +283,19 @@ pub enum LoadBalancer {
 pub enum SecretRef {
     /// `arn:aws:secretsmanager:...`
     SecretsManager(String),
-    /// `ssm:/path/to/param`
+    /// `ssm:/path/to/param`: the path.
     Ssm(String),
+}
+
+impl SecretRef {
+    /// What an ECS task definition's `secrets[].valueFrom` says: the secret's ARN, or the
+    /// parameter's name (ECS resolves a name in the task's own region and account).
+    pub fn value_from(&self) -> &str {
+        match self {
+            SecretRef::SecretsManager(arn) => arn,
+            SecretRef::Ssm(path) => path,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

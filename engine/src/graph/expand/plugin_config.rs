@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    Config, ConfigValue, LoadBalancer, RefValue, RegistryKind, SecretRef, Service, StateBackend,
+    Config, ConfigValue, LoadBalancer, RefValue, RegistryKind, Service, StateBackend,
 };
 
 use super::inputs::rel_path;
@@ -160,13 +160,7 @@ pub(super) fn rollout_config(config: &Config, svc: &Service) -> ConfigValue {
     let secrets = svc
         .secrets
         .iter()
-        .map(|(k, v)| {
-            let reference = match &v.value {
-                SecretRef::SecretsManager(arn) => arn.clone(),
-                SecretRef::Ssm(path) => format!("ssm:{path}"),
-            };
-            (k.clone(), s(&reference))
-        })
+        .map(|(k, v)| (k.clone(), s(v.value.value_from())))
         .collect();
     map([
         ("service", s(&svc.name.value)),

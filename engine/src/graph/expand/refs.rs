@@ -1,14 +1,15 @@
 //! References in config values: those known from the project itself are resolved when the
 //! graph is built; the others name the step whose output they read, which becomes a need.
 
-use crate::model::{Config, ConfigValue};
+use crate::model::{Config, ConfigValue, SecretRef};
 
 use super::plugin_config::s;
 use crate::graph::ids;
 
 /// `value` with every reference whose value is known from the project itself replaced by
 /// that value: `var.NAME` and `service.NAME.ATTR` for the service's own settings
-/// (`repository`, `port`, `cpu`, `memory`, `desired-count`). What only a run can tell
+/// (`repository`, `port`, `cpu`, `memory`, `desired-count`, and its secrets by reference:
+/// `secrets`, `secret-arns`, `ssm-parameters`). What only a run can tell
 /// (`module.*` outputs, a service's `image`/`digest`, `step.*` outputs) stays a reference
 /// for the plugin to resolve from its upstream outputs.
 ///
@@ -66,6 +67,32 @@ fn static_ref(config: &Config, target: &str) -> Option<ConfigValue> {
                 "cpu" => ConfigValue::Int(i64::from(svc.cpu.value)),
                 "memory" => ConfigValue::Int(i64::from(svc.memory.value)),
                 "desired-count" => ConfigValue::Int(i64::from(svc.desired_count.value)),
+                // By reference only: the task definition's `secrets` (name → valueFrom)
+                // and what its execution role may read. No value is ever known here.
+                "secrets" => ConfigValue::Map(
+                    svc.secrets
+                        .iter()
+                        .map(|(name, r)| (name.clone(), s(r.value.value_from())))
+                        .collect(),
+                ),
+                "secret-arns" => ConfigValue::List(
+                    svc.secrets
+                        .values()
+                        .filter_map(|r| match &r.value {
+                            SecretRef::SecretsManager(arn) => Some(s(arn)),
+                            SecretRef::Ssm(_) => None,
+                        })
+                        .collect(),
+                ),
+                "ssm-parameters" => ConfigValue::List(
+                    svc.secrets
+                        .values()
+                        .filter_map(|r| match &r.value {
+                            SecretRef::Ssm(path) => Some(s(path)),
+                            SecretRef::SecretsManager(_) => None,
+                        })
+                        .collect(),
+                ),
                 _ => return None,
             })
         }

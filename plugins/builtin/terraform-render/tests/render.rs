@@ -111,7 +111,7 @@ fn reference_project_renders_its_golden_root_module() -> Result<(), Error> {
     let outputs = run(&mut host)?;
     assert_eq!(
         outputs.keys().collect::<Vec<_>>(),
-        ["main.tf", "providers.tf", "versions.tf"]
+        ["main.tf", "outputs.tf", "providers.tf", "versions.tf"]
     );
     assert_golden("reference-dev", &outputs);
 

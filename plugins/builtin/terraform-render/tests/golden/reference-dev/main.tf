@@ -61,6 +61,10 @@ module "backend-task" {
   image_digest         = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
   image_repository_url = module.ecr-backend.repository_url
   memory               = 512
+  secrets = {
+    API_KEY     = "/two-tier/api-key"
+    DB_PASSWORD = "arn:aws:secretsmanager:us-east-1:123456789012:secret:two-tier/db-password"
+  }
   tags = {
     Environment = "dev"
     Project     = "two-tier"
@@ -143,6 +147,8 @@ module "iam" {
   ecr_repository_arns                = [module.ecr-backend.repository_arn, module.ecr-frontend.repository_arn]
   lock_table_arn                     = module.remote-backend.dynamodb_table_arn
   name                               = "two-tier-dev"
+  secret_arns                        = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:two-tier/db-password"]
+  ssm_parameter_names                = ["/two-tier/api-key"]
   state_bucket_arn                   = module.remote-backend.bucket_arn
   tags = {
     Environment = "dev"
