@@ -346,23 +346,13 @@ impl HostExecutor {
         let config = serde_json::to_string(&call).map_err(|e| HostError::Internal {
             message: format!("encoding the lock call: {e}"),
         })?;
-        let spec = RunSpec {
-            step: lock::PLUGIN.to_owned(),
-            env: String::new(),
+        let spec = RunSpec::bare(
+            lock::PLUGIN.to_owned(),
             config,
-            upstream: Default::default(),
-            files: Default::default(),
-            commit: None,
-            commit_time: None,
-            store: None,
-            secrets: BTreeSet::new(),
             grants,
-            limits: None,
-            cancel: request.cancel.clone(),
-            events: request.events,
-            terraform: None,
-            rebuild: false,
-        };
+            request.cancel.clone(),
+            request.events,
+        );
         let result = host.run(&plugin, spec).await?;
         if request.cancel.is_cancelled() {
             return Err(HostError::Cancelled.into());

@@ -93,6 +93,36 @@ pub struct RunSpec {
     pub rebuild: bool,
 }
 
+impl RunSpec {
+    /// A run of `step` with `config` and `grants` and nothing else: no env, upstream
+    /// steps, input files, commit, store, secrets or Terraform place.
+    pub fn bare(
+        step: String,
+        config: String,
+        grants: GrantSet,
+        cancel: CancellationToken,
+        events: EventSink,
+    ) -> RunSpec {
+        RunSpec {
+            step,
+            env: String::new(),
+            config,
+            upstream: BTreeMap::new(),
+            files: BTreeMap::new(),
+            commit: None,
+            commit_time: None,
+            store: None,
+            secrets: BTreeSet::new(),
+            grants,
+            limits: None,
+            cancel,
+            events,
+            terraform: None,
+            rebuild: false,
+        }
+    }
+}
+
 /// Where a run's `terraform` calls work: one private directory per project and env, kept
 /// between runs (Terraform's `.terraform/` and lock file stay), and how they lock the
 /// state: [`Lock::HeldByForge`] when forge holds the env's state lock for the run (then
@@ -370,23 +400,13 @@ impl Host {
         plugin: &PluginCode,
         grants: GrantSet,
     ) -> Result<PluginInfo, HostError> {
-        let spec = RunSpec {
-            step: format!("describe {}", plugin.name),
-            env: String::new(),
-            config: "{}".to_owned(),
-            upstream: BTreeMap::new(),
-            files: BTreeMap::new(),
-            commit: None,
-            commit_time: None,
-            store: None,
-            secrets: BTreeSet::new(),
+        let spec = RunSpec::bare(
+            format!("describe {}", plugin.name),
+            "{}".to_owned(),
             grants,
-            limits: None,
-            cancel: CancellationToken::new(),
-            events: EventSink::null(),
-            terraform: None,
-            rebuild: false,
-        };
+            CancellationToken::new(),
+            EventSink::null(),
+        );
         let pre = self.prepare(plugin, grants, &spec.events)?;
         let limits = self.limits;
         let mut store = self.store_for(&spec, limits);

@@ -26,6 +26,15 @@ fn project() -> Project {
     Project::with_kdl(KDL).file("src/in.txt", "hello\n")
 }
 
+/// `forge --json show gen`: its one line.
+fn show_json(project: &Project) -> Vec<serde_json::Value> {
+    project
+        .forge("--json show gen")
+        .without_test_executor()
+        .run()
+        .json_lines()
+}
+
 fn blake3_hex(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
@@ -66,11 +75,7 @@ fn the_last_result_its_files_and_copies_of_them() {
     project.forge("build -q").without_test_executor().run();
 
     // JSON: the run, the fingerprint, and every output file with its hash and size.
-    let json = project
-        .forge("--json show gen")
-        .without_test_executor()
-        .run()
-        .json_lines();
+    let json = show_json(&project);
     assert_eq!(json.len(), 1, "{json:?}");
     let shown = &json[0];
     assert_eq!(shown["type"], "show");
@@ -171,11 +176,7 @@ fn the_last_result_its_files_and_copies_of_them() {
 
     // A later run that finds it cached is the newest record; the result is the same one.
     project.forge("build -q").without_test_executor().run();
-    let again = project
-        .forge("--json show gen")
-        .without_test_executor()
-        .run()
-        .json_lines();
+    let again = show_json(&project);
     assert_eq!(again[0]["fingerprint"], fingerprint.as_str());
     assert_eq!(again[0]["stored_ms"], shown["stored_ms"]);
 
@@ -188,11 +189,7 @@ fn the_last_result_its_files_and_copies_of_them() {
 fn a_damaged_blob_is_refused_not_shown() {
     let project = project();
     project.forge("build -q").without_test_executor().run();
-    let json = project
-        .forge("--json show gen")
-        .without_test_executor()
-        .run()
-        .json_lines();
+    let json = show_json(&project);
     let hash = json[0]["files"]["up"]["hash"]
         .as_str()
         .expect("hash")
