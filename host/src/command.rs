@@ -23,7 +23,11 @@
 //! - its outputs are copied into the store and become the step's output files, so a
 //!   consumer (a `docker-build` `artifact`) reads the bytes this run produced, never a
 //!   file that a later edit or an earlier build left on disk;
-//! - a declared output that is missing after a successful exit fails the step.
+//! - a declared output that is missing after a successful exit fails the step;
+//! - its declared `secret`s (`from="env:VAR"`) are read from forge's environment and given
+//!   to the process as environment variables under their names; every value is masked
+//!   (`****`) in the lines it prints and in its error, and an output file that holds one
+//!   fails the step rather than reach the store.
 //!
 //! Its stdout and stderr stream to the step's log; Ctrl-C kills the process.
 
@@ -33,6 +37,7 @@ use std::process::Stdio;
 
 use forge_engine::events::Event;
 use forge_engine::executor::{OutputFile, StepError, StepOutput, StepRequest, check_relative_path};
+use forge_engine::model::SecretRef;
 use forge_engine::store::Store;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -137,6 +142,10 @@ pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepE
         }
     }
     command.envs(&config.env);
+    let secrets = Secrets::resolve(&request.step.secrets)?;
+    for (name, value) in &secrets.values {
+        command.env(name, value);
+    }
     if let Some(stamp) = &request.stamp {
         command.env("FORGE_COMMIT_SHA", &stamp.commit);
     }
@@ -156,6 +165,7 @@ pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepE
     let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
     let step = request.step.id.clone();
     let events = request.events.clone();
+    let masks = secrets.clone();
     // The last lines of stderr go into the error, where a failure is read first.
     let pump = async move {
         let mut tail: Vec<String> = Vec::new();
@@ -171,7 +181,7 @@ pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepE
                         None => { err = None; continue; }
                         Some(l) => {
                             if tail.len() == 20 { tail.remove(0); }
-                            tail.push(l.clone());
+                            tail.push(masks.mask(&l).into_owned());
                             Some(l)
                         }
                     }
@@ -181,7 +191,7 @@ pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepE
             if let Some(line) = line {
                 events.send(Event::StepLog {
                     step: step.clone(),
-                    line,
+                    line: masks.mask(&line).into_owned(),
                 });
             }
         }
@@ -207,7 +217,7 @@ pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepE
         ));
     }
     let outputs = config.outputs;
-    tokio::task::spawn_blocking(move || store_outputs(&root, &outputs, &store))
+    tokio::task::spawn_blocking(move || store_outputs(&root, &outputs, &store, &secrets))
         .await
         .map_err(|e| failed(format!("storing outputs: {e}"), "this is a bug in forge"))?
 }
@@ -216,6 +226,7 @@ fn store_outputs(
     root: &Path,
     outputs: &BTreeMap<String, String>,
     store: &Store,
+    secrets: &Secrets,
 ) -> Result<StepOutput, StepError> {
     let mut output = StepOutput::new(serde_json::Value::Object(serde_json::Map::new()));
     for (name, rel) in outputs {
@@ -233,6 +244,14 @@ fn store_outputs(
                  `outputs` against where the command puts it",
             )
         })?;
+        if let Some(secret) = secrets.found_in(&bytes) {
+            return Err(failed(
+                format!(
+                    "output `{name}` ({rel}) contains the value of secret `{secret}`, and forge never stores a secret's value"
+                ),
+                "use the secret inside the step without writing it to a declared output (outputs go to the store, the remote cache and every step downstream)",
+            ));
+        }
         let file = OutputFile::of(&bytes);
         let stored = store.put_blob(&bytes).map_err(|e| {
             failed(
@@ -244,4 +263,98 @@ fn store_outputs(
         output.files.insert(name.clone(), file);
     }
     Ok(output)
+}
+
+/// The step's secrets that this process gets as environment variables, and the masking of
+/// their values in everything the process prints.
+#[derive(Clone, Default)]
+struct Secrets {
+    /// Name → value: what the process gets as environment variables.
+    values: BTreeMap<String, String>,
+    /// Name and value, longest value first (so that a value containing another is masked
+    /// whole).
+    by_length: Vec<(String, String)>,
+}
+
+/// What a secret's value becomes in the step's log and errors.
+const MASK: &str = "****";
+
+/// Shorter values would mask ordinary text (and still be guessable): refused.
+const MIN_SECRET_LEN: usize = 6;
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.values.keys()).finish()
+    }
+}
+
+impl Secrets {
+    /// Reads each declared secret from forge's environment (`env:NAME`). A missing or too
+    /// short value fails the step, naming the secret and the variable, never a value.
+    fn resolve(declared: &BTreeMap<String, SecretRef>) -> Result<Secrets, StepError> {
+        let mut secrets = Secrets::default();
+        for (name, reference) in declared {
+            let SecretRef::Env(var) = reference else {
+                return Err(failed(
+                    format!(
+                        "secret `{name}` comes from {}, which a command step cannot read",
+                        reference.reference()
+                    ),
+                    "give the step `from=\"env:VARIABLE\"`",
+                ));
+            };
+            let value = match std::env::var(var) {
+                Ok(value) => value,
+                Err(std::env::VarError::NotPresent) => {
+                    return Err(failed(
+                        format!("secret `{name}`: environment variable {var} is not set"),
+                        format!(
+                            "set {var} in forge's environment (in Jenkins, `withCredentials([string(credentialsId: ..., variable: '{var}')])`)"
+                        ),
+                    ));
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(failed(
+                        format!("secret `{name}`: environment variable {var} is not UTF-8"),
+                        "forge masks secrets in text output, so their values must be text",
+                    ));
+                }
+            };
+            if value.len() < MIN_SECRET_LEN {
+                return Err(failed(
+                    format!("secret `{name}` ({var}) is shorter than {MIN_SECRET_LEN} bytes"),
+                    "forge masks every secret value in the step's output, and a value this short would mask ordinary text: use the real credential",
+                ));
+            }
+            secrets.values.insert(name.clone(), value.clone());
+            secrets.by_length.push((name.clone(), value));
+        }
+        secrets
+            .by_length
+            .sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+        Ok(secrets)
+    }
+
+    /// `line` with every secret value replaced by [`MASK`].
+    fn mask<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(line);
+        for (_, value) in &self.by_length {
+            if out.contains(value.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(value.as_str(), MASK));
+            }
+        }
+        out
+    }
+
+    /// The name of a secret whose value occurs in `bytes`.
+    fn found_in(&self, bytes: &[u8]) -> Option<&str> {
+        self.by_length
+            .iter()
+            .find(|(_, value)| {
+                bytes
+                    .windows(value.len())
+                    .any(|window| window == value.as_bytes())
+            })
+            .map(|(name, _)| name.as_str())
+    }
 }

@@ -14,7 +14,6 @@
 //! records them in the step's action entry, so nothing a plugin puts in its manifest can
 //! add to them or point at another step's blobs.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -249,7 +248,8 @@ impl HostExecutor {
                 .or_else(|| request.stamp.as_ref().map(|s| s.commit.clone())),
             commit_time: request.stamp.as_ref().map(|s| s.time),
             store: Some(self.store.clone()),
-            secrets: BTreeSet::new(),
+            // Handles only: `secrets.get` names a declared secret, never a value.
+            secrets: step.secrets.keys().cloned().collect(),
             grants,
             limits: Some(limits),
             cancel: request.cancel.clone(),

@@ -24,6 +24,7 @@ mod release;
 mod remote_cache;
 mod rollout;
 mod run;
+mod secrets;
 mod service;
 mod show;
 mod terraform;

@@ -242,6 +242,11 @@ impl Inputs {
                 self.key()?,
             );
         }
+        fp.secrets = step
+            .secrets
+            .iter()
+            .map(|(name, r)| (name.clone(), r.reference()))
+            .collect();
         fp.env = step.env_scoped.then(|| self.env.clone());
         if step.commit_sha {
             fp.commit = self.commit();

@@ -90,6 +90,11 @@ pub struct Fingerprint {
     /// External tools the step runs: name (`terraform`) → version (`1.11.4`).
     #[serde(default)]
     pub tools: BTreeMap<String, String>,
+    /// The step's declared secrets: name → reference (`env:CI_NPM_TOKEN`, `ssm:/path`, an
+    /// ARN). The reference, never the value: rotating a secret does not rerun the step, and
+    /// no value can be recovered from a fingerprint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// One difference between two fingerprints, as `forge explain` reports it.
@@ -143,6 +148,11 @@ pub enum Change {
         old: Option<String>,
         new: Option<String>,
     },
+    Secret {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
 }
 
 impl Fingerprint {
@@ -159,6 +169,7 @@ impl Fingerprint {
             env: None,
             commit: None,
             tools: BTreeMap::new(),
+            secrets: BTreeMap::new(),
         }
     }
 
@@ -193,6 +204,12 @@ impl Fingerprint {
         put_opt(&mut h, self.commit.as_deref());
         h.extend_from_slice(b"t");
         put_map(&mut h, &self.tools);
+        // Only when there are any: a step without secrets keeps the hash it had before
+        // secrets could be declared.
+        if !self.secrets.is_empty() {
+            h.extend_from_slice(b"x");
+            put_map(&mut h, &self.secrets);
+        }
         let mut hasher = blake3::Hasher::new_derive_key(HASH_CONTEXT);
         hasher.update(&h);
         hasher.finalize().to_hex().to_string()
@@ -261,6 +278,13 @@ impl Fingerprint {
         }
         diff_maps(&previous.tools, &self.tools, |name, old, new| {
             out.push(Change::Tool {
+                name: name.to_owned(),
+                old: old.cloned(),
+                new: new.cloned(),
+            })
+        });
+        diff_maps(&previous.secrets, &self.secrets, |name, old, new| {
+            out.push(Change::Secret {
                 name: name.to_owned(),
                 old: old.cloned(),
                 new: new.cloned(),
@@ -380,6 +404,14 @@ impl fmt::Display for Change {
                 (None, Some(new)) => write!(f, "now runs {name} {new}"),
                 (Some(old), None) => write!(f, "no longer runs {name} (was {old})"),
                 (None, None) => write!(f, "{name} changed"),
+            },
+            Change::Secret { name, old, new } => match (old, new) {
+                (Some(old), Some(new)) => {
+                    write!(f, "secret {name} now comes from {new} (was {old})")
+                }
+                (None, Some(new)) => write!(f, "secret {name} declared ({new})"),
+                (Some(old), None) => write!(f, "secret {name} no longer declared (was {old})"),
+                (None, None) => write!(f, "secret {name} changed"),
             },
         }
     }

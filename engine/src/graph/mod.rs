@@ -74,6 +74,10 @@ pub struct Step {
     pub need_spans: Vec<SourceSpan>,
     /// Process environment variables that feed the fingerprint.
     pub env_vars: Vec<String>,
+    /// Secrets the step is given, by name, by reference ([`crate::model::SecretRef`]): the
+    /// references feed the fingerprint; a value is read only where it is used.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, crate::model::SecretRef>,
     /// Whether the commit SHA feeds the fingerprint.
     pub commit_sha: bool,
     /// Whether the plugin is told the commit SHA and its time *without* them feeding the

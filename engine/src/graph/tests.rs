@@ -77,6 +77,7 @@ fn step(name: &str, needs: &[(&str, usize)], phase: Phase) -> StepDecl {
             .map(|(n, o)| at(n.to_string(), *o, n.len()))
             .collect(),
         env_vars: vec![],
+        secrets: BTreeMap::new(),
         commit_sha: sp(false),
         phase: sp(phase),
         span: SourceSpan::from(0..0),

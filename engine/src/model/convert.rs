@@ -599,6 +599,7 @@ fn read_step(node: &KdlNode, cx: &mut Cx) -> Option<StepDecl> {
         needs: Vec::new(),
         env_vars: Vec::new(),
         commit_sha: placeholder(false, head),
+        secrets: BTreeMap::new(),
         phase: placeholder(Phase::Deploy, head),
         span: head,
     };
@@ -635,6 +636,13 @@ fn read_step(node: &KdlNode, cx: &mut Cx) -> Option<StepDecl> {
             "commit-sha" => {
                 if let Some(b) = cx.leaf_bool(child) {
                     step.commit_sha = b;
+                }
+            }
+            "secret" => {
+                if let Some((name, secret)) =
+                    super::service::read_secret(child, cx, super::service::SecretUse::Step)
+                {
+                    step.secrets.insert(name, secret);
                 }
             }
             "phase" => {

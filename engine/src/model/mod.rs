@@ -278,23 +278,43 @@ pub enum LoadBalancer {
     None,
 }
 
-/// A secret by reference: forge never sees or stores its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A secret by reference: forge never stores its value, nor passes it to a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SecretRef {
     /// `arn:aws:secretsmanager:...`
     SecretsManager(String),
     /// `ssm:/path/to/param`: the path.
     Ssm(String),
+    /// `env:NAME`: an environment variable of the forge process (a CI credential), for a
+    /// step's secrets only.
+    Env(String),
 }
 
 impl SecretRef {
     /// What an ECS task definition's `secrets[].valueFrom` says: the secret's ARN, or the
     /// parameter's name (ECS resolves a name in the task's own region and account).
-    pub fn value_from(&self) -> &str {
+    /// `None` for an environment variable, which ECS cannot read (services refuse it).
+    pub fn value_from(&self) -> Option<&str> {
         match self {
-            SecretRef::SecretsManager(arn) => arn,
-            SecretRef::Ssm(path) => path,
+            SecretRef::SecretsManager(arn) => Some(arn),
+            SecretRef::Ssm(path) => Some(path),
+            SecretRef::Env(_) => None,
         }
+    }
+
+    /// The reference as project.kdl writes it (`from=`): what feeds a fingerprint.
+    pub fn reference(&self) -> String {
+        match self {
+            SecretRef::SecretsManager(arn) => arn.clone(),
+            SecretRef::Ssm(path) => format!("ssm:{path}"),
+            SecretRef::Env(name) => format!("env:{name}"),
+        }
+    }
+}
+
+impl serde::Serialize for SecretRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.reference())
     }
 }
 
@@ -441,6 +461,8 @@ pub struct StepDecl {
     pub env_vars: Vec<Spanned<String>>,
     /// Whether the git commit SHA feeds the fingerprint.
     pub commit_sha: Spanned<bool>,
+    /// Secrets the step is given, by name.
+    pub secrets: BTreeMap<String, Spanned<SecretRef>>,
     /// `build` (runs in `forge build`) or `deploy` (only in `forge deploy`).
     pub phase: Spanned<Phase>,
     pub span: SourceSpan,

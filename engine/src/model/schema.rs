@@ -173,6 +173,10 @@ const STEP: &[NodeSpec] = &[
     list("env-var"),
     single("commit-sha"),
     single("phase"),
+    NodeSpec {
+        replace: true,
+        ..keyed("secret", Ctx::Leaf)
+    },
 ];
 
 /// The nodes allowed in `ctx` (empty for [`Ctx::Free`], which allows any name).

@@ -161,7 +161,7 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
                 }
             }
             "secret" => {
-                if let Some((name, secret)) = read_secret(child, cx) {
+                if let Some((name, secret)) = read_secret(child, cx, SecretUse::Service) {
                     service.secrets.insert(name, secret);
                 }
             }
@@ -441,9 +441,28 @@ fn read_env_var(node: &KdlNode, cx: &mut Cx) -> Option<Spanned<String>> {
     }
 }
 
-fn read_secret(node: &KdlNode, cx: &mut Cx) -> Option<(String, Spanned<SecretRef>)> {
+/// Who reads a secret: ECS when a service's task starts, or forge when a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretUse {
+    Service,
+    Step,
+}
+
+/// A `secret "NAME" from="REF"` node.
+pub(crate) fn read_secret(
+    node: &KdlNode,
+    cx: &mut Cx,
+    used_by: SecretUse,
+) -> Option<(String, Spanned<SecretRef>)> {
     cx.shape(node, 1, &["from"], Ctx::Leaf);
-    let help = "`secret \"NAME\" from=\"arn:aws:secretsmanager:...\"` or `from=\"ssm:/path\"`";
+    let help = match used_by {
+        SecretUse::Service => {
+            "`secret \"NAME\" from=\"arn:aws:secretsmanager:...\"` or `from=\"ssm:/path\"`"
+        }
+        SecretUse::Step => {
+            "`secret \"NAME\" from=\"env:VARIABLE\"` (a variable of forge's environment, e.g. a CI credential)"
+        }
+    };
     let name = cx.arg(node, 0).and_then(|e| cx.string(node, e, help));
     let Some(from) = cx.prop(node, "from") else {
         cx.missing(
@@ -454,7 +473,35 @@ fn read_secret(node: &KdlNode, cx: &mut Cx) -> Option<(String, Spanned<SecretRef
         return None;
     };
     let from = cx.string(node, from, help)?;
-    let reference = if from.value.starts_with("arn:aws:secretsmanager:") {
+    let reference = if let Some(var) = from.value.strip_prefix("env:") {
+        if used_by == SecretUse::Service {
+            cx.invalid(
+                from.span,
+                format!("a service's secret cannot come from `{}`", from.value),
+                "ECS cannot read forge's environment",
+                "ECS fetches a service's secrets when a task starts: store it in Secrets Manager (`from=\"arn:aws:secretsmanager:...\"`) or SSM Parameter Store (`from=\"ssm:/path\"`)".into(),
+            );
+            return None;
+        }
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            cx.invalid(
+                from.span,
+                format!("`{var}` is not an environment variable name"),
+                "not a variable name",
+                "letters, digits and `_`, e.g. `env:CI_NPM_TOKEN`".into(),
+            );
+            return None;
+        }
+        SecretRef::Env(var.to_owned())
+    } else if used_by == SecretUse::Step {
+        cx.invalid(
+            from.span,
+            format!("a step's secret from `{}` is not supported", from.value),
+            "steps take secrets from forge's environment",
+            "give the step `from=\"env:VARIABLE\"` and put the value in that variable (in Jenkins, `withCredentials`); Secrets Manager and SSM references are for services, whose tasks read them".into(),
+        );
+        return None;
+    } else if from.value.starts_with("arn:aws:secretsmanager:") {
         SecretRef::SecretsManager(from.value.clone())
     } else if let Some(path) = from
         .value

@@ -106,6 +106,7 @@ impl Project {
             needs: vec![],
             need_spans: vec![],
             env_vars: vec![],
+            secrets: BTreeMap::new(),
             commit_sha: false,
             stamp_commit: false,
             env_scoped: false,

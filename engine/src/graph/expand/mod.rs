@@ -111,6 +111,7 @@ impl NewStep<'_> {
             needs: Vec::new(),
             need_spans: Vec::new(),
             env_vars: Vec::new(),
+            secrets: std::collections::BTreeMap::new(),
             commit_sha: false,
             stamp_commit: false,
             env_scoped: phase == Phase::Deploy,

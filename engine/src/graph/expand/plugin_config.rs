@@ -160,7 +160,7 @@ pub(super) fn rollout_config(config: &Config, svc: &Service) -> ConfigValue {
     let secrets = svc
         .secrets
         .iter()
-        .map(|(k, v)| (k.clone(), s(v.value.value_from())))
+        .filter_map(|(k, v)| Some((k.clone(), s(v.value.value_from()?))))
         .collect();
     map([
         ("service", s(&svc.name.value)),

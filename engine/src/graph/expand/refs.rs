@@ -72,7 +72,7 @@ fn static_ref(config: &Config, target: &str) -> Option<ConfigValue> {
                 "secrets" => ConfigValue::Map(
                     svc.secrets
                         .iter()
-                        .map(|(name, r)| (name.clone(), s(r.value.value_from())))
+                        .filter_map(|(name, r)| Some((name.clone(), s(r.value.value_from()?))))
                         .collect(),
                 ),
                 "secret-arns" => ConfigValue::List(
@@ -80,7 +80,7 @@ fn static_ref(config: &Config, target: &str) -> Option<ConfigValue> {
                         .values()
                         .filter_map(|r| match &r.value {
                             SecretRef::SecretsManager(arn) => Some(s(arn)),
-                            SecretRef::Ssm(_) => None,
+                            SecretRef::Ssm(_) | SecretRef::Env(_) => None,
                         })
                         .collect(),
                 ),
@@ -89,7 +89,7 @@ fn static_ref(config: &Config, target: &str) -> Option<ConfigValue> {
                         .values()
                         .filter_map(|r| match &r.value {
                             SecretRef::Ssm(path) => Some(s(path)),
-                            SecretRef::SecretsManager(_) => None,
+                            SecretRef::SecretsManager(_) | SecretRef::Env(_) => None,
                         })
                         .collect(),
                 ),

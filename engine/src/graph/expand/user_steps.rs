@@ -33,6 +33,11 @@ pub(super) fn step(new: &NewStep<'_>, name: &str, decl: &StepDecl, apply: Option
         step.need_once(need, decl.config.span);
     }
     step.env_vars = decl.env_vars.iter().map(|v| v.value.clone()).collect();
+    step.secrets = decl
+        .secrets
+        .iter()
+        .map(|(name, r)| (name.clone(), r.value.clone()))
+        .collect();
     step.commit_sha = decl.commit_sha.value;
     step
 }
