@@ -540,16 +540,18 @@ fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
         "two builds of the same plugin differ"
     );
 
-    // A teammate's checkout: the crate (as committed: no target/) at another path, inside
-    // a forge project. Without --out the component goes to the project's plugins/, and
+    // A teammate's checkout: the crate (as committed: no target/) in another directory,
+    // inside a forge project. Without --out the component goes to the project's plugins/, and
     // the pin line is usable as printed: same bytes, same hash.
     let teammate = Project::with_kdl("version 1\nproject \"team\" { region \"us-east-1\"; }\n");
+    // The crate sits at the same depth as before: the scaffold points at this checkout's
+    // SDK by a relative path when the two share a parent directory.
     copy_tree(
         &project.root().join("hello"),
-        &teammate.root().join("crates/hello"),
+        &teammate.root().join("hello"),
     );
     let third = teammate
-        .forge("-j1 plugin build crates/hello --json")
+        .forge("-j1 plugin build hello --json")
         .env("CARGO_TARGET_DIR", target)
         .run();
     let third = &third.json_lines()[0];
