@@ -5,6 +5,9 @@
 # internal = true: the DNS name resolves to private IPs only, so the backend has no
 # path from the internet. Only the frontend tasks' security group may reach it.
 resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_150:Deletion protection is the enable_deletion_protection input: off for dev stacks that are torn down, on in prod (project.kdl env "prod").
+  #checkov:skip=CKV_AWS_91:Access logs are the access_logs_bucket input, set in prod.
+  #checkov:skip=CKV2_AWS_20:Internal ALB: reachable only from the frontend tasks' security group inside the VPC, so plain HTTP on this hop is a documented choice (README); certificate_arn makes the listener HTTPS.
   name               = var.name
   load_balancer_type = "application"
   internal           = true
@@ -15,6 +18,16 @@ resource "aws_lb" "this" {
   idle_timeout               = var.idle_timeout
   enable_deletion_protection = var.enable_deletion_protection
   drop_invalid_header_fields = true
+
+  dynamic "access_logs" {
+    for_each = var.access_logs_bucket == null ? [] : [1]
+
+    content {
+      bucket  = var.access_logs_bucket
+      prefix  = var.access_logs_prefix
+      enabled = true
+    }
+  }
 
   tags = merge(var.tags, { Name = var.name })
 }

@@ -39,6 +39,18 @@ variable "enable_deletion_protection" {
   default     = false
 }
 
+variable "access_logs_bucket" {
+  description = "S3 bucket (name) for the access logs, in the ALB's region, whose policy lets ELB log delivery write (log-bucket module output bucket_id); null: no access logs."
+  type        = string
+  default     = null
+}
+
+variable "access_logs_prefix" {
+  description = "Key prefix of the access logs in that bucket."
+  type        = string
+  default     = "alb-internal"
+}
+
 ################################################################################
 # Target Group
 ################################################################################
@@ -121,9 +133,14 @@ variable "certificate_arn" {
 }
 
 variable "ssl_policy" {
-  description = "TLS policy when certificate_arn is set."
+  description = "TLS policy when certificate_arn is set: TLS 1.3 and 1.2 only by default."
   type        = string
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+  validation {
+    condition     = contains(["ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", "ELBSecurityPolicy-TLS13-1-3-2021-06", "ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-TLS-1-2-Ext-2018-06", "ELBSecurityPolicy-FS-1-2-Res-2020-10"], var.ssl_policy)
+    error_message = "ssl_policy must be a policy that refuses TLS 1.0 and 1.1 (e.g. ELBSecurityPolicy-TLS13-1-2-2021-06)."
+  }
 }
 
 ################################################################################

@@ -7,6 +7,11 @@ locals {
 ################################################################################
 
 resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_150:Deletion protection is the enable_deletion_protection input: off for dev stacks that are torn down, on in prod (project.kdl env "prod").
+  #checkov:skip=CKV_AWS_91:Access logs are the access_logs_bucket input (a bucket in the same region with the ELB log-delivery policy, e.g. the log-bucket module's), set in prod.
+  #checkov:skip=CKV2_AWS_28:WAF is the web_acl_arn input: the web ACL and its rules (and their cost) are the account owner's choice, not this module's.
+  #checkov:skip=CKV2_AWS_76:The web ACL (and so its Log4j rule group) is created outside this module and passed as web_acl_arn.
+  #checkov:skip=CKV2_AWS_20:With certificate_arn, port 80 only redirects (http_redirect); the forwarding listener exists only without one, for dev.
   name               = var.name
   load_balancer_type = "application"
   internal           = false
@@ -19,7 +24,28 @@ resource "aws_lb" "this" {
   # Malformed headers are a request-smuggling vector; the app never needs them.
   drop_invalid_header_fields = true
 
+  # One log line per request, to S3 (the log-bucket module's bucket, or any bucket whose
+  # policy lets ELB log delivery write).
+  dynamic "access_logs" {
+    for_each = var.access_logs_bucket == null ? [] : [1]
+
+    content {
+      bucket  = var.access_logs_bucket
+      prefix  = var.access_logs_prefix
+      enabled = true
+    }
+  }
+
   tags = merge(var.tags, { Name = var.name })
+}
+
+# The request filter in front of the ALB (a WAFv2 web ACL of scope REGIONAL, e.g. the
+# AWS managed rule groups), when one is given.
+resource "aws_wafv2_web_acl_association" "this" {
+  count = var.web_acl_arn == null ? 0 : 1
+
+  resource_arn = aws_lb.this.arn
+  web_acl_arn  = var.web_acl_arn
 }
 
 ################################################################################
@@ -29,6 +55,7 @@ resource "aws_lb" "this" {
 # Fargate tasks in awsvpc mode register by IP, so target_type must be "ip": the
 # "instance" default fails at service creation.
 resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the ALB; the hop to the task stays in the VPC, allowed by security groups for this port only, and the images serve plain HTTP.
   name        = coalesce(var.target_group_name, "${var.name}-tg")
   vpc_id      = var.vpc_id
   target_type = "ip"
@@ -58,33 +85,41 @@ resource "aws_lb_target_group" "this" {
 # Listeners
 ################################################################################
 
-# With a certificate, port 80 only redirects to HTTPS; without one it serves.
-resource "aws_lb_listener" "http" {
+# With a certificate, port 80 only redirects to HTTPS.
+resource "aws_lb_listener" "http_redirect" {
+  count = local.https_enabled ? 1 : 0
+
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"
 
-  dynamic "default_action" {
-    for_each = local.https_enabled ? [1] : []
+  default_action {
+    type = "redirect"
 
-    content {
-      type = "redirect"
-
-      redirect {
-        port        = "443"
-        protocol    = "HTTPS"
-        status_code = "HTTP_301"
-      }
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
     }
   }
 
-  dynamic "default_action" {
-    for_each = local.https_enabled ? [] : [1]
+  tags = merge(var.tags, { Name = "${var.name}-http" })
+}
 
-    content {
-      type             = "forward"
-      target_group_arn = aws_lb_target_group.this.arn
-    }
+# Without a certificate (a dev stack with no domain), port 80 serves. prod always sets
+# certificate_arn (project.kdl env "prod").
+resource "aws_lb_listener" "http_forward" {
+  #checkov:skip=CKV_AWS_2:Exists only without certificate_arn, for dev stacks without a domain; with one, port 80 only redirects (http_redirect).
+  #checkov:skip=CKV_AWS_103:Same listener: no TLS without certificate_arn, by choice of the input.
+  count = local.https_enabled ? 0 : 1
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
   }
 
   tags = merge(var.tags, { Name = "${var.name}-http" })

@@ -33,7 +33,7 @@ output "target_group_arn" {
   # ECS rejects a service whose target group is not yet attached to a load balancer
   # ("The target group ... does not have an associated load balancer"). Publishing the
   # ARN only after the listeners exist orders ecs-service after them.
-  depends_on = [aws_lb_listener.http, aws_lb_listener.https]
+  depends_on = [aws_lb_listener.http_redirect, aws_lb_listener.http_forward, aws_lb_listener.https]
 }
 
 ################################################################################
@@ -41,8 +41,8 @@ output "target_group_arn" {
 ################################################################################
 
 output "http_listener_arn" {
-  description = "ARN of the port-80 listener."
-  value       = try(aws_lb_listener.http.arn, null)
+  description = "ARN of the port-80 listener (redirecting with a certificate, forwarding without)."
+  value       = try(coalesce(one(aws_lb_listener.http_redirect[*].arn), one(aws_lb_listener.http_forward[*].arn)), null)
 }
 
 output "https_listener_arn" {

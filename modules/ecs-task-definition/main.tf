@@ -16,6 +16,8 @@ locals {
 # logs:CreateLogGroup; creating it here keeps that permission out of the role and
 # gives the logs a retention instead of "never expire".
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input: 30 days by default for dev, 365 in prod (project.kdl env "prod").
+  #checkov:skip=CKV_AWS_158:KMS is the log_kms_key_arn input; without it CloudWatch Logs encrypts at rest with its own key.
   count = var.create_log_group ? 1 : 0
 
   name              = local.log_group_name

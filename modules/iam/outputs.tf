@@ -39,3 +39,17 @@ output "deploy_role_name" {
   description = "Name of the CD deploy role."
   value       = try(aws_iam_role.deploy[0].name, null)
 }
+
+################################################################################
+# CI Role
+################################################################################
+
+output "ci_role_arn" {
+  description = "ARN of the CI role (null unless create_ci_role); Jenkins' CI job assumes it."
+  value       = try(aws_iam_role.ci[0].arn, null)
+}
+
+output "ci_role_name" {
+  description = "Name of the CI role (null unless create_ci_role)."
+  value       = try(aws_iam_role.ci[0].name, null)
+}

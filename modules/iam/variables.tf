@@ -124,6 +124,49 @@ variable "deploy_role_additional_policy_arns" {
 }
 
 ################################################################################
+# CI Role
+################################################################################
+
+variable "create_ci_role" {
+  description = "Create the role the CI pipeline assumes to push images and write the shared cache."
+  type        = bool
+  default     = false
+}
+
+variable "ci_role_name" {
+  description = "Name of the CI role; null names it <name>-ci. One CI role can serve every env that shares the repositories."
+  type        = string
+  default     = null
+}
+
+variable "ci_role_trusted_principal_arns" {
+  description = "Roles allowed to assume the CI role; empty uses deploy_role_trusted_principal_arns."
+  type        = list(string)
+  default     = []
+}
+
+################################################################################
+# Shared Cache
+################################################################################
+
+variable "cache_bucket_arn" {
+  description = "S3 bucket of forge's shared cache (project.kdl `cache { s3 ... }`): the CI role reads and writes it, the deploy role reads it. null grants neither."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cache_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", coalesce(var.cache_bucket_arn, "x")))
+    error_message = "cache_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::bucket-name)."
+  }
+}
+
+variable "cache_prefix" {
+  description = "Key prefix of the shared cache in that bucket (project.kdl `prefix=`)."
+  type        = string
+  default     = ""
+}
+
+################################################################################
 # Common
 ################################################################################
 

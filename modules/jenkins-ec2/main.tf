@@ -8,7 +8,8 @@ data "aws_ssm_parameter" "al2023" {
 }
 
 locals {
-  ami_id = coalesce(var.ami_id, try(data.aws_ssm_parameter.al2023[0].value, null))
+  ami_id              = coalesce(var.ami_id, try(data.aws_ssm_parameter.al2023[0].value, null))
+  assumable_role_arns = compact([var.ci_role_arn, var.deploy_role_arn])
 }
 
 ################################################################################
@@ -90,47 +91,24 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "this" {
-  # CI: docker login to ECR. Account-wide by design of the API.
+  count = length(local.assumable_role_arns) > 0 ? 1 : 0
+
+  # The instance itself can change nothing: CI and CD each assume their own role per
+  # run (withAWS(role: ...) in the Jenkinsfiles), so a job only holds the permissions
+  # of the pipeline it belongs to.
   statement {
-    sid       = "EcrAuthToken"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"]
-  }
-
-  # CI: push to (and read from, for layer reuse) the project's repositories only.
-  # CI has no infrastructure permissions.
-  statement {
-    sid = "EcrPush"
-    actions = [
-      "ecr:BatchCheckLayerAvailability",
-      "ecr:BatchGetImage",
-      "ecr:CompleteLayerUpload",
-      "ecr:DescribeImages",
-      "ecr:GetDownloadUrlForLayer",
-      "ecr:InitiateLayerUpload",
-      "ecr:PutImage",
-      "ecr:UploadLayerPart",
-    ]
-    resources = var.ecr_repository_arns
-  }
-
-  # CD: every infrastructure permission lives in the deploy role, taken per run
-  # through STS, so the instance itself can change nothing.
-  dynamic "statement" {
-    for_each = var.deploy_role_arn == null ? [] : [1]
-
-    content {
-      sid       = "AssumeDeployRole"
-      actions   = ["sts:AssumeRole"]
-      resources = [var.deploy_role_arn]
-    }
+    sid       = "AssumePipelineRoles"
+    actions   = ["sts:AssumeRole"]
+    resources = local.assumable_role_arns
   }
 }
 
 resource "aws_iam_role_policy" "this" {
-  name   = "ci-ecr-push-cd-assume"
+  count = length(local.assumable_role_arns) > 0 ? 1 : 0
+
+  name   = "assume-ci-and-deploy-roles"
   role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.this.json
+  policy = data.aws_iam_policy_document.this[0].json
 }
 
 resource "aws_iam_role_policy_attachment" "ssm" {
@@ -151,6 +129,9 @@ resource "aws_iam_instance_profile" "this" {
 # Instance
 ################################################################################
 
+# In a private subnet without a public IP by default: the UI is reached through SSM
+# Session Manager port forwarding, or from allow-listed CIDRs (VPN, peering), and
+# egress (Git, ECR, AWS APIs) goes through the NAT gateway.
 resource "aws_instance" "this" {
   ami                         = local.ami_id
   instance_type               = var.instance_type
@@ -159,6 +140,11 @@ resource "aws_instance" "this" {
   iam_instance_profile        = aws_iam_instance_profile.this.name
   associate_public_ip_address = var.associate_public_ip_address
   key_name                    = var.key_name
+  # Docker layer pulls and pushes share the volume with JENKINS_HOME: keep EBS traffic
+  # off the instance's network bandwidth.
+  ebs_optimized = true
+  # One-minute metrics: a build that pins the CPU shows up before the next one queues.
+  monitoring = var.detailed_monitoring
 
   # IMDSv2 only: a request-forgery bug in a build job cannot read the role's
   # credentials through a plain GET. Hop limit 2 lets Docker builds on the host

@@ -55,14 +55,10 @@ variable "additional_security_group_ids" {
 # IAM Role
 ################################################################################
 
-variable "ecr_repository_arns" {
-  description = "Repositories CI may push to (ecr-repository output repository_arn of each service)."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.ecr_repository_arns) > 0
-    error_message = "Give at least one ECR repository ARN for CI to push to."
-  }
+variable "ci_role_arn" {
+  description = "Role the CI pipeline assumes (iam output ci_role_arn): it pushes images and writes the shared cache. The instance role itself has no ECR access."
+  type        = string
+  default     = null
 }
 
 variable "deploy_role_arn" {
@@ -82,7 +78,7 @@ variable "enable_ssm" {
 ################################################################################
 
 variable "subnet_id" {
-  description = "Public subnet for the controller (one of subnets output public_subnet_ids)."
+  description = "Subnet for the controller: a private one (subnets output private_subnet_ids) with a NAT route; a public one only together with associate_public_ip_address."
   type        = string
 }
 
@@ -99,7 +95,13 @@ variable "instance_type" {
 }
 
 variable "associate_public_ip_address" {
-  description = "Give the instance a public IP (it sits in a public subnet for webhooks and egress without NAT)."
+  description = "Give the instance a public IP (only in a public subnet, e.g. for webhooks without a proxy). Off: reach it through SSM or allowed_ui_cidr_blocks."
+  type        = bool
+  default     = false
+}
+
+variable "detailed_monitoring" {
+  description = "One-minute CloudWatch metrics for the instance (a small extra cost)."
   type        = bool
   default     = true
 }

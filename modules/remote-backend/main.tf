@@ -3,12 +3,24 @@
 ################################################################################
 
 resource "aws_s3_bucket" "this" {
+  #checkov:skip=CKV_AWS_18:Server access logging is the access_logs_bucket input (aws_s3_bucket_logging.this below), set in prod; the bootstrap apply runs before any log bucket exists.
+  #checkov:skip=CKV_AWS_144:State is versioned and recoverable in-region; cross-region replication is an account-wide DR decision, not this module's.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events from the state bucket; Terraform reads it directly.
   bucket = var.bucket_name
 
   # Losing the state means Terraform forgets every resource it manages.
   force_destroy = var.force_destroy
 
   tags = merge(var.tags, { Name = var.bucket_name })
+}
+
+# Who read or wrote the state, and from where (S3 server access logs).
+resource "aws_s3_bucket_logging" "this" {
+  count = var.access_logs_bucket == null ? 0 : 1
+
+  bucket        = aws_s3_bucket.this.id
+  target_bucket = var.access_logs_bucket
+  target_prefix = var.access_logs_prefix
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {

@@ -24,6 +24,18 @@ variable "force_destroy" {
   default     = false
 }
 
+variable "access_logs_bucket" {
+  description = "Bucket (name) for the state bucket's server access logs (log-bucket module output bucket_id); null: none."
+  type        = string
+  default     = null
+}
+
+variable "access_logs_prefix" {
+  description = "Key prefix of those access logs."
+  type        = string
+  default     = "s3-access/state/"
+}
+
 variable "noncurrent_version_expiration_days" {
   description = "Days after which superseded state versions are deleted."
   type        = number

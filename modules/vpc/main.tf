@@ -3,6 +3,7 @@
 ################################################################################
 
 resource "aws_vpc" "this" {
+  #checkov:skip=CKV2_AWS_11:Flow logs are the flow_logs_bucket_arn input (aws_flow_log.this below): on in prod, off in dev stacks to save the delivery cost.
   cidr_block = var.cidr_block
 
   # Both must be on for ECR, CloudWatch Logs and interface endpoints to resolve
@@ -11,6 +12,30 @@ resource "aws_vpc" "this" {
   enable_dns_hostnames = var.enable_dns_hostnames
 
   tags = merge(var.tags, { Name = var.name }, var.vpc_tags)
+}
+
+################################################################################
+# Flow Logs
+################################################################################
+
+# Every accepted and rejected connection in the VPC, to S3 (the log-bucket module's
+# bucket): what a security group let through, or refused, after the fact.
+resource "aws_flow_log" "this" {
+  count = var.flow_logs_bucket_arn == null ? 0 : 1
+
+  vpc_id                   = aws_vpc.this.id
+  traffic_type             = var.flow_logs_traffic_type
+  log_destination_type     = "s3"
+  log_destination          = "${var.flow_logs_bucket_arn}/${var.flow_logs_prefix}"
+  max_aggregation_interval = 600
+
+  destination_options {
+    file_format                = "parquet"
+    hive_compatible_partitions = true
+    per_hour_partition         = true
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-flow-logs" })
 }
 
 ################################################################################

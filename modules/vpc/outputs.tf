@@ -34,3 +34,12 @@ output "default_security_group_id" {
   description = "ID of the VPC's default security group."
   value       = try(aws_vpc.this.default_security_group_id, null)
 }
+
+################################################################################
+# Flow Logs
+################################################################################
+
+output "flow_log_id" {
+  description = "ID of the VPC flow log, or null without flow_logs_bucket_arn."
+  value       = try(aws_flow_log.this[0].id, null)
+}

@@ -42,6 +42,33 @@ variable "vpc_tags" {
 }
 
 ################################################################################
+# Flow Logs
+################################################################################
+
+variable "flow_logs_bucket_arn" {
+  description = "S3 bucket ARN for VPC flow logs (log-bucket module output bucket_arn); null: no flow logs."
+  type        = string
+  default     = null
+}
+
+variable "flow_logs_prefix" {
+  description = "Key prefix of the flow logs in that bucket (no leading or trailing slash)."
+  type        = string
+  default     = "vpc-flow-logs"
+}
+
+variable "flow_logs_traffic_type" {
+  description = "Which connections to log: ALL, ACCEPT or REJECT."
+  type        = string
+  default     = "ALL"
+
+  validation {
+    condition     = contains(["ALL", "ACCEPT", "REJECT"], var.flow_logs_traffic_type)
+    error_message = "flow_logs_traffic_type must be ALL, ACCEPT or REJECT."
+  }
+}
+
+################################################################################
 # Internet Gateway
 ################################################################################
 

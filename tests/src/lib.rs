@@ -2,5 +2,8 @@
 //!
 //! - [`builtins`]: the built-in plugins' manifest (`plugins/dist/manifest.json`), written by
 //!   `scripts/build-builtins` and checked by `cargo test`.
+//! - [`modules`]: the Terraform modules' README tables, checked against their
+//!   `variables.tf` and `outputs.tf`.
 
 pub mod builtins;
+pub mod modules;
