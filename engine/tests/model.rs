@@ -428,13 +428,21 @@ fn the_reference_project_parses_and_every_env_resolves() {
                 .collect::<Vec<_>>(),
             ["backend"]
         );
-        // Instances (`backend-task`, `frontend-task`) share folders; all 13 folders are used.
+        // Instances (`backend-task`, `frontend-task`) share folders; every folder of
+        // modules/ (14) is used.
         let sources: std::collections::BTreeSet<_> = config
             .modules
             .values()
             .map(|m| m.source.value.clone())
             .collect();
-        assert_eq!(sources.len(), 13, "{env}: every module of modules/ is used");
+        let folders: std::collections::BTreeSet<_> = std::fs::read_dir(root.join("modules"))
+            .expect("modules/")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| Path::new("modules").join(e.file_name()))
+            .collect();
+        assert_eq!(folders.len(), 14);
+        assert_eq!(sources, folders, "{env}: every module of modules/ is used");
         let state = config.state.as_ref().expect("remote state");
         assert!(matches!(state.lock.value, StateLock::DynamoDb { .. }));
         assert!(state.key_for(env).contains(env));

@@ -116,35 +116,102 @@ fn pathdiff(to: &std::path::Path, from: &std::path::Path) -> String {
     format!("../{name}")
 }
 
-/// terraform-render's golden test renders `tests/reference-dev.json`: it must be exactly
-/// the config this forge gives the step for the reference project's env `dev`, or the
-/// golden files would show a root module the project no longer renders.
+/// terraform-render's golden tests render `tests/reference-dev.json` and
+/// `tests/reference-prod.json`: each must be exactly the config this forge gives the step
+/// for the reference project's env, or the golden files would show a root module the
+/// project no longer renders.
 #[test]
-fn the_renders_golden_config_is_the_reference_projects() {
+fn the_renders_golden_configs_are_the_reference_projects() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for env in ["dev", "prod"] {
+        let config = reference_render_config(env);
+        let golden_path = repo.join(format!(
+            "plugins/builtin/terraform-render/tests/reference-{env}.json"
+        ));
+        let golden: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&golden_path).expect("reference config"))
+                .expect("reference config is JSON");
+        assert!(
+            config == golden,
+            "{} is not the config of the reference project's terraform-render (env {env}); write it again from `forge --env {env} graph --format json`",
+            golden_path.display()
+        );
+    }
+}
+
+/// The terraform-render config of the reference project for `env`.
+fn reference_render_config(env: &str) -> serde_json::Value {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Project::empty()
         .forge("-C")
         .arg(repo.display().to_string())
         .arg("--env")
-        .arg("dev")
+        .arg(env)
         .arg("graph")
         .arg("--format")
         .arg("json")
         .run();
     let graph: serde_json::Value = serde_json::from_str(&out.stdout).expect("graph JSON");
-    let render = graph["steps"]
+    graph["steps"]
         .as_array()
         .expect("steps")
         .iter()
         .find(|s| s["id"] == "terraform-render")
-        .expect("a terraform-render step");
-    let golden_path = repo.join("plugins/builtin/terraform-render/tests/reference-dev.json");
-    let golden: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&golden_path).expect("reference-dev.json"))
-            .expect("reference-dev.json is JSON");
+        .unwrap_or_else(|| panic!("env {env}: a terraform-render step"))["config"]
+        .clone()
+}
+
+/// Every env of the reference project loads (each module input checked against the
+/// module's variables.tf) and renders the 17 module blocks (14 modules); prod carries the production values
+/// the modules leave to their inputs.
+#[test]
+fn the_reference_project_renders_every_env_and_prod_is_production_grade() {
+    for env in ["local", "dev", "prod"] {
+        let config = reference_render_config(env);
+        let modules = config["modules"].as_object().expect("modules");
+        assert_eq!(modules.len(), 17, "env {env}: {:?}", modules.keys());
+        // Jenkins: private subnet, and it only assumes the pipeline roles.
+        let jenkins = &modules["jenkins-ec2"]["inputs"];
+        assert_eq!(
+            jenkins["subnet_id"]["$ref"],
+            "module.subnets.private_subnet_ids[0]"
+        );
+        assert!(jenkins.get("ecr_repository_arns").is_none(), "{jenkins}");
+        assert_eq!(jenkins["ci_role_arn"]["$ref"], "module.iam.ci_role_arn");
+        assert_eq!(modules["iam"]["inputs"]["ci_role_name"], "two-tier-ci");
+    }
+
+    let prod = reference_render_config("prod");
+    let input = |module: &str, name: &str| prod["modules"][module]["inputs"][name].clone();
     assert!(
-        render["config"] == golden,
-        "{} is not the config of the reference project's terraform-render (env dev); write it again from `forge --env dev graph --format json`",
-        golden_path.display()
+        input("alb-public", "certificate_arn")
+            .as_str()
+            .is_some_and(|arn| arn.starts_with("arn:aws:acm:")),
+        "prod serves HTTPS"
     );
+    for alb in ["alb-public", "alb-internal"] {
+        assert_eq!(input(alb, "enable_deletion_protection"), true, "{alb}");
+        assert_eq!(
+            input(alb, "access_logs_bucket")["$ref"],
+            "module.log-bucket.bucket_id",
+            "{alb}"
+        );
+    }
+    assert_eq!(
+        input("vpc", "flow_logs_bucket_arn")["$ref"],
+        "module.log-bucket.bucket_arn"
+    );
+    assert_eq!(
+        input("remote-backend", "access_logs_bucket")["$ref"],
+        "module.log-bucket.bucket_id"
+    );
+    for task in ["backend-task", "frontend-task"] {
+        assert_eq!(input(task, "log_retention_days"), 365, "{task}");
+    }
+
+    // dev keeps the cheap defaults: no certificate, no flow logs, short retention.
+    let dev = reference_render_config("dev");
+    assert!(dev["modules"]["alb-public"]["inputs"]["certificate_arn"].is_null());
+    assert!(dev["modules"]["vpc"]["inputs"]["flow_logs_bucket_arn"].is_null());
+    assert!(dev["modules"]["backend-task"]["inputs"]["log_retention_days"].is_null());
 }

@@ -25,6 +25,11 @@ fn reference_config() -> Value {
     serde_json::from_str(include_str!("reference-dev.json")).expect("reference-dev.json is JSON")
 }
 
+/// The reference project's config for env `prod` (the graph test in cli keeps it in sync).
+fn reference_prod_config() -> Value {
+    serde_json::from_str(include_str!("reference-prod.json")).expect("reference-prod.json is JSON")
+}
+
 fn ecr_push(service: &str, digest: &str) -> Value {
     let repository = format!("{ECR}/two-tier/{service}");
     json!({
@@ -130,13 +135,31 @@ fn reference_project_renders_its_golden_root_module() -> Result<(), Error> {
 }
 
 #[test]
+fn reference_project_renders_prod_with_its_production_values() -> Result<(), Error> {
+    let outputs = run(&mut reference_host(reference_prod_config()).env("prod"))?;
+    assert_golden("reference-prod", &outputs);
+    let main = &outputs["main.tf"];
+    assert!(main.contains("# Root module for env \"prod\"."), "{main}");
+    for line in [
+        "  enable_deletion_protection = true\n",
+        "  access_logs_bucket         = module.log-bucket.bucket_id\n",
+        "  flow_logs_bucket_arn = module.log-bucket.bucket_arn\n",
+        "  log_retention_days   = 365\n",
+    ] {
+        assert!(main.contains(line), "prod's main.tf lacks {line:?}");
+    }
+    assert!(main.contains("  certificate_arn            = \"arn:aws:acm:"));
+    Ok(())
+}
+
+#[test]
 fn images_are_pinned_from_the_ecr_push_outputs() -> Result<(), Error> {
     let outputs = run(&mut reference_host(reference_config()))?;
     let main = &outputs["main.tf"];
     assert!(main.contains(&format!("  image_digest         = \"{BACKEND_DIGEST}\"\n")));
     assert!(main.contains(&format!("  image_digest         = \"{FRONTEND_DIGEST}\"\n")));
     assert!(main.contains("  source         = \"../../../modules/ecs-task-definition\"\n"));
-    assert!(main.contains("  subnet_id           = module.subnets.public_subnet_ids[0]\n"));
+    assert!(main.contains("  subnet_id       = module.subnets.private_subnet_ids[0]\n"));
     assert!(!main.contains("$ref"));
     Ok(())
 }

@@ -143,6 +143,10 @@ module "frontend-task" {
 
 module "iam" {
   source                             = "../../../modules/iam"
+  cache_bucket_arn                   = "arn:aws:s3:::two-tier-forge-cache-123456789012"
+  cache_prefix                       = "forge/"
+  ci_role_name                       = "two-tier-ci"
+  create_ci_role                     = true
   deploy_role_trusted_principal_arns = ["arn:aws:iam::123456789012:role/two-tier-jenkins-instance"]
   ecr_repository_arns                = [module.ecr-backend.repository_arn, module.ecr-frontend.repository_arn]
   lock_table_arn                     = module.remote-backend.dynamodb_table_arn
@@ -157,16 +161,26 @@ module "iam" {
 }
 
 module "jenkins-ec2" {
-  source              = "../../../modules/jenkins-ec2"
-  deploy_role_arn     = module.iam.deploy_role_arn
-  ecr_repository_arns = [module.ecr-backend.repository_arn, module.ecr-frontend.repository_arn]
-  name                = "two-tier-jenkins"
-  subnet_id           = module.subnets.public_subnet_ids[0]
+  source          = "../../../modules/jenkins-ec2"
+  ci_role_arn     = module.iam.ci_role_arn
+  deploy_role_arn = module.iam.deploy_role_arn
+  name            = "two-tier-jenkins"
+  subnet_id       = module.subnets.private_subnet_ids[0]
   tags = {
     Environment = "dev"
     Project     = "two-tier"
   }
   vpc_id = module.vpc.vpc_id
+}
+
+module "log-bucket" {
+  source         = "../../../modules/log-bucket"
+  bucket_name    = "two-tier-dev-logs-123456789012"
+  retention_days = 90
+  tags = {
+    Environment = "dev"
+    Project     = "two-tier"
+  }
 }
 
 module "remote-backend" {
