@@ -91,8 +91,6 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "this" {
-  count = length(local.assumable_role_arns) > 0 ? 1 : 0
-
   # The instance itself can change nothing: CI and CD each assume their own role per
   # run (withAWS(role: ...) in the Jenkinsfiles), so a job only holds the permissions
   # of the pipeline it belongs to.
@@ -103,12 +101,19 @@ data "aws_iam_policy_document" "this" {
   }
 }
 
+# The role ARNs come from the iam module and are unknown until it applies, so whether
+# there are any is checked at apply, not by a count (which must be known at plan).
 resource "aws_iam_role_policy" "this" {
-  count = length(local.assumable_role_arns) > 0 ? 1 : 0
-
   name   = "assume-ci-and-deploy-roles"
   role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.this[0].json
+  policy = data.aws_iam_policy_document.this.json
+
+  lifecycle {
+    precondition {
+      condition     = length(local.assumable_role_arns) > 0
+      error_message = "The Jenkins instance role may only assume the pipeline roles: pass ci_role_arn and/or deploy_role_arn (iam outputs)."
+    }
+  }
 }
 
 resource "aws_iam_role_policy_attachment" "ssm" {
