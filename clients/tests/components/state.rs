@@ -112,8 +112,15 @@ async fn an_item_written_only_if_absent_is_written_once() {
     aws.dynamodb_put_item(&target, LOCK_TABLE, &item, Some("LockID"))
         .await
         .expect("first write");
+    // Another holder's item for the same key is refused, and the first one stays. (The
+    // very same item again is what an SDK retry sends; the local stack's moto answers that
+    // with success, see scripts/local-stack.)
+    let other = BTreeMap::from([
+        ("LockID".to_owned(), id.clone()),
+        ("Info".to_owned(), "{\"ID\":\"b\"}".to_owned()),
+    ]);
     let again = aws
-        .dynamodb_put_item(&target, LOCK_TABLE, &item, Some("LockID"))
+        .dynamodb_put_item(&target, LOCK_TABLE, &other, Some("LockID"))
         .await;
     assert!(
         matches!(again, Err(AwsError::ConditionalCheckFailed(_))),
