@@ -162,8 +162,8 @@ fn reference_render_config(env: &str) -> serde_json::Value {
 }
 
 /// Every env of the reference project loads (each module input checked against the
-/// module's variables.tf) and renders the 17 module blocks (14 modules); prod carries the production values
-/// the modules leave to their inputs.
+/// module's variables.tf) and renders the 17 module blocks (14 modules); prod carries the
+/// production values the modules leave to their inputs.
 #[test]
 fn the_reference_project_renders_every_env_and_prod_is_production_grade() {
     for env in ["local", "dev", "prod"] {
