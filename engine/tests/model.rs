@@ -575,7 +575,7 @@ fn the_documented_example_is_valid() {
         Some("runtime")
     );
     assert!(
-        matches!(&prod.services["backend"].secrets["API_KEY"].value, SecretRef::Ssm(p) if p == "/shop/api-key")
+        matches!(&prod.services["backend"].secrets["API_KEY"].value, SecretRef::Ssm { path, region } if path == "/shop/api-key" && region == "eu-west-1")
     );
     assert_eq!(
         prod.state.as_ref().map(|s| s.lock.value.clone()),
@@ -662,4 +662,41 @@ fn the_remote_cache_is_declared_with_its_trusted_writers() {
         "{text}"
     );
     assert!(text.contains("forge cache keygen"), "{text}");
+}
+
+#[test]
+fn a_steps_secrets_come_from_the_environment_ssm_or_secrets_manager() {
+    let text = format!(
+        r#"{BASE}
+step "publish" {{
+    plugin "command"
+    phase "build"
+    secret "NPM_TOKEN" from="env:CI_NPM_TOKEN"
+    secret "API_KEY" from="ssm:/shop/api-key"
+    secret "DB" from="arn:aws:secretsmanager:eu-west-2:123456789012:secret:db-AbCdEf"
+    config {{ run "true"; }}
+}}
+"#
+    );
+    let project = parse(&text);
+    let config = project.resolve(None).expect("default env");
+    let secrets = &config.steps["publish"].secrets;
+    let api_key = &secrets["API_KEY"].value;
+    // A parameter is read in the project's region; a secret in its ARN's.
+    assert_eq!(
+        api_key,
+        &SecretRef::Ssm {
+            path: "/shop/api-key".into(),
+            region: "us-east-1".into()
+        }
+    );
+    assert_eq!(api_key.region(), Some("us-east-1"));
+    assert_eq!(secrets["DB"].value.region(), Some("eu-west-2"));
+    assert_eq!(secrets["NPM_TOKEN"].value.region(), None);
+    // What feeds the fingerprint: the reference as written, never a value.
+    assert_eq!(api_key.reference(), "ssm:/shop/api-key");
+    assert_eq!(
+        secrets["DB"].value.reference(),
+        "arn:aws:secretsmanager:eu-west-2:123456789012:secret:db-AbCdEf"
+    );
 }

@@ -24,10 +24,13 @@
 //!   consumer (a `docker-build` `artifact`) reads the bytes this run produced, never a
 //!   file that a later edit or an earlier build left on disk;
 //! - a declared output that is missing after a successful exit fails the step;
-//! - its declared `secret`s (`from="env:VAR"`) are read from forge's environment and given
-//!   to the process as environment variables under their names; every value is masked
-//!   (`****`) in the lines it prints and in its error, and an output file that holds one
-//!   fails the step rather than reach the store.
+//! - its declared `secret`s are read when it runs (never for a cached result) from where
+//!   they are declared — forge's environment (`from="env:VAR"`), an SSM parameter
+//!   (`from="ssm:/path"`, decrypted, in the project's region) or a Secrets Manager secret
+//!   (`from="arn:aws:secretsmanager:..."`, in the ARN's region) — and given to the process
+//!   as environment variables under their names; every value is masked (`****`) in the
+//!   lines it prints and in its error, and an output file that holds one fails the step
+//!   rather than reach the store.
 //!
 //! Its stdout and stderr stream to the step's log; Ctrl-C kills the process.
 
@@ -35,6 +38,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use forge_clients::Clients;
+use forge_clients::aws::{Aws, AwsError, Target};
 use forge_engine::events::Event;
 use forge_engine::executor::{OutputFile, StepError, StepOutput, StepRequest, check_relative_path};
 use forge_engine::model::SecretRef;
@@ -116,7 +121,11 @@ fn parse_config(request: &StepRequest) -> Result<(Vec<String>, Config), StepErro
 }
 
 /// Runs the step's process and stores its declared outputs.
-pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepError> {
+pub async fn run(
+    request: StepRequest,
+    store: Store,
+    clients: &Clients,
+) -> Result<StepOutput, StepError> {
     let (argv, config) = parse_config(&request)?;
     let root = request.root.clone();
     let cwd = config
@@ -142,7 +151,7 @@ pub async fn run(request: StepRequest, store: Store) -> Result<StepOutput, StepE
         }
     }
     command.envs(&config.env);
-    let secrets = Secrets::resolve(&request.step.secrets)?;
+    let secrets = Secrets::resolve(&request.step.secrets, clients.aws()).await?;
     for (name, value) in &secrets.values {
         command.env(name, value);
     }
@@ -276,6 +285,57 @@ struct Secrets {
     by_length: Vec<(String, String)>,
 }
 
+/// A secret's value from forge's environment variable `var`.
+fn from_env(name: &str, var: &str) -> Result<String, StepError> {
+    match std::env::var(var) {
+        Ok(value) => Ok(value),
+        Err(std::env::VarError::NotPresent) => Err(failed(
+            format!("secret `{name}`: environment variable {var} is not set"),
+            format!(
+                "set {var} in forge's environment (in Jenkins, `withCredentials([string(credentialsId: ..., variable: '{var}')])`)"
+            ),
+        )),
+        Err(std::env::VarError::NotUnicode(_)) => Err(failed(
+            format!("secret `{name}`: environment variable {var} is not UTF-8"),
+            "forge masks secrets in text output, so their values must be text",
+        )),
+    }
+}
+
+/// Why a secret in SSM or Secrets Manager could not be read, and what to do about it. AWS's
+/// answers to these calls never carry the value, so quoting them is safe.
+fn unreadable(name: &str, reference: &SecretRef, region: &str, error: &AwsError) -> StepError {
+    let (code, _) = error.code_and_message();
+    let (what, read) = match reference {
+        SecretRef::Ssm { path, .. } => (
+            format!("parameter {path}"),
+            format!(
+                "ssm:GetParameter on parameter {path} (and kms:Decrypt on its key if it is a SecureString)"
+            ),
+        ),
+        _ => (
+            format!("secret {}", reference.reference()),
+            "secretsmanager:GetSecretValue on this secret (and kms:Decrypt on its key)".to_owned(),
+        ),
+    };
+    let help = match code.as_str() {
+        "ParameterNotFound" | "ResourceNotFoundException" => format!(
+            "create the {what} in {region} (`aws ssm put-parameter --type SecureString` / `aws secretsmanager create-secret`), or fix the `from=` reference"
+        ),
+        "AccessDeniedException" => format!("the AWS identity forge runs as needs {read}"),
+        "Credentials" => "forge reads step secrets with the standard AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (in Jenkins, the agent's role)".to_owned(),
+        "Unreachable" => "check the network, or AWS_ENDPOINT_URL for a local stand-in".to_owned(),
+        _ => format!("the AWS identity forge runs as needs {read}"),
+    };
+    failed(
+        format!(
+            "secret `{name}`: could not read {} in {region}: {error}",
+            reference.reference()
+        ),
+        help,
+    )
+}
+
 /// What a secret's value becomes in the step's log and errors.
 const MASK: &str = "****";
 
@@ -289,40 +349,42 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// Reads each declared secret from forge's environment (`env:NAME`). A missing or too
-    /// short value fails the step, naming the secret and the variable, never a value.
-    fn resolve(declared: &BTreeMap<String, SecretRef>) -> Result<Secrets, StepError> {
+    /// Reads each declared secret where it is declared. A missing, unreadable or too short
+    /// value fails the step, naming the secret and its reference, never a value.
+    async fn resolve(
+        declared: &BTreeMap<String, SecretRef>,
+        aws: &Aws,
+    ) -> Result<Secrets, StepError> {
         let mut secrets = Secrets::default();
         for (name, reference) in declared {
-            let SecretRef::Env(var) = reference else {
-                return Err(failed(
-                    format!(
-                        "secret `{name}` comes from {}, which a command step cannot read",
-                        reference.reference()
-                    ),
-                    "give the step `from=\"env:VARIABLE\"`",
-                ));
-            };
-            let value = match std::env::var(var) {
-                Ok(value) => value,
-                Err(std::env::VarError::NotPresent) => {
-                    return Err(failed(
-                        format!("secret `{name}`: environment variable {var} is not set"),
-                        format!(
-                            "set {var} in forge's environment (in Jenkins, `withCredentials([string(credentialsId: ..., variable: '{var}')])`)"
-                        ),
-                    ));
+            let value = match reference {
+                SecretRef::Env(var) => from_env(name, var)?,
+                SecretRef::Ssm { path, region } => {
+                    let target = Target {
+                        region: Some(region.clone()),
+                        endpoint: None,
+                    };
+                    aws.ssm_parameter(&target, path)
+                        .await
+                        .map_err(|e| unreadable(name, reference, region, &e))?
                 }
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    return Err(failed(
-                        format!("secret `{name}`: environment variable {var} is not UTF-8"),
-                        "forge masks secrets in text output, so their values must be text",
-                    ));
+                SecretRef::SecretsManager(arn) => {
+                    let region = reference.region().unwrap_or_default();
+                    let target = Target {
+                        region: Some(region.to_owned()),
+                        endpoint: None,
+                    };
+                    aws.secret_value(&target, arn)
+                        .await
+                        .map_err(|e| unreadable(name, reference, region, &e))?
                 }
             };
             if value.len() < MIN_SECRET_LEN {
                 return Err(failed(
-                    format!("secret `{name}` ({var}) is shorter than {MIN_SECRET_LEN} bytes"),
+                    format!(
+                        "secret `{name}` ({}) is shorter than {MIN_SECRET_LEN} bytes",
+                        reference.reference()
+                    ),
                     "forge masks every secret value in the step's output, and a value this short would mask ordinary text: use the real credential",
                 ));
             }

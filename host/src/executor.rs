@@ -465,7 +465,7 @@ impl Executor for HostExecutor {
             // answers read before it must not serve a recheck after it.
             this.ecs.forget();
             let result = if crate::command::is_command(&request.step) {
-                crate::command::run(request, this.store.clone()).await
+                crate::command::run(request, this.store.clone(), &this.clients).await
             } else {
                 this.run_step(request).await.map_err(to_step_error)
             };

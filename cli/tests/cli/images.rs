@@ -75,7 +75,7 @@ pub(crate) fn registry_digest(repo: &str, tag: &str) -> Option<String> {
 }
 
 /// A name no other test (or earlier run) uses: repositories and tags outlive a test.
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")

@@ -51,6 +51,47 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// Every byte forge wrote holds none of `secrets`: the terminal and JSON output of `runs`,
+/// the JUnit report, every file of the store (results, history, logs, fingerprints) and of
+/// the project's `.forge`.
+fn assert_in_nothing_forge_wrote(
+    project: &Project,
+    runs: &[&crate::harness::Output],
+    junit: &Path,
+    secrets: &[&str],
+) {
+    let mut written: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        written.push((
+            format!("stdout of run {i}"),
+            run.stdout.clone().into_bytes(),
+        ));
+        written.push((
+            format!("stderr of run {i}"),
+            run.stderr.clone().into_bytes(),
+        ));
+    }
+    written.push((
+        "the JUnit report".into(),
+        std::fs::read(junit).expect("the JUnit report"),
+    ));
+    let store_files = files_under(project.cache_dir());
+    assert!(store_files.len() > 5, "{store_files:?}");
+    for path in store_files
+        .into_iter()
+        .chain(files_under(&project.root().join(".forge")))
+    {
+        let bytes = std::fs::read(&path).expect("a file forge wrote");
+        written.push((path.display().to_string(), bytes));
+    }
+    assert!(written.len() > 9);
+    for (what, bytes) in &written {
+        for secret in secrets {
+            assert!(!contains(bytes, secret), "a secret's value is in {what}");
+        }
+    }
+}
+
 #[test]
 fn a_secret_reaches_the_command_and_none_of_forges_outputs() {
     let project = project();
@@ -80,47 +121,12 @@ fn a_secret_reaches_the_command_and_none_of_forges_outputs() {
     let terminal = format!("{}{}", text.stdout, text.stderr);
     assert!(terminal.contains("token=****"), "{terminal}");
 
-    // Every byte forge wrote: its terminal and JSON output, the JUnit report, and every
-    // file of the store (results, history, logs, fingerprints).
-    let mut checked = 0;
-    for (what, bytes) in [
-        ("--json stdout", json.stdout.as_bytes()),
-        ("--json stderr", json.stderr.as_bytes()),
-        ("terminal stdout", text.stdout.as_bytes()),
-        ("terminal stderr", text.stderr.as_bytes()),
-    ] {
-        assert!(!contains(bytes, SECRET), "the secret is in {what}");
-        checked += 1;
-    }
     let report = std::fs::read(&junit).expect("the JUnit report");
     assert!(
         contains(&report, "token=****"),
         "the report has the masked log"
     );
-    assert!(
-        !contains(&report, SECRET),
-        "the secret is in the JUnit report"
-    );
-    let store_files = files_under(project.cache_dir());
-    assert!(store_files.len() > 5, "{store_files:?}");
-    for path in &store_files {
-        let bytes = std::fs::read(path).expect("a store file");
-        assert!(
-            !contains(&bytes, SECRET),
-            "the secret is in {}",
-            path.display()
-        );
-        checked += 1;
-    }
-    for path in files_under(&project.root().join(".forge")) {
-        let bytes = std::fs::read(&path).expect("a project file forge wrote");
-        assert!(
-            !contains(&bytes, SECRET),
-            "the secret is in {}",
-            path.display()
-        );
-    }
-    assert!(checked > 9);
+    assert_in_nothing_forge_wrote(&project, &[&json, &text], &junit, &[SECRET]);
 
     // The reference feeds the fingerprint, the value does not: rotating the secret does
     // not rebuild; pointing it at another variable does, and explain says why.
@@ -209,17 +215,20 @@ fn a_failing_command_and_an_output_holding_the_secret_never_show_it() {
 
 #[test]
 fn secrets_are_declared_by_reference_and_a_service_cannot_read_forges_environment() {
-    let bad_step = Project::with_kdl(&KDL.replace(
-        "env:FORGE_TEST_NPM_TOKEN",
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:npm",
-    ));
-    let out = bad_step.forge("graph").code(2).run();
-    assert!(
-        out.stderr.contains("a step's secret from"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("env:VARIABLE"), "{}", out.stderr);
+    for (from, problem, help) in [
+        (
+            "arn:aws:secretsmanager:us-east-1:npm",
+            "is not a Secrets Manager secret ARN",
+            "describe-secret",
+        ),
+        ("vault:npm/token", "is not a secret reference", "ssm:/path"),
+        ("ssm:npm-token", "is not a secret reference", "env:VARIABLE"),
+    ] {
+        let bad_step = Project::with_kdl(&KDL.replace("env:FORGE_TEST_NPM_TOKEN", from));
+        let out = bad_step.forge("graph").code(2).run();
+        assert!(out.stderr.contains(problem), "{from}: {}", out.stderr);
+        assert!(out.stderr.contains(help), "{from}: {}", out.stderr);
+    }
 
     let service = Project::service();
     let kdl = std::fs::read_to_string(service.root().join("project.kdl")).expect("kdl");
@@ -240,4 +249,116 @@ fn secrets_are_declared_by_reference_and_a_service_cannot_read_forges_environmen
         "{}",
         out.stderr
     );
+}
+
+/// Puts SSM parameters (`SecureString`) and Secrets Manager secrets into the local stack's
+/// moto, in us-east-1, with boto3 (which moto installs); returns the secrets' ARNs.
+fn seed_aws(parameters: &[(&str, &str)], secrets: &[(&str, &str)]) -> Vec<String> {
+    const SEED: &str = r#"
+import json, sys, boto3
+spec = json.loads(sys.argv[1])
+kw = dict(endpoint_url="http://127.0.0.1:4566", region_name="us-east-1",
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+ssm = boto3.client("ssm", **kw)
+for name, value in spec["parameters"]:
+    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+sm = boto3.client("secretsmanager", **kw)
+print(json.dumps([sm.create_secret(Name=n, SecretString=v)["ARN"] for n, v in spec["secrets"]]))
+"#;
+    let spec = serde_json::json!({ "parameters": parameters, "secrets": secrets });
+    let out = std::process::Command::new("python3")
+        .args(["-c", SEED, &spec.to_string()])
+        .output()
+        .expect("python3 with boto3 (scripts/local-stack up installs moto, which brings it)");
+    assert!(
+        out.status.success(),
+        "seeding moto failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the secrets' ARNs")
+}
+
+/// A step's secrets from SSM Parameter Store and Secrets Manager: read by the host when
+/// the step runs, from the real local stack (moto), in the project's region whatever
+/// `AWS_REGION` says, and in nothing forge writes.
+#[test]
+fn secrets_from_ssm_and_secrets_manager_reach_the_command_and_none_of_forges_outputs() {
+    crate::images::require_stack();
+    let prefix = crate::images::unique("forge-test");
+    let api_key = format!("ssm-value-{prefix}");
+    let db_password = format!("sm-value-{prefix}");
+    let arns = seed_aws(
+        &[(&format!("/{prefix}/api-key"), &api_key)],
+        &[(&format!("{prefix}/db-password"), &db_password)],
+    );
+    let kdl = KDL
+        .replace(
+            r#"secret "NPM_TOKEN" from="env:FORGE_TEST_NPM_TOKEN""#,
+            &format!(
+                "secret \"API_KEY\" from=\"ssm:/{prefix}/api-key\"\n    secret \"DB_PASSWORD\" from=\"{}\"",
+                arns[0]
+            ),
+        )
+        .replace(
+            r#"echo \"token=$NPM_TOKEN\"; echo \"to stderr: $NPM_TOKEN\" >&2; env | grep NPM_TOKEN;"#,
+            r#"echo \"key=$API_KEY\"; echo \"db=$DB_PASSWORD\" >&2;"#,
+        );
+    assert!(
+        kdl.contains("ssm:/") && kdl.contains("key=$API_KEY"),
+        "{kdl}"
+    );
+    let project = Project::with_kdl(&kdl).file("src/app.txt", "app\n");
+    fn aws(forge: crate::harness::Forge<'_>) -> crate::harness::Forge<'_> {
+        forge
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            // Another region than the project's: moto keeps regions apart, so the values
+            // are found only if forge reads them where the project says.
+            .env("AWS_REGION", "eu-west-3")
+            .without_test_executor()
+    }
+    let junit = project.root().join("reports/build.xml");
+    let json = aws(project
+        .forge("--json build --junit")
+        .arg(junit.display().to_string()))
+    .run();
+    let lines: Vec<String> = json
+        .json_lines()
+        .iter()
+        .filter(|l| l["type"] == "step-log")
+        .filter_map(|l| l["line"].as_str().map(str::to_owned))
+        .collect();
+    assert!(lines.iter().any(|l| l == "key=****"), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "db=****"), "{lines:?}");
+    let check = aws(project.forge("-v build --check")).run();
+    assert!(check.stdout.contains("key=****"), "{}", check.stdout);
+    assert_in_nothing_forge_wrote(
+        &project,
+        &[&json, &check],
+        &junit,
+        &[&api_key, &db_password],
+    );
+
+    // A cached result reads nothing: with AWS unreachable the build is still a hit.
+    let cached = aws(project.forge("--json build"))
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .run()
+        .json_lines();
+    assert_eq!(cached.last().expect("summary")["cached"], 1, "{cached:?}");
+
+    // A reference to nothing fails the step, naming the secret and what to do.
+    project.write(
+        "project.kdl",
+        &kdl.replace(&format!("/{prefix}/api-key"), &format!("/{prefix}/missing")),
+    );
+    let missing = aws(project.forge("build")).code(1).run();
+    let all = format!("{}{}", missing.stdout, missing.stderr);
+    assert!(
+        all.contains(&format!(
+            "secret `API_KEY`: could not read ssm:/{prefix}/missing in us-east-1: ParameterNotFound"
+        )),
+        "{all}"
+    );
+    assert!(all.contains("create the parameter"), "{all}");
 }

@@ -1,6 +1,7 @@
 //! AWS: the ECR calls a push needs (`ecr`), the S3 objects ([`s3`]) and DynamoDB items
 //! ([`dynamodb`]) of Terraform's state lock, the ECS reads of a rollout ([`ecs`]) and the
-//! health of its targets ([`elb`]), with the standard AWS chain's region, endpoint
+//! health of its targets ([`elb`]), the values of a step's secrets (SSM parameters and
+//! Secrets Manager secrets, `secrets`), with the standard AWS chain's region, endpoint
 //! and credentials. `ecr_login` returns [`Credentials`](crate::registry::Credentials) for
 //! the registry client, never the token itself.
 //!
@@ -33,6 +34,7 @@ mod ecr;
 pub mod ecs;
 pub mod elb;
 pub mod s3;
+mod secrets;
 mod signed;
 mod xml;
 

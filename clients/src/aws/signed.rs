@@ -44,6 +44,7 @@ fn service_endpoint(service: &str) -> Option<String> {
     // The variable is named by the service's id, which is not always its signing name.
     let id = match service {
         "elasticloadbalancing" => "ELASTIC_LOAD_BALANCING_V2".to_owned(),
+        "secretsmanager" => "SECRETS_MANAGER".to_owned(),
         other => other.to_ascii_uppercase(),
     };
     std::env::var(format!("AWS_ENDPOINT_URL_{id}"))

@@ -15,7 +15,7 @@ use super::read::Cx;
 use super::schema::Ctx;
 use super::{
     Config, ConfigValue, ModelError, Module, PROJECT_FILE, PluginDecl, PluginSource, Registry,
-    RegistryKind, RemoteCacheDecl, Spanned, StateBackend, StateLock, StepDecl,
+    RegistryKind, RemoteCacheDecl, SecretRef, Spanned, StateBackend, StateLock, StepDecl,
 };
 
 /// Defaults for optional values; `docs/project-kdl.md` lists the same numbers.
@@ -162,6 +162,24 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
         && cache.region.value.is_empty()
     {
         cache.region = config.region.clone();
+    }
+    // An SSM parameter a step reads is read in the project's region.
+    let secrets = config
+        .services
+        .values_mut()
+        .flat_map(|s| s.secrets.values_mut())
+        .chain(
+            config
+                .steps
+                .values_mut()
+                .flat_map(|s| s.secrets.values_mut()),
+        );
+    for secret in secrets {
+        if let SecretRef::Ssm { region, .. } = &mut secret.value
+            && region.is_empty()
+        {
+            region.clone_from(&config.region.value);
+        }
     }
     if let Some(state) = &mut config.state {
         if state.region.value.is_empty() {

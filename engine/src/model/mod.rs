@@ -283,8 +283,10 @@ pub enum LoadBalancer {
 pub enum SecretRef {
     /// `arn:aws:secretsmanager:...`
     SecretsManager(String),
-    /// `ssm:/path/to/param`: the path.
-    Ssm(String),
+    /// `ssm:/path/to/param`: the parameter's name (its path), in `region`: the project's
+    /// (filled in once the project is read), where a step's value is read. A task
+    /// definition names it by path alone, and ECS reads it in the task's own region.
+    Ssm { path: String, region: String },
     /// `env:NAME`: an environment variable of the forge process (a CI credential), for a
     /// step's secrets only.
     Env(String),
@@ -297,16 +299,46 @@ impl SecretRef {
     pub fn value_from(&self) -> Option<&str> {
         match self {
             SecretRef::SecretsManager(arn) => Some(arn),
-            SecretRef::Ssm(path) => Some(path),
+            SecretRef::Ssm { path, .. } => Some(path),
             SecretRef::Env(_) => None,
         }
     }
 
-    /// The reference as project.kdl writes it (`from=`): what feeds a fingerprint.
+    /// The region of a Secrets Manager secret ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`),
+    /// where its value is read; `None` when the ARN is not of that shape.
+    pub(crate) fn arn_region(arn: &str) -> Option<&str> {
+        let mut parts = arn.splitn(7, ':');
+        let (Some("arn"), Some(_partition), Some("secretsmanager"), Some(region), Some(account)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let (Some("secret"), Some(name)) = (parts.next(), parts.next()) else {
+            return None;
+        };
+        (!region.is_empty() && !account.is_empty() && !name.is_empty()).then_some(region)
+    }
+
+    /// Where a step's value is read: the ARN's region, the project's for a parameter;
+    /// `None` for an environment variable.
+    pub fn region(&self) -> Option<&str> {
+        match self {
+            SecretRef::SecretsManager(arn) => SecretRef::arn_region(arn),
+            SecretRef::Ssm { region, .. } => Some(region),
+            SecretRef::Env(_) => None,
+        }
+    }
+
+    /// The reference as project.kdl writes it (`from=`): what feeds a fingerprint, never
+    /// the value (rotating a secret reruns nothing; pointing at another one does).
     pub fn reference(&self) -> String {
         match self {
             SecretRef::SecretsManager(arn) => arn.clone(),
-            SecretRef::Ssm(path) => format!("ssm:{path}"),
+            SecretRef::Ssm { path, .. } => format!("ssm:{path}"),
             SecretRef::Env(name) => format!("env:{name}"),
         }
     }

@@ -460,7 +460,7 @@ pub(crate) fn read_secret(
             "`secret \"NAME\" from=\"arn:aws:secretsmanager:...\"` or `from=\"ssm:/path\"`"
         }
         SecretUse::Step => {
-            "`secret \"NAME\" from=\"env:VARIABLE\"` (a variable of forge's environment, e.g. a CI credential)"
+            "`secret \"NAME\" from=\"env:VARIABLE\"` (a variable of forge's environment, e.g. a CI credential), `from=\"ssm:/path\"` or `from=\"arn:aws:secretsmanager:...\"`"
         }
     };
     let name = cx.arg(node, 0).and_then(|e| cx.string(node, e, help));
@@ -493,22 +493,27 @@ pub(crate) fn read_secret(
             return None;
         }
         SecretRef::Env(var.to_owned())
-    } else if used_by == SecretUse::Step {
-        cx.invalid(
-            from.span,
-            format!("a step's secret from `{}` is not supported", from.value),
-            "steps take secrets from forge's environment",
-            "give the step `from=\"env:VARIABLE\"` and put the value in that variable (in Jenkins, `withCredentials`); Secrets Manager and SSM references are for services, whose tasks read them".into(),
-        );
-        return None;
     } else if from.value.starts_with("arn:aws:secretsmanager:") {
+        if SecretRef::arn_region(&from.value).is_none() {
+            cx.invalid(
+                from.span,
+                format!("`{}` is not a Secrets Manager secret ARN", from.value),
+                "not `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`",
+                "copy the secret's ARN from the Secrets Manager console or `aws secretsmanager describe-secret --secret-id NAME`".into(),
+            );
+            return None;
+        }
         SecretRef::SecretsManager(from.value.clone())
     } else if let Some(path) = from
         .value
         .strip_prefix("ssm:")
         .filter(|p| p.starts_with('/'))
     {
-        SecretRef::Ssm(path.to_string())
+        // The project's region, filled in when the whole file is read.
+        SecretRef::Ssm {
+            path: path.to_string(),
+            region: String::new(),
+        }
     } else {
         cx.invalid(
             from.span,

@@ -80,7 +80,7 @@ fn static_ref(config: &Config, target: &str) -> Option<ConfigValue> {
                         .values()
                         .filter_map(|r| match &r.value {
                             SecretRef::SecretsManager(arn) => Some(s(arn)),
-                            SecretRef::Ssm(_) | SecretRef::Env(_) => None,
+                            SecretRef::Ssm { .. } | SecretRef::Env(_) => None,
                         })
                         .collect(),
                 ),
@@ -88,7 +88,7 @@ fn static_ref(config: &Config, target: &str) -> Option<ConfigValue> {
                     svc.secrets
                         .values()
                         .filter_map(|r| match &r.value {
-                            SecretRef::Ssm(path) => Some(s(path)),
+                            SecretRef::Ssm { path, .. } => Some(s(path)),
                             SecretRef::SecretsManager(_) | SecretRef::Env(_) => None,
                         })
                         .collect(),
