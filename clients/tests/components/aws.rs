@@ -157,3 +157,83 @@ async fn refused_credentials_are_a_credentials_error() {
     }
     drop(moto);
 }
+
+/// Puts one `SecureString` parameter and two secrets (text and binary) into moto with
+/// boto3 (which moto installs); returns the two secrets' ARNs.
+fn seed_secrets(
+    target: &Target,
+    parameter: (&str, &str),
+    text: (&str, &str),
+    binary: &str,
+) -> (String, String) {
+    const SEED: &str = r#"
+import json, sys, boto3
+endpoint, region, parameter, value, text, text_value, binary = sys.argv[1:]
+kw = dict(endpoint_url=endpoint, region_name=region,
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+boto3.client("ssm", **kw).put_parameter(Name=parameter, Value=value, Type="SecureString")
+sm = boto3.client("secretsmanager", **kw)
+print(json.dumps([sm.create_secret(Name=text, SecretString=text_value)["ARN"],
+                  sm.create_secret(Name=binary, SecretBinary=b"\x00\x01")["ARN"]]))
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            SEED,
+            target.endpoint.as_deref().expect("moto's endpoint"),
+            target.region.as_deref().expect("a region"),
+            parameter.0,
+            parameter.1,
+            text.0,
+            text.1,
+            binary,
+        ])
+        .output()
+        .expect("python3 with boto3 (scripts/local-stack up installs moto, which brings it)");
+    assert!(
+        out.status.success(),
+        "seeding moto: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arns: Vec<String> = serde_json::from_slice(&out.stdout).expect("two ARNs");
+    (arns[0].clone(), arns[1].clone())
+}
+
+#[tokio::test]
+async fn a_parameter_and_a_secret_are_read_by_reference() {
+    let (aws, target) = moto();
+    let name = stack::unique("forge-test");
+    let parameter = format!("/{name}/api-key");
+    let (text, binary) = seed_secrets(
+        &target,
+        (&parameter, "parameter-value"),
+        (&format!("{name}/db"), "secret-value"),
+        &format!("{name}/bin"),
+    );
+    assert_eq!(
+        aws.ssm_parameter(&target, &parameter).await.as_deref(),
+        Ok("parameter-value")
+    );
+    assert_eq!(
+        aws.secret_value(&target, &text).await.as_deref(),
+        Ok("secret-value")
+    );
+    match aws.secret_value(&target, &binary).await {
+        Err(AwsError::Service(code, message)) => {
+            assert_eq!(code, "BinarySecret");
+            assert!(message.contains("text secrets only"), "{message}");
+        }
+        other => panic!("a binary secret is an error, got {other:?}"),
+    }
+    match aws
+        .ssm_parameter(&target, &format!("/{name}/missing"))
+        .await
+    {
+        Err(AwsError::Service(code, _)) => assert_eq!(code, "ParameterNotFound"),
+        other => panic!("expected ParameterNotFound, got {other:?}"),
+    }
+    match aws.secret_value(&target, &format!("{text}-gone")).await {
+        Err(AwsError::Service(code, _)) => assert_eq!(code, "ResourceNotFoundException"),
+        other => panic!("expected ResourceNotFoundException, got {other:?}"),
+    }
+}
