@@ -335,3 +335,43 @@ case!(
         "0f".repeat(32)
     )
 );
+
+/// A pin that no longer matches a file `forge plugin build` made names the toolchain that
+/// built the file: the usual cause when a teammate's rebuild of the same sources differs.
+#[test]
+fn a_pin_mismatch_names_the_toolchain_that_built_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // An empty component (magic, version, layer): the model reads section frames only.
+    let component = b"\0asm\x0d\x00\x01\x00".to_vec();
+    let toolchain = "rustc 1.95.0 (59807616e 2026-10-30); std prebuilt (rustup target)";
+    std::fs::create_dir(dir.path().join("plugins")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("plugins/manifest.wasm"),
+        forge_engine::pin::append_toolchain(component, toolchain),
+    )
+    .expect("write plugin");
+    let text = format!(
+        "{HEAD}plugin \"manifest\" path=\"plugins/manifest.wasm\" hash=\"blake3:{}\"\n",
+        "0f".repeat(32)
+    );
+    let errors = match model::parse(&dir.path().join("project.kdl"), &text) {
+        Ok(_) => panic!("a pin that does not match loads"),
+        Err(errors) => errors,
+    };
+    let rendered = render(&errors)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        rendered.contains("does not match its pinned hash"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(&format!("this file was built by {toolchain}")),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("forge plugin inspect plugins/manifest.wasm"),
+        "{rendered}"
+    );
+}

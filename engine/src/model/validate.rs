@@ -89,13 +89,24 @@ pub(crate) fn plugin_file(cx: &mut Cx, path: &Spanned<String>, hash: &Spanned<St
     };
     let actual = crate::pin::hash_bytes(&bytes);
     if !crate::pin::matches(&actual, &hash.value) {
+        // Same sources built by another toolchain give other bytes: name the one that
+        // built this file, so a teammate's rebuild that fails its pin says why.
+        let built_by = match crate::pin::toolchain_of(&bytes) {
+            Some(toolchain) => format!(
+                "this file was built by {toolchain}; the same sources built with another \
+                 rustc, or with std prebuilt instead of built from source, give another hash \
+                 (`forge plugin inspect {}` shows it). ",
+                path.value
+            ),
+            None => String::new(),
+        };
         cx.invalid(
             hash.span,
             format!("`{}` does not match its pinned hash", path.value),
             &format!("the file hashes to {actual}"),
             format!(
-                "if you updated the plugin on purpose, pin the new file: hash=\"{actual}\"; \
-                 otherwise restore the file this hash pins"
+                "{built_by}if you updated the plugin on purpose, pin the new file: \
+                 hash=\"{actual}\"; otherwise restore the file this hash pins"
             ),
         );
     }
