@@ -550,10 +550,18 @@ fn plugin_e2e_new_build_inspect_and_rebuild_identically() {
         &project.root().join("hello"),
         &teammate.root().join("hello"),
     );
+    // Its own target dir, as on another machine: nothing of the first builds is reused.
+    let elsewhere = shared_target("plugin-e2e-teammate");
+    let _ = std::fs::remove_dir_all(&elsewhere);
     let third = teammate
         .forge("-j1 plugin build hello --json")
-        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_TARGET_DIR", &elsewhere)
         .run();
+    assert!(
+        third.stderr.contains("Compiling hello"),
+        "the teammate's build must compile the plugin: {}",
+        third.stderr
+    );
     let third = &third.json_lines()[0];
     assert_eq!(
         third["hash"],

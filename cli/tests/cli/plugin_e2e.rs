@@ -227,6 +227,17 @@ fn plugin_e2e_new_build_pin_build_twice_edit_rerun_explain() {
     assert!(refused.stderr.contains(&wrong), "{}", refused.stderr);
     assert!(refused.stderr.contains(&hash), "{}", refused.stderr);
     assert!(!refused.stdout.contains("ran "), "{}", refused.stdout);
+    // ...naming the toolchain that built the file, the usual cause of a teammate's miss.
+    // (miette wraps the help anywhere, even inside a word: compare without blanks.)
+    let bare = |text: &str| text.split_whitespace().collect::<String>();
+    let said = bare(&refused.stderr);
+    let component = std::fs::read(project.root().join("plugins/greet.wasm")).expect("greet");
+    let toolchain =
+        forge_plugin_tools::section::toolchain_of(&component).expect("the recorded toolchain");
+    assert!(
+        said.contains(&bare(&format!("this file was built by {toolchain}"))),
+        "{said}"
+    );
 }
 
 /// `hash="..."` of the `plugin "template"` node in the example project.

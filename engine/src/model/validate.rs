@@ -95,7 +95,7 @@ pub(crate) fn plugin_file(cx: &mut Cx, path: &Spanned<String>, hash: &Spanned<St
             Some(toolchain) => format!(
                 "this file was built by {toolchain}; the same sources built with another \
                  rustc, or with std prebuilt instead of built from source, give another hash \
-                 (`forge plugin inspect {}` shows it). ",
+                 (`forge plugin inspect {}` shows it); ",
                 path.value
             ),
             None => String::new(),
