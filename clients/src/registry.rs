@@ -274,6 +274,28 @@ impl RegistryClient {
         }
     }
 
+    /// Checks `credentials` with the registry (`GET /v2/`, as `docker login` does): a
+    /// refused password is [`RegistryError::Unauthorized`] here, before any push.
+    pub async fn check_login(&self, credentials: &Credentials) -> Result<(), RegistryError> {
+        let base = base_url(credentials.registry());
+        let url = format!("{base}/v2/");
+        let answer = self
+            .send(
+                Method::GET,
+                &url,
+                &[],
+                Bytes::new(),
+                Some(credentials),
+                SMALL_REQUEST_TIMEOUT,
+            )
+            .await?;
+        if answer.status.is_success() {
+            return Ok(());
+        }
+        let what = format!("logging in as {}", credentials.username);
+        Err(Self::refused(&base, &what, &answer, Some(credentials)))
+    }
+
     /// The digest `reference` names in `repository`, or `None` when there is none.
     pub async fn resolve(
         &self,

@@ -71,7 +71,10 @@ pub const BUILTIN_GRANTS: &[(&str, &[&str])] = &[
         "docker-build",
         &[capability::FILES_READ, capability::DOCKER],
     ),
-    ("ecr-push", &[capability::REGISTRY, capability::AWS]),
+    (
+        "ecr-push",
+        &[capability::REGISTRY, capability::AWS, capability::SECRETS],
+    ),
     ("ecs-rollout", &[capability::AWS]),
     ("state-lock", &[capability::AWS]),
     (
@@ -140,7 +143,7 @@ mod tests {
     #[test]
     fn builtin_defaults_name_real_capabilities() {
         assert_eq!(builtin_grants("docker-build"), ["files.read", "docker"]);
-        assert_eq!(builtin_grants("ecr-push"), ["registry", "aws"]);
+        assert_eq!(builtin_grants("ecr-push"), ["registry", "aws", "secrets"]);
         assert!(builtin_grants("terraform-render").is_empty());
         for (plugin, grants) in BUILTIN_GRANTS {
             for grant in *grants {

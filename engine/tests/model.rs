@@ -700,3 +700,49 @@ step "publish" {{
         "arn:aws:secretsmanager:eu-west-2:123456789012:secret:db-AbCdEf"
     );
 }
+
+#[test]
+fn an_oci_registry_logs_in_with_a_password_secret_given_to_its_push_steps() {
+    let text = BASE.replace(
+        r#"registry "ecr" { url "123456789012.dkr.ecr.us-east-1.amazonaws.com" }"#,
+        r#"registry "harbor" {
+    kind "oci"
+    url "harbor.example.com"
+    username "robot"
+    password from="ssm:/shop/harbor-password"
+}"#,
+    );
+    assert_ne!(text, BASE);
+    let project = parse(&text);
+    let config = project.resolve(None).expect("default env");
+    let login = config.registries["harbor"].login.as_ref().expect("a login");
+    assert_eq!(login.username.value, "robot");
+    assert_eq!(
+        login.password.value,
+        SecretRef::Ssm {
+            path: "/shop/harbor-password".into(),
+            region: "us-east-1".into()
+        }
+    );
+
+    // The push step gets the password by reference, and its config names the secret.
+    let graph =
+        forge_engine::graph::StepGraph::from_config(config, &project.source).expect("graph");
+    let push = &graph.steps[graph.index["ecr-push:api"]];
+    let name = model::RegistryLogin::PASSWORD_SECRET;
+    assert_eq!(push.secrets[name], login.password.value);
+    let config = push.config.canonical_json();
+    assert!(config.contains(r#""username":"robot""#), "{config}");
+    assert!(
+        config.contains(&format!(r#""password-secret":"{name}""#)),
+        "{config}"
+    );
+    // ...which no other step gets.
+    assert!(
+        graph
+            .steps
+            .iter()
+            .filter(|s| s.id != "ecr-push:api")
+            .all(|s| s.secrets.is_empty())
+    );
+}

@@ -375,3 +375,13 @@ fn a_pin_mismatch_names_the_toolchain_that_built_the_file() {
         "{rendered}"
     );
 }
+case!(
+    registry_login_half_given_or_on_ecr,
+    format!(
+        "{}{API}",
+        HEAD.replace(
+            "registry \"ecr\" { url \"123456789012.dkr.ecr.us-east-1.amazonaws.com\" }",
+            "registry \"ecr\" {\n    url \"123456789012.dkr.ecr.us-east-1.amazonaws.com\"\n    username \"AWS\"\n    password from=\"env:ECR_PASSWORD\"\n}\nregistry \"harbor\" {\n    kind \"oci\"\n    url \"harbor.example.com\"\n    username \"robot\"\n}"
+        )
+    )
+);

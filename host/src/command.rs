@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use forge_clients::Clients;
-use forge_clients::aws::{Aws, AwsError, Target};
+use forge_clients::aws::Aws;
 use forge_engine::events::Event;
 use forge_engine::executor::{OutputFile, StepError, StepOutput, StepRequest, check_relative_path};
 use forge_engine::model::SecretRef;
@@ -285,57 +285,6 @@ struct Secrets {
     by_length: Vec<(String, String)>,
 }
 
-/// A secret's value from forge's environment variable `var`.
-fn from_env(name: &str, var: &str) -> Result<String, StepError> {
-    match std::env::var(var) {
-        Ok(value) => Ok(value),
-        Err(std::env::VarError::NotPresent) => Err(failed(
-            format!("secret `{name}`: environment variable {var} is not set"),
-            format!(
-                "set {var} in forge's environment (in Jenkins, `withCredentials([string(credentialsId: ..., variable: '{var}')])`)"
-            ),
-        )),
-        Err(std::env::VarError::NotUnicode(_)) => Err(failed(
-            format!("secret `{name}`: environment variable {var} is not UTF-8"),
-            "forge masks secrets in text output, so their values must be text",
-        )),
-    }
-}
-
-/// Why a secret in SSM or Secrets Manager could not be read, and what to do about it. AWS's
-/// answers to these calls never carry the value, so quoting them is safe.
-fn unreadable(name: &str, reference: &SecretRef, region: &str, error: &AwsError) -> StepError {
-    let (code, _) = error.code_and_message();
-    let (what, read) = match reference {
-        SecretRef::Ssm { path, .. } => (
-            format!("parameter {path}"),
-            format!(
-                "ssm:GetParameter on parameter {path} (and kms:Decrypt on its key if it is a SecureString)"
-            ),
-        ),
-        _ => (
-            format!("secret {}", reference.reference()),
-            "secretsmanager:GetSecretValue on this secret (and kms:Decrypt on its key)".to_owned(),
-        ),
-    };
-    let help = match code.as_str() {
-        "ParameterNotFound" | "ResourceNotFoundException" => format!(
-            "create the {what} in {region} (`aws ssm put-parameter --type SecureString` / `aws secretsmanager create-secret`), or fix the `from=` reference"
-        ),
-        "AccessDeniedException" => format!("the AWS identity forge runs as needs {read}"),
-        "Credentials" => "forge reads step secrets with the standard AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (in Jenkins, the agent's role)".to_owned(),
-        "Unreachable" => "check the network, or AWS_ENDPOINT_URL for a local stand-in".to_owned(),
-        _ => format!("the AWS identity forge runs as needs {read}"),
-    };
-    failed(
-        format!(
-            "secret `{name}`: could not read {} in {region}: {error}",
-            reference.reference()
-        ),
-        help,
-    )
-}
-
 /// What a secret's value becomes in the step's log and errors.
 const MASK: &str = "****";
 
@@ -357,28 +306,9 @@ impl Secrets {
     ) -> Result<Secrets, StepError> {
         let mut secrets = Secrets::default();
         for (name, reference) in declared {
-            let value = match reference {
-                SecretRef::Env(var) => from_env(name, var)?,
-                SecretRef::Ssm { path, region } => {
-                    let target = Target {
-                        region: Some(region.clone()),
-                        endpoint: None,
-                    };
-                    aws.ssm_parameter(&target, path)
-                        .await
-                        .map_err(|e| unreadable(name, reference, region, &e))?
-                }
-                SecretRef::SecretsManager(arn) => {
-                    let region = reference.region().unwrap_or_default();
-                    let target = Target {
-                        region: Some(region.to_owned()),
-                        endpoint: None,
-                    };
-                    aws.secret_value(&target, arn)
-                        .await
-                        .map_err(|e| unreadable(name, reference, region, &e))?
-                }
-            };
+            let value = crate::secret_value::read(name, reference, aws)
+                .await
+                .map_err(|e| failed(e.message, e.help))?;
             if value.len() < MIN_SECRET_LEN {
                 return Err(failed(
                     format!(

@@ -249,7 +249,7 @@ impl HostExecutor {
             commit_time: request.stamp.as_ref().map(|s| s.time),
             store: Some(self.store.clone()),
             // Handles only: `secrets.get` names a declared secret, never a value.
-            secrets: step.secrets.keys().cloned().collect(),
+            secrets: step.secrets.clone(),
             grants,
             limits: Some(limits),
             cancel: request.cancel.clone(),

@@ -7,7 +7,7 @@
 //! went wrong. A running plugin yields to the runtime on every epoch tick, so one spinning
 //! step never starves the others, even on a single-threaded runtime.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -78,8 +78,9 @@ pub struct RunSpec {
     /// The store upstream steps' output files are read from (`files.read-upstream`,
     /// `registry.push-blob`); `None` makes those calls fail with an I/O error.
     pub store: Option<forge_engine::store::Store>,
-    /// Names of the secrets the step may ask handles for.
-    pub secrets: BTreeSet<String>,
+    /// The secrets the step may ask handles for, by name, by reference: a capability that
+    /// takes a handle (`registry.login`) reads the value, the plugin never does.
+    pub secrets: BTreeMap<String, forge_engine::model::SecretRef>,
     pub grants: GrantSet,
     /// Overrides [`HostConfig::limits`] for this run (e.g. `--timeout`).
     pub limits: Option<Limits>,
@@ -112,7 +113,7 @@ impl RunSpec {
             commit: None,
             commit_time: None,
             store: None,
-            secrets: BTreeSet::new(),
+            secrets: BTreeMap::new(),
             grants,
             limits: None,
             cancel,

@@ -36,6 +36,7 @@ pub mod executor;
 pub mod grants;
 pub mod host;
 pub mod limits;
+mod secret_value;
 mod state;
 mod stop;
 

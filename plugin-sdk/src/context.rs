@@ -31,13 +31,12 @@ pub enum Level {
     Error,
 }
 
-/// A secret by reference: its name, never its value. Pass it to capabilities that accept
-/// secrets (registry logins, AWS credentials); the host substitutes the value itself.
+/// A secret by reference: its name, never its value. Pass it to a capability that accepts
+/// one ([`Context::registry_login`]); the host reads the value itself.
 pub struct Secret {
     pub(crate) name: String,
     // Keeps the host's handle alive (dropping it releases the resource).
     #[cfg(target_arch = "wasm32")]
-    #[allow(dead_code)]
     pub(crate) handle: crate::guest::bindings::forge::plugin::secrets::Secret,
 }
 
@@ -88,6 +87,16 @@ pub trait Host {
     fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
         let _ = request;
         Err(DockerError::Other(UNAVAILABLE.into()))
+    }
+    /// `registry.login` (capability `registry`, with a handle from `secrets`).
+    fn registry_login(
+        &self,
+        registry: &str,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Credentials, RegistryError> {
+        let _ = (registry, username, password);
+        Err(RegistryError::Other(UNAVAILABLE.into()))
     }
     /// `registry.resolve` (capability `registry`).
     fn registry_resolve(
@@ -409,6 +418,19 @@ impl Context {
     /// Builds an image through the Docker Engine (capability `docker`).
     pub fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
         self.host.docker_build(request)
+    }
+
+    /// Credentials for `registry`: `username` and the value of the secret `password`, which
+    /// the host reads where the project declares it and checks with the registry (a
+    /// refused password is [`RegistryError::Unauthorized`]). The value never reaches the
+    /// plugin (capability `registry`; the handle comes from [`Context::secret`]).
+    pub fn registry_login(
+        &self,
+        registry: &str,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Credentials, RegistryError> {
+        self.host.registry_login(registry, username, password)
     }
 
     /// The digest `reference` (a tag) names in `repository`, if any (capability `registry`).

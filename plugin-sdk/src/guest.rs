@@ -294,6 +294,17 @@ impl Host for WitHost {
         .map_err(registry_error)
     }
 
+    fn registry_login(
+        &self,
+        reg: &str,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Credentials, RegistryError> {
+        registry::login(reg, username, &password.handle)
+            .map(credentials)
+            .map_err(registry_error)
+    }
+
     fn ecr_login(&self, target: &AwsTarget, reg: Option<&str>) -> Result<Credentials, AwsError> {
         aws::ecr_login(&aws_target(target), reg)
             .map(credentials)

@@ -82,6 +82,10 @@ pub struct MockRegistry {
     pub bytes: u64,
     /// When set, every call fails as unreachable.
     pub down: bool,
+    /// (registry, username, secret name) of every `registry_login`.
+    pub logins: Vec<(String, String, String)>,
+    /// When set, every `registry_login` is refused (a wrong password).
+    pub refuse_logins: bool,
 }
 
 /// A fake forge host for unit tests of a plugin.
@@ -521,6 +525,26 @@ impl Host for MockBackend {
                 "MockHost has no Docker Engine (use `MockHost::docker`)".into(),
             )),
         }
+    }
+
+    fn registry_login(
+        &self,
+        registry: &str,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Credentials, RegistryError> {
+        let refused = self.registry()?.refuse_logins;
+        if refused {
+            return Err(RegistryError::Unauthorized(format!(
+                "the registry at {registry} refused the credentials for logging in as {username} (401) (MockRegistry::refuse_logins)"
+            )));
+        }
+        self.state.borrow_mut().registry.logins.push((
+            registry.to_owned(),
+            username.to_owned(),
+            password.name().to_owned(),
+        ));
+        Ok(Credentials::mock(registry))
     }
 
     fn registry_resolve(

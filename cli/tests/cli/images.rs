@@ -27,7 +27,7 @@ pub(crate) fn http(mut stream: impl Read + Write, request: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-fn tcp(addr: &str) -> Option<TcpStream> {
+pub(crate) fn tcp(addr: &str) -> Option<TcpStream> {
     let stream = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -149,7 +149,7 @@ fn build(project: &Project, commit: &str, code: i32) -> (Vec<serde_json::Value>,
 /// Ids of the steps that ran, sorted.
 /// The steps that ran, sorted. Why each ran goes to stderr, so a failing assertion's
 /// output says.
-fn ran(lines: &[serde_json::Value]) -> Vec<String> {
+pub(crate) fn ran(lines: &[serde_json::Value]) -> Vec<String> {
     let mut ids: Vec<String> = lines
         .iter()
         .filter(|l| l["type"] == "step-finished" && l["status"] == "ran")
@@ -162,7 +162,7 @@ fn ran(lines: &[serde_json::Value]) -> Vec<String> {
     ids
 }
 
-fn logs(lines: &[serde_json::Value], step: &str) -> String {
+pub(crate) fn logs(lines: &[serde_json::Value], step: &str) -> String {
     lines
         .iter()
         .filter(|l| l["type"] == "step-log" && l["step"] == step)
@@ -170,7 +170,7 @@ fn logs(lines: &[serde_json::Value], step: &str) -> String {
         .collect()
 }
 
-fn failure(lines: &[serde_json::Value], step: &str) -> String {
+pub(crate) fn failure(lines: &[serde_json::Value], step: &str) -> String {
     lines
         .iter()
         .find(|l| l["type"] == "step-finished" && l["step"] == step && l["status"] == "failed")

@@ -362,3 +362,108 @@ fn secrets_from_ssm_and_secrets_manager_reach_the_command_and_none_of_forges_out
     );
     assert!(all.contains("create the parameter"), "{all}");
 }
+
+/// The local stack's registry that requires a login, and its test account
+/// (`scripts/local-stack`).
+const AUTH_REGISTRY: &str = "127.0.0.1:5001";
+const AUTH_PASSWORD: &str = "forge-local-registry";
+/// `Basic base64("forge:forge-local-registry")`.
+const AUTH_HEADER: &str = "Authorization: Basic Zm9yZ2U6Zm9yZ2UtbG9jYWwtcmVnaXN0cnk=";
+
+/// A project whose one service pushes to the registry that requires a login, as `forge`
+/// with the password in FORGE_TEST_REGISTRY_PASSWORD.
+fn private_registry_project(prefix: &str) -> Project {
+    Project::with_kdl(&format!(
+        r#"version 1
+project "private" {{ region "us-east-1"; }}
+registry "private" {{
+    kind "oci"
+    url "{AUTH_REGISTRY}"
+    username "forge"
+    password from="env:FORGE_TEST_REGISTRY_PASSWORD"
+}}
+service "api" {{
+    build {{ context "api"; }}
+    repository "{prefix}/api"
+    port 8080
+}}
+"#
+    ))
+    .file(
+        "api/Dockerfile",
+        "FROM scratch\nCOPY hello.txt /srv/hello.txt\n",
+    )
+    .file("api/hello.txt", "hello from a private registry\n")
+}
+
+fn push(project: &Project, password: &str, junit: &Path, code: i32) -> crate::harness::Output {
+    project
+        .forge("--json build --junit")
+        .arg(junit.display().to_string())
+        .without_test_executor()
+        .env("DOCKER_HOST", &crate::images::docker_host())
+        .env("FORGE_COMMIT_SHA", &crate::images::sha(7))
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("FORGE_TEST_REGISTRY_PASSWORD", password)
+        .code(code)
+        .run()
+}
+
+/// A secret consumed by a capability: `ecr-push` (a wasm plugin) holds only a handle to
+/// the registry's password; the host reads the value, logs in to a real registry that
+/// requires it, and pushes. The value is in nothing forge wrote; a wrong one is refused
+/// by the registry, before any upload, and named as such.
+#[test]
+fn a_registry_password_is_read_by_the_host_and_the_push_logs_in_with_it() {
+    crate::images::require_stack();
+    let reachable = crate::images::tcp(AUTH_REGISTRY)
+        .map(|s| crate::images::http(s, "GET /v2/ HTTP/1.0\r\n\r\n"))
+        .unwrap_or_default();
+    assert!(
+        reachable.contains(" 401 "),
+        "the local stack's registry with a login is not on {AUTH_REGISTRY} (start it with `scripts/local-stack up`): {reachable}"
+    );
+    let prefix = crate::images::unique("forge-test");
+    let project = private_registry_project(&prefix);
+    let junit = project.root().join("reports/build.xml");
+    let out = push(&project, AUTH_PASSWORD, &junit, 0);
+    let lines = out.json_lines();
+    assert_eq!(
+        crate::images::ran(&lines),
+        ["docker-build:api", "ecr-push:api"]
+    );
+    assert!(
+        crate::images::logs(&lines, "ecr-push:api")
+            .contains(&format!("logging in to {AUTH_REGISTRY} as forge")),
+        "{lines:?}"
+    );
+    // The registry has the image under the commit's tag, and serves it only to the account.
+    let manifest = |auth: &str| {
+        crate::images::http(
+            crate::images::tcp(AUTH_REGISTRY).expect("registry reachable"),
+            &format!(
+                "HEAD /v2/{prefix}/api/manifests/{} HTTP/1.0\r\n{auth}Accept: application/vnd.oci.image.manifest.v1+json\r\n\r\n",
+                crate::images::sha(7)
+            ),
+        )
+    };
+    let with_login = manifest(&format!("{AUTH_HEADER}\r\n"));
+    assert!(with_login.contains(" 200 "), "{with_login}");
+    assert!(
+        manifest("").contains(" 401 "),
+        "the registry must require the login"
+    );
+    assert_in_nothing_forge_wrote(&project, &[&out], &junit, &[AUTH_PASSWORD]);
+
+    // A wrong password: the login fails, naming the registry and the user; nothing is
+    // uploaded and the wrong value is not shown either.
+    let wrong = "not-the-password-42";
+    let other = private_registry_project(&crate::images::unique("forge-test"));
+    let junit = other.root().join("reports/build.xml");
+    let refused = push(&other, wrong, &junit, 1);
+    let reason = crate::images::failure(&refused.json_lines(), "ecr-push:api");
+    assert!(reason.contains("refused the credentials"), "{reason}");
+    assert!(reason.contains("logging in as forge"), "{reason}");
+    assert!(reason.contains(AUTH_REGISTRY), "{reason}");
+    assert_in_nothing_forge_wrote(&other, &[&refused], &junit, &[wrong]);
+}

@@ -98,6 +98,7 @@ pub(crate) fn two_tier() -> Config {
             endpoint: None,
             create_repositories: sp(true),
             immutable_tags: sp(true),
+            login: None,
         },
     );
     let mut modules = BTreeMap::new();

@@ -15,7 +15,8 @@ use super::read::Cx;
 use super::schema::Ctx;
 use super::{
     Config, ConfigValue, ModelError, Module, PROJECT_FILE, PluginDecl, PluginSource, Registry,
-    RegistryKind, RemoteCacheDecl, SecretRef, Spanned, StateBackend, StateLock, StepDecl,
+    RegistryKind, RegistryLogin, RemoteCacheDecl, SecretRef, Spanned, StateBackend, StateLock,
+    StepDecl,
 };
 
 /// Defaults for optional values; `docs/project-kdl.md` lists the same numbers.
@@ -173,6 +174,12 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
                 .steps
                 .values_mut()
                 .flat_map(|s| s.secrets.values_mut()),
+        )
+        .chain(
+            config
+                .registries
+                .values_mut()
+                .filter_map(|r| r.login.as_mut().map(|l| &mut l.password)),
         );
     for secret in secrets {
         if let SecretRef::Ssm { region, .. } = &mut secret.value
@@ -203,8 +210,10 @@ fn read_registry(node: &KdlNode, cx: &mut Cx) -> Option<Registry> {
         endpoint: None,
         create_repositories: placeholder(false, head),
         immutable_tags: placeholder(true, head),
+        login: None,
     };
     let mut url = None;
+    let (mut username, mut password) = (None, None);
     for child in node.iter_children() {
         match child.name().value() {
             "kind" => {
@@ -243,6 +252,16 @@ fn read_registry(node: &KdlNode, cx: &mut Cx) -> Option<Registry> {
                     registry.immutable_tags = b;
                 }
             }
+            "username" => username = cx.leaf_string(child, "the user the registry knows forge as"),
+            "password" => {
+                cx.shape(child, 0, &["from"], Ctx::Leaf);
+                password = super::service::secret_from(
+                    child,
+                    cx,
+                    super::service::SecretUse::Step,
+                    "`password from=\"env:VARIABLE\"`, `from=\"ssm:/path\"` or `from=\"arn:aws:secretsmanager:...\"`: forge reads the value when it pushes, and never stores it",
+                );
+            }
             _ => cx.unknown_node_in(child, Ctx::Registry),
         }
     }
@@ -254,6 +273,35 @@ fn read_registry(node: &KdlNode, cx: &mut Cx) -> Option<Registry> {
             "add `url \"HOST\"` (the registry host images are pushed to)".into(),
         ),
     }
+    registry.login = match (username, password) {
+        (Some(username), Some(_)) if registry.kind.value == RegistryKind::Ecr => {
+            cx.invalid(
+                username.span,
+                "an ECR registry takes no `username`".to_string(),
+                "ECR logs in with forge's AWS credentials",
+                "forge gets ECR's credentials from GetAuthorizationToken; `username` and `password` are for `kind \"oci\"` registries".into(),
+            );
+            None
+        }
+        (Some(username), Some(password)) => Some(RegistryLogin { username, password }),
+        (None, None) => None,
+        (Some(_), None) => {
+            cx.missing(
+                node,
+                "a `password`",
+                "a registry with a `username` logs in with `password from=\"env:VARIABLE\"` (or an `ssm:/path` or Secrets Manager ARN)".into(),
+            );
+            None
+        }
+        (None, Some(_)) => {
+            cx.missing(
+                node,
+                "a `username`",
+                "add `username \"USER\"`: the password is that user's".into(),
+            );
+            None
+        }
+    };
     Some(registry)
 }
 

@@ -360,6 +360,22 @@ pub struct Registry {
     pub endpoint: Option<Spanned<String>>,
     pub create_repositories: Spanned<bool>,
     pub immutable_tags: Spanned<bool>,
+    /// An `oci` registry's login: the user and the secret that holds the password, which
+    /// the push step is given and the host reads (`registry.login`); never for ECR, whose
+    /// credentials come from `GetAuthorizationToken`.
+    pub login: Option<RegistryLogin>,
+}
+
+/// `username "U"` and `password from="REF"` of an `oci` registry.
+#[derive(Debug, Clone)]
+pub struct RegistryLogin {
+    pub username: Spanned<String>,
+    pub password: Spanned<SecretRef>,
+}
+
+impl RegistryLogin {
+    /// The name the push step gets the password secret under.
+    pub const PASSWORD_SECRET: &'static str = "REGISTRY_PASSWORD";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -120,6 +120,8 @@ const REGISTRY: &[NodeSpec] = &[
     single("endpoint"),
     single("create-repositories"),
     single("immutable-tags"),
+    single("username"),
+    single("password"),
 ];
 
 const STATE: &[NodeSpec] = &[

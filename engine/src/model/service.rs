@@ -464,6 +464,17 @@ pub(crate) fn read_secret(
         }
     };
     let name = cx.arg(node, 0).and_then(|e| cx.string(node, e, help));
+    let reference = secret_from(node, cx, used_by, help)?;
+    Some((name?.value, reference))
+}
+
+/// The `from="REF"` of a node that declares a secret (`secret`, a registry's `password`).
+pub(crate) fn secret_from(
+    node: &KdlNode,
+    cx: &mut Cx,
+    used_by: SecretUse,
+    help: &str,
+) -> Option<Spanned<SecretRef>> {
     let Some(from) = cx.prop(node, "from") else {
         cx.missing(
             node,
@@ -523,5 +534,5 @@ pub(crate) fn read_secret(
         );
         return None;
     };
-    Some((name?.value, Spanned::new(reference, from.span)))
+    Some(Spanned::new(reference, from.span))
 }

@@ -44,8 +44,11 @@ pub(crate) struct CapsView<'a> {
     pub(crate) clock: &'a RunClock,
     /// Where a call records why it stopped the run.
     pub(crate) interrupt: &'a mut Option<Interrupt>,
-    /// Registry credentials (`aws.ecr-login` adds them, `registry` reads them).
+    /// Registry credentials (`aws.ecr-login` and `registry.login` add them, `registry`
+    /// reads them) and secret handles (`registry.login` reads them).
     pub(crate) table: &'a mut ResourceTable,
+    /// The step's secrets by reference, which `registry.login` reads the value of.
+    pub(crate) secrets: &'a std::collections::BTreeMap<String, forge_engine::model::SecretRef>,
     /// Blobs `registry.push-blob` sends.
     pub(crate) upstream: &'a UpstreamFiles,
     /// Where `docker.build` writes the image's blobs.

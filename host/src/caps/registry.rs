@@ -6,6 +6,7 @@ use wasmtime::component::Resource;
 
 use super::CapsView;
 use crate::bindings::forge::plugin::registry as wit;
+use crate::state::SecretHandle;
 use crate::state::files::describe_file_error;
 
 impl From<RegistryError> for wit::RegistryError {
@@ -53,6 +54,41 @@ impl wit::HostCredentials for CapsView<'_> {
 }
 
 impl wit::Host for CapsView<'_> {
+    async fn login(
+        &mut self,
+        registry: String,
+        username: String,
+        password: Resource<SecretHandle>,
+    ) -> wasmtime::Result<Result<Resource<Credentials>, wit::RegistryError>> {
+        let name = self.table.get(&password)?.name().to_owned();
+        let Some(reference) = self.secrets.get(&name).cloned() else {
+            // A handle is only ever made for a declared secret.
+            return Ok(Err(wit::RegistryError::Other(format!(
+                "secret `{name}` is not given to this step"
+            ))));
+        };
+        let clients: &forge_clients::Clients = self.clients;
+        let read = self
+            .call(crate::secret_value::read(&name, &reference, clients.aws()))
+            .await?;
+        let password = match read {
+            Ok(value) => value,
+            Err(e) => {
+                return Ok(Err(wit::RegistryError::Other(format!(
+                    "{}; {}",
+                    e.message, e.help
+                ))));
+            }
+        };
+        let credentials = Credentials::new(&registry, &username, password);
+        let client = clients.registry();
+        let checked = self.registry_call(client.check_login(&credentials)).await?;
+        if let Err(e) = checked {
+            return Ok(Err(e));
+        }
+        Ok(Ok(self.table.push(credentials)?))
+    }
+
     async fn resolve(
         &mut self,
         registry: String,

@@ -5,7 +5,7 @@
 //! `with_components` needs the local components of `scripts/local-stack up` and fails
 //! when they are absent, like `clients/tests/components`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ fn run(
         "push".into(),
         limits,
         BTreeMap::new(),
-        BTreeSet::new(),
+        BTreeMap::new(),
         sink,
         Reach {
             clients: Arc::clone(&clients),

@@ -27,13 +27,14 @@ pub(crate) mod log;
 pub(crate) mod outputs;
 pub(crate) mod secrets;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use forge_clients::Clients;
 use forge_engine::events::EventSink;
+use forge_engine::model::SecretRef;
 use forge_engine::store::Store;
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{HasData, ResourceTable};
@@ -53,8 +54,8 @@ pub struct HostState {
     pub(crate) log: LogCtx,
     pub(crate) outputs: OutputsCtx,
     pub(crate) files: FilesCtx,
-    /// The secrets the step may ask handles for.
-    secret_names: BTreeSet<String>,
+    /// The secrets the step may ask handles for, by reference.
+    secrets: BTreeMap<String, SecretRef>,
     /// Secret handles and registry credentials.
     table: ResourceTable,
     clients: Arc<Clients>,
@@ -88,7 +89,7 @@ impl HostState {
         step: String,
         limits: Limits,
         files: BTreeMap<String, PathBuf>,
-        secret_names: BTreeSet<String>,
+        secrets: BTreeMap<String, SecretRef>,
         events: EventSink,
         reach: Reach,
     ) -> HostState {
@@ -102,7 +103,7 @@ impl HostState {
                 limits.read,
                 UpstreamFiles::new(reach.upstream, reach.store),
             ),
-            secret_names,
+            secrets,
             table: ResourceTable::new(),
             clients: reach.clients,
             clock: RunClock::start(limits.timeout, reach.cancel),
@@ -120,7 +121,7 @@ impl HostState {
     /// The projection `secrets` is linked with.
     pub(crate) fn secrets(&mut self) -> SecretsView<'_> {
         SecretsView {
-            names: &self.secret_names,
+            declared: &self.secrets,
             table: &mut self.table,
         }
     }
@@ -132,6 +133,7 @@ impl HostState {
             clock: &self.clock,
             interrupt: &mut self.interrupt,
             table: &mut self.table,
+            secrets: &self.secrets,
             upstream: &self.files.upstream,
             outputs: &mut self.outputs,
             log: &mut self.log,

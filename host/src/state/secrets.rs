@@ -1,7 +1,9 @@
 //! `forge:plugin/secrets` on [`SecretsView`]: handles to the secrets a step is given, kept
 //! in the run's resource table (which `registry` credentials share).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+
+use forge_engine::model::SecretRef;
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
@@ -14,10 +16,17 @@ pub struct SecretHandle {
     name: String,
 }
 
+impl SecretHandle {
+    /// The name the step declared the secret under.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// What `secrets` acts on, borrowed from [`crate::HostState`] for one call.
 pub(crate) struct SecretsView<'a> {
     /// The secrets the step may ask handles for.
-    pub(crate) names: &'a BTreeSet<String>,
+    pub(crate) declared: &'a BTreeMap<String, SecretRef>,
     pub(crate) table: &'a mut ResourceTable,
 }
 
@@ -43,7 +52,7 @@ impl secrets::HostSecret for SecretsView<'_> {
 
 impl secrets::Host for SecretsView<'_> {
     async fn get(&mut self, name: String) -> Result<Resource<SecretHandle>, String> {
-        if !self.names.contains(&name) {
+        if !self.declared.contains_key(&name) {
             return Err(format!("secret `{name}` is not given to this step"));
         }
         self.table

@@ -267,7 +267,11 @@ async fn an_ungranted_import_is_refused_before_the_plugin_starts() {
 async fn granted_secrets_are_opaque_handles_by_name() {
     let project = Project::new();
     let (mut spec, _) = project.spec(&[], &["secrets"], "null");
-    spec.secrets = ["TOKEN".to_owned()].into();
+    spec.secrets = [(
+        "TOKEN".to_owned(),
+        forge_engine::model::SecretRef::Env("FORGE_TEST_UNSET_TOKEN".into()),
+    )]
+    .into();
     let m = manifest(host().run(&code("wants-secrets"), spec).await);
     assert_eq!(m["secret"], "TOKEN");
 

@@ -41,13 +41,21 @@ pub(super) fn docker_build_config(svc: &Service) -> ConfigValue {
     ])
 }
 
-pub(super) fn ecr_push_config(config: &Config, svc: &Service) -> ConfigValue {
-    let registry = match &svc.registry {
+/// The registry `svc` pushes to: the one it names, else the only one.
+pub(super) fn registry_of<'c>(
+    config: &'c Config,
+    svc: &Service,
+) -> Option<&'c crate::model::Registry> {
+    match &svc.registry {
         Some(name) => config.registries.get(&name.value),
         None => config.registries.values().next(),
-    };
+    }
+}
+
+pub(super) fn ecr_push_config(config: &Config, svc: &Service) -> ConfigValue {
+    let registry = registry_of(config, svc);
     let registry = registry.map_or(ConfigValue::Null, |r| {
-        map([
+        let mut registry = map([
             ("name", s(&r.name.value)),
             (
                 "kind",
@@ -68,7 +76,16 @@ pub(super) fn ecr_push_config(config: &Config, svc: &Service) -> ConfigValue {
                 ConfigValue::Bool(r.create_repositories.value),
             ),
             ("immutable-tags", ConfigValue::Bool(r.immutable_tags.value)),
-        ])
+        ]);
+        // Only a registry with a login says so: every other push keeps its config.
+        if let (Some(login), ConfigValue::Map(fields)) = (&r.login, &mut registry) {
+            fields.insert("username".into(), s(&login.username.value));
+            fields.insert(
+                "password-secret".into(),
+                s(crate::model::RegistryLogin::PASSWORD_SECRET),
+            );
+        }
+        registry
     });
     map([
         ("repository", s(&svc.repository.value)),

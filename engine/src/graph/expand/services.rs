@@ -5,7 +5,7 @@ use crate::graph::ids;
 use crate::model::{ConfigValue, Phase, Service};
 
 use super::inputs::{context_inputs, glob_selections};
-use super::plugin_config::{docker_build_config, ecr_push_config, rollout_config, s};
+use super::plugin_config::{docker_build_config, ecr_push_config, registry_of, rollout_config, s};
 use super::refs::producer_of;
 use super::{NewStep, Origin, Step};
 
@@ -49,6 +49,13 @@ pub(super) fn ecr_push(new: &NewStep<'_>, name: &str, svc: &Service) -> Step {
         Origin::Service(name.to_string()),
     );
     push.config = ecr_push_config(new.config, svc);
+    // The registry's password, by reference: the host reads it when it logs in.
+    if let Some(login) = registry_of(new.config, svc).and_then(|r| r.login.as_ref()) {
+        push.secrets.insert(
+            crate::model::RegistryLogin::PASSWORD_SECRET.to_owned(),
+            login.password.value.clone(),
+        );
+    }
     push.commit_sha = true;
     push.need(ids::docker_build(name), svc.span);
     push

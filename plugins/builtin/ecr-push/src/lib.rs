@@ -3,7 +3,9 @@
 //!
 //! 1. ECR (`kind "ecr"`): the repository must exist (`DescribeRepositories`), or is created
 //!    when the registry says `create-repositories #true`; credentials come from
-//!    `GetAuthorizationToken` and stay in the host. An `oci` registry is used as is.
+//!    `GetAuthorizationToken` and stay in the host. An `oci` registry is used as is, or
+//!    logged in to with its `username` and the password secret the project declares for
+//!    it (`registry.login`: the host reads the value and keeps it).
 //! 2. The tag is the commit SHA, never `latest`. If the tag already names this image there
 //!    is nothing to do; if it names another one and tags are immutable (the repository's
 //!    setting or the registry's `immutable-tags`), the push stops: a commit's image never
@@ -49,6 +51,12 @@ pub struct Registry {
     pub create_repositories: bool,
     #[serde(rename = "immutable-tags", default)]
     pub immutable_tags: bool,
+    /// The user an `oci` registry is logged in to as, with `password-secret`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The name of this step's secret that holds the password.
+    #[serde(rename = "password-secret", default)]
+    pub password_secret: Option<String>,
 }
 
 /// What `docker-build` outputs (the fields this step reads).
@@ -83,6 +91,7 @@ impl Plugin for EcrPush {
         .config_schema(include_str!("schema.json"))
         .capability(capability::REGISTRY)
         .capability(capability::AWS)
+        .capability(capability::SECRETS)
     }
 
     fn run(ctx: &mut Context, config: Config) -> Result<Output, Error> {
@@ -133,7 +142,21 @@ impl Plugin for EcrPush {
                 immutable |= repository.immutable_tags;
                 Some(ctx.ecr_login(&target, Some(&registry))?)
             }
-            "oci" => None,
+            "oci" => match (&config.registry.username, &config.registry.password_secret) {
+                (Some(username), Some(secret)) => {
+                    let password = ctx.secret(secret)?;
+                    ctx.info(format!("logging in to {registry} as {username}"));
+                    Some(ctx.registry_login(&registry, username, &password)?)
+                }
+                (None, None) => None,
+                _ => {
+                    return Err(Error::new(format!(
+                        "registry \"{}\" has a user name or a password, not both",
+                        config.registry.name
+                    ))
+                    .with_help("give the registry both `username` and `password from=...`"));
+                }
+            },
             other => {
                 return Err(Error::new(format!("unknown registry kind `{other}`"))
                     .with_help("use `kind \"ecr\"` or `kind \"oci\"`"));

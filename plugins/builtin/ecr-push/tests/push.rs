@@ -109,3 +109,42 @@ fn aws_errors_and_a_missing_commit_explain_themselves() {
     let err = h.run::<EcrPush>().unwrap_err();
     assert!(err.message().contains("cannot reach the registry"));
 }
+
+/// An `oci` registry with a user and a password secret: ecr-push logs in with the secret's
+/// handle (never a value) and pushes with those credentials; a refused password stops it.
+#[test]
+fn an_oci_registry_with_a_password_secret_is_logged_in_to_by_handle() {
+    let oci = |h: MockHost| {
+        h.config(json!({
+            "repository": "two-tier/backend",
+            "region": "us-east-1",
+            "registry": {
+                "name": "private", "kind": "oci", "url": "127.0.0.1:5001",
+                "username": "forge", "password-secret": "REGISTRY_PASSWORD"
+            }
+        }))
+    };
+    let mut h = oci(host(false, false)).secret("REGISTRY_PASSWORD");
+    let out: Output = h.run::<EcrPush>().unwrap();
+    assert_eq!(out.repository, "127.0.0.1:5001/two-tier/backend");
+    assert_eq!(
+        h.registry().logins,
+        [(
+            "127.0.0.1:5001".to_owned(),
+            "forge".to_owned(),
+            "REGISTRY_PASSWORD".to_owned()
+        )]
+    );
+    assert_eq!(h.registry().uploads, 2);
+
+    let mut refused = oci(host(false, false)).secret("REGISTRY_PASSWORD");
+    refused.registry().refuse_logins = true;
+    let err = refused.run::<EcrPush>().unwrap_err();
+    assert!(err.message().contains("refused the credentials"), "{err:?}");
+    assert_eq!(refused.registry().uploads, 0);
+
+    // The step was not given the secret the config names.
+    let mut undeclared = oci(host(false, false));
+    let err = undeclared.run::<EcrPush>().unwrap_err();
+    assert!(err.message().contains("REGISTRY_PASSWORD"), "{err:?}");
+}
