@@ -49,7 +49,9 @@ describe      failed, so every run of it fails too: plugin `p` trapped: [..]
 }
 
 /// `aws` returns registry credentials, so a plugin that calls it imports `registry` too;
-/// `grant "aws"` covers both, and inspect says so.
+/// `grant "aws"` covers both, and inspect says so. This component imports every function
+/// of those interfaces, `registry.login` among them, whose secret handle is `secrets`'s:
+/// that needs its own grant.
 #[test]
 fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     let project = Project::empty();
@@ -60,9 +62,10 @@ fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     );
     let output = project.forge("plugin inspect push.wasm").run();
     for line in [
-        "capabilities  docker, registry, aws\n".to_owned(),
-        "grant line    grant \"docker\" \"aws\"\n".to_owned(),
+        "capabilities  docker, secrets, registry, aws\n".to_owned(),
+        "grant line    grant \"secrets\" \"docker\" \"aws\"\n".to_owned(),
         format!("forge:plugin/docker@{V}    capability docker (needs grant \"docker\")\n"),
+        format!("forge:plugin/secrets@{V}   capability secrets (needs grant \"secrets\")\n"),
         format!("forge:plugin/registry@{V}  capability registry (implied by grant \"aws\")\n"),
         format!("forge:plugin/aws@{V}       capability aws (needs grant \"aws\")\n"),
     ] {
@@ -76,9 +79,12 @@ fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     let line = &json.json_lines()[0];
     assert_eq!(
         line["capabilities"],
-        serde_json::json!(["docker", "registry", "aws"])
+        serde_json::json!(["docker", "secrets", "registry", "aws"])
     );
-    assert_eq!(line["grants"], serde_json::json!(["docker", "aws"]));
+    assert_eq!(
+        line["grants"],
+        serde_json::json!(["secrets", "docker", "aws"])
+    );
 }
 
 /// Every built-in forge embeds inspects cleanly, and the grants forge gives it by default
