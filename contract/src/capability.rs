@@ -9,7 +9,8 @@ pub const FILES_READ: &str = "files.read";
 pub const SECRETS: &str = "secrets";
 /// The Docker Engine (`forge:plugin/docker`).
 pub const DOCKER: &str = "docker";
-/// Image registries (`forge:plugin/registry`).
+/// Image registries (`forge:plugin/registry`); implies [`SECRETS`], whose handle
+/// `registry.login` takes.
 pub const REGISTRY: &str = "registry";
 /// AWS APIs (`forge:plugin/aws`); implies [`REGISTRY`], whose credentials `aws` returns.
 pub const AWS: &str = "aws";

@@ -71,10 +71,7 @@ pub const BUILTIN_GRANTS: &[(&str, &[&str])] = &[
         "docker-build",
         &[capability::FILES_READ, capability::DOCKER],
     ),
-    (
-        "ecr-push",
-        &[capability::REGISTRY, capability::AWS, capability::SECRETS],
-    ),
+    ("ecr-push", &[capability::REGISTRY, capability::AWS]),
     ("ecs-rollout", &[capability::AWS]),
     ("state-lock", &[capability::AWS]),
     (
@@ -134,16 +131,18 @@ mod tests {
         assert!(aws.allows(Interface::Aws) && aws.allows(Interface::Registry));
         let registry = GrantSet::from_grants(&["registry"]);
         assert!(registry.allows(Interface::Registry) && !registry.allows(Interface::Aws));
+        // ...and `registry` implies `secrets`, whose handle `registry.login` takes.
+        assert!(registry.allows(Interface::Secrets));
         assert_eq!(
             aws.capabilities().collect::<Vec<_>>(),
-            [Capability::Registry, Capability::Aws]
+            [Capability::Secrets, Capability::Registry, Capability::Aws]
         );
     }
 
     #[test]
     fn builtin_defaults_name_real_capabilities() {
         assert_eq!(builtin_grants("docker-build"), ["files.read", "docker"]);
-        assert_eq!(builtin_grants("ecr-push"), ["registry", "aws", "secrets"]);
+        assert_eq!(builtin_grants("ecr-push"), ["registry", "aws"]);
         assert!(builtin_grants("terraform-render").is_empty());
         for (plugin, grants) in BUILTIN_GRANTS {
             for grant in *grants {

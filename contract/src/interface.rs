@@ -175,10 +175,14 @@ impl Capability {
 
     /// Capabilities a grant of this one brings along. `aws` returns registry credentials
     /// (`aws.ecr-login`), a resource of the `registry` interface: a component that calls
-    /// `aws` imports `registry` too, so granting `aws` alone would be useless.
+    /// `aws` imports `registry` too, so granting `aws` alone would be useless. Likewise
+    /// `registry.login` takes a handle of `secrets`: `registry` implies `secrets`, which
+    /// gives handles to the secrets the step declares, never a value.
     pub fn implies(self) -> &'static [Capability] {
         match self {
             Capability::Aws => &[Capability::Registry],
+            // `registry.login` takes a `secrets.secret` handle.
+            Capability::Registry => &[Capability::Secrets],
             _ => &[],
         }
     }
@@ -189,7 +193,7 @@ impl Capability {
             Capability::FilesRead => "read the step's declared input files and upstream outputs",
             Capability::Secrets => "get the step's secrets as opaque handles",
             Capability::Docker => "build images with the Docker Engine",
-            Capability::Registry => "read and push to image registries",
+            Capability::Registry => "read, push to and log in to image registries",
             Capability::Aws => "call AWS APIs with forge's AWS credentials",
             Capability::Terraform => {
                 "run the terraform CLI on the step's rendered root module, with forge's AWS credentials"

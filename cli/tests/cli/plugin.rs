@@ -48,10 +48,9 @@ describe      failed, so every run of it fails too: plugin `p` trapped: [..]
         .run();
 }
 
-/// `aws` returns registry credentials, so a plugin that calls it imports `registry` too;
-/// `grant "aws"` covers both, and inspect says so. This component imports every function
-/// of those interfaces, `registry.login` among them, whose secret handle is `secrets`'s:
-/// that needs its own grant.
+/// `aws` returns registry credentials, so a plugin that calls it imports `registry` too,
+/// and `registry.login` takes a `secrets` handle; `grant "aws"` covers all three, and
+/// inspect says so. (This component imports every function of those interfaces.)
 #[test]
 fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     let project = Project::empty();
@@ -63,9 +62,9 @@ fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     let output = project.forge("plugin inspect push.wasm").run();
     for line in [
         "capabilities  docker, secrets, registry, aws\n".to_owned(),
-        "grant line    grant \"secrets\" \"docker\" \"aws\"\n".to_owned(),
+        "grant line    grant \"docker\" \"aws\"\n".to_owned(),
         format!("forge:plugin/docker@{V}    capability docker (needs grant \"docker\")\n"),
-        format!("forge:plugin/secrets@{V}   capability secrets (needs grant \"secrets\")\n"),
+        format!("forge:plugin/secrets@{V}   capability secrets (implied by grant \"aws\")\n"),
         format!("forge:plugin/registry@{V}  capability registry (implied by grant \"aws\")\n"),
         format!("forge:plugin/aws@{V}       capability aws (needs grant \"aws\")\n"),
     ] {

@@ -45,6 +45,15 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     found
 }
 
+/// The lines steps logged, from a `--json` run.
+fn step_log_lines(run: &crate::harness::Output) -> Vec<String> {
+    run.json_lines()
+        .iter()
+        .filter(|l| l["type"] == "step-log")
+        .filter_map(|l| l["line"].as_str().map(str::to_owned))
+        .collect()
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -109,12 +118,7 @@ fn a_secret_reaches_the_command_and_none_of_forges_outputs() {
         .run();
 
     // The process got it, under the declared name: its lines say so, masked.
-    let lines: Vec<String> = json
-        .json_lines()
-        .iter()
-        .filter(|l| l["type"] == "step-log")
-        .filter_map(|l| l["line"].as_str().map(str::to_owned))
-        .collect();
+    let lines = step_log_lines(&json);
     assert!(lines.iter().any(|l| l == "token=****"), "{lines:?}");
     assert!(lines.iter().any(|l| l == "to stderr: ****"), "{lines:?}");
     assert!(lines.iter().any(|l| l == "NPM_TOKEN=****"), "{lines:?}");
@@ -323,12 +327,7 @@ fn secrets_from_ssm_and_secrets_manager_reach_the_command_and_none_of_forges_out
         .forge("--json build --junit")
         .arg(junit.display().to_string()))
     .run();
-    let lines: Vec<String> = json
-        .json_lines()
-        .iter()
-        .filter(|l| l["type"] == "step-log")
-        .filter_map(|l| l["line"].as_str().map(str::to_owned))
-        .collect();
+    let lines = step_log_lines(&json);
     assert!(lines.iter().any(|l| l == "key=****"), "{lines:?}");
     assert!(lines.iter().any(|l| l == "db=****"), "{lines:?}");
     let check = aws(project.forge("-v build --check")).run();
