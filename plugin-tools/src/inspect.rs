@@ -317,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn the_full_world_asks_for_every_capability_and_aws_covers_registry() {
+    fn the_full_world_asks_for_every_capability_and_aws_covers_registry_and_secrets() {
         let found = inspect_bytes(Path::new("p.wasm"), &full_step_component()).expect("a plugin");
         assert_eq!(
             found.capabilities(),
@@ -330,11 +330,9 @@ mod tests {
                 "terraform"
             ]
         );
-        assert_eq!(
-            found.grants,
-            ["files.read", "secrets", "docker", "aws", "terraform"]
-        );
+        assert_eq!(found.grants, ["files.read", "docker", "aws", "terraform"]);
         assert_eq!(found.implied_by("registry"), Some("aws"));
+        assert_eq!(found.implied_by("secrets"), Some("aws"));
         assert_eq!(found.implied_by("docker"), None);
         assert!(found.unknown_imports().is_empty());
     }

@@ -80,10 +80,7 @@ fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
         line["capabilities"],
         serde_json::json!(["docker", "secrets", "registry", "aws"])
     );
-    assert_eq!(
-        line["grants"],
-        serde_json::json!(["secrets", "docker", "aws"])
-    );
+    assert_eq!(line["grants"], serde_json::json!(["docker", "aws"]));
 }
 
 /// Every built-in forge embeds inspects cleanly, and the grants forge gives it by default
