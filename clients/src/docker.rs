@@ -1,7 +1,7 @@
 //! The Docker Engine: builds an image with it, then makes the image reproducible.
 //!
-//! [`build`] sends the context to the engine's legacy builder (BuildKit needs a session
-//! protocol the Debian engines forge supports do not all speak), exports the result,
+//! [`build`] sends the context to the engine's classic builder, or to its BuildKit when the
+//! build mounts secrets ([`crate::buildkit`]: the classic builder cannot), exports the result,
 //! normalizes it ([`crate::oci`]) and loads the normalized image back under the requested
 //! tags. The engine then holds exactly the image whose blobs the step outputs, under an ID
 //! that is its config digest, so a later `docker push` or `docker run` uses the same bytes
@@ -15,6 +15,7 @@ use bollard::query_parameters::{BuildImageOptions, ImportImageOptions, RemoveIma
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+pub use crate::buildkit::BuildSecrets;
 use crate::oci::{self, NormalizedImage};
 use crate::reason::{connect_reason, innermost};
 
@@ -41,6 +42,9 @@ pub struct BuildRequest {
     /// Ignore the engine's build cache (`--no-cache`). Plugins cannot ask for it: the
     /// result is normalized either way, so it only costs time. Tests use it to show that.
     pub no_cache: bool,
+    /// Secrets the Dockerfile mounts (`RUN --mount=type=secret,id=ID`), by id. A build
+    /// with any goes to BuildKit; its log and errors are masked.
+    pub secrets: BuildSecrets,
 }
 
 /// Why a build failed, worded for the user.
@@ -58,13 +62,7 @@ pub enum DockerError {
 /// negotiates the API version, so that an engine older than this client (Debian's 20.10
 /// speaks API 1.41) is spoken to in its own version.
 pub async fn connect(host: Option<&str>) -> Result<Docker, DockerError> {
-    let host = match host {
-        Some(h) => h.to_owned(),
-        None => std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned()),
-    };
+    let host = engine_address(host);
     let unreachable = |reason: String| {
         DockerError::Unreachable(format!(
             "cannot reach the Docker engine at {host}: {reason} (is it running? DOCKER_HOST selects another one)"
@@ -81,6 +79,17 @@ pub async fn connect(host: Option<&str>) -> Result<Docker, DockerError> {
         .await
         .map_err(|e| unreachable(engine_reason(&e)))?;
     Ok(docker.with_timeout(REQUEST_TIMEOUT))
+}
+
+/// The engine forge talks to: `host`, else `DOCKER_HOST`, else the default socket.
+pub fn engine_address(host: Option<&str>) -> String {
+    match host {
+        Some(h) => h.to_owned(),
+        None => std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned()),
+    }
 }
 
 fn engine_reason(e: &bollard::errors::Error) -> String {
@@ -210,6 +219,12 @@ async fn build_retrying_lost_cache(
     request: &BuildRequest,
     log: &mut (dyn FnMut(String) + Send),
 ) -> Result<String, DockerError> {
+    if !request.secrets.is_empty() {
+        // BuildKit's cache is its own: the classic builder's race below does not apply.
+        let version = docker.client_version();
+        let api = format!("{}.{}", version.major_version, version.minor_version);
+        return crate::buildkit::run_build(&engine_address(None), &api, request, log).await;
+    }
     let mut attempt = 1;
     loop {
         match run_build(docker, request, log).await {

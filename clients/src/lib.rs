@@ -17,6 +17,9 @@
 //! keeps a client, one field of [`Clients`]; the host adds its binding to a WIT interface.
 
 pub mod aws;
+mod buildkit;
+/// What a secret's value becomes wherever forge shows or keeps text a tool printed.
+pub use buildkit::MASK as SECRET_MASK;
 mod clients;
 pub mod docker;
 mod http;
@@ -24,6 +27,8 @@ pub mod oci;
 mod reason;
 pub mod registry;
 pub mod terraform;
+#[cfg(feature = "testing")]
+pub mod test_images;
 #[cfg(feature = "testing")]
 pub mod testing;
 

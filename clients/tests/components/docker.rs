@@ -1,5 +1,5 @@
 use bollard::query_parameters::RemoveImageOptions;
-use forge_clients::docker::{self, BuildRequest, DockerError};
+use forge_clients::docker::{self, BuildRequest, BuildSecrets, DockerError};
 use forge_clients::oci;
 
 use crate::stack::{self, EPOCH};
@@ -172,5 +172,77 @@ async fn an_absent_engine_is_unreachable_and_says_where() {
             )
         }
         other => panic!("expected unreachable, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// A build given secrets goes to BuildKit, which mounts each for the `RUN` that asks; the
+/// value is printed by that `RUN` (the worst case) and must reach the log masked, and
+/// appear in no blob of the image.
+#[tokio::test]
+async fn a_build_secret_is_mounted_for_its_run_and_masked_everywhere() {
+    let engine = stack::engine().await;
+    let base = forge_clients::test_images::static_cat(&engine).await;
+    let tag = format!("forge-test/{}:t", stack::unique("secret"));
+    let value = format!("npm-token-{}", stack::unique("value"));
+    let mut secrets = BuildSecrets::default();
+    secrets.insert("NPM_TOKEN", value.clone());
+    let dockerfile = format!(
+        "FROM {base}\nRUN --mount=type=secret,id=NPM_TOKEN [\"/bin/cat\", \"/run/secrets/NPM_TOKEN\"]\nLABEL org.example.kind=secret\n"
+    );
+    let request = BuildRequest {
+        context: stack::context(&[("Dockerfile", dockerfile.as_bytes())]),
+        dockerfile: "Dockerfile".into(),
+        source_date_epoch: EPOCH,
+        tags: vec![tag.clone()],
+        // BuildKit caches the RUN by its command, not the secret: run it every time.
+        no_cache: true,
+        secrets: secrets.clone(),
+        ..Default::default()
+    };
+    let (built, lines) = stack::build(&engine, &request).await;
+    let built = built.unwrap_or_else(|e| panic!("build with a secret: {e:?}\n{lines:#?}"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("RUN --mount=type=secret,id=NPM_TOKEN")),
+        "the log shows the step: {lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(" ****")),
+        "the RUN printed the secret, and the log shows it masked: {lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains(&value)),
+        "the value is in the log: {lines:#?}"
+    );
+    for (name, bytes) in built.image.files() {
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "the value is in image blob {name}"
+        );
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&built.image.config_bytes).expect("config");
+    assert_eq!(config["created"], oci::rfc3339(EPOCH));
+    assert_eq!(config["config"]["Labels"]["org.example.kind"], "secret");
+    let inspected = engine.inspect_image(&tag).await.expect("the tag is loaded");
+    assert_eq!(inspected.id.as_deref(), Some(built.image.id()));
+    remove(&engine, &tag).await;
+
+    // A secret the Dockerfile mounts but the build was not given fails the build, naming it.
+    let other = BuildRequest {
+        context: stack::context(&[(
+            "Dockerfile",
+            format!("FROM {base}\nRUN --mount=type=secret,id=OTHER,required=true [\"/bin/cat\", \"/run/secrets/OTHER\"]\n").as_bytes(),
+        )]),
+        tags: vec![],
+        ..request
+    };
+    match stack::build(&engine, &other).await {
+        (Err(DockerError::BuildFailed(m)), _) => assert!(m.contains("OTHER"), "{m}"),
+        (other, lines) => panic!(
+            "expected build-failed, got {:?}\n{lines:#?}",
+            other.map(|_| ())
+        ),
     }
 }

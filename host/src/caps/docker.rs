@@ -43,6 +43,7 @@ impl wit::Host for CapsView<'_> {
             source_date_epoch: request.source_date_epoch,
             tags: request.tags,
             no_cache: self.rebuild,
+            secrets: Default::default(),
         };
         // Not `self.call`: the build's lines go to the log while it runs.
         let stop = self.clock.stop();
