@@ -7,7 +7,8 @@
 pub const FILES_READ: &str = "files.read";
 /// Get secrets as opaque handles (`forge:plugin/secrets`).
 pub const SECRETS: &str = "secrets";
-/// The Docker Engine (`forge:plugin/docker`).
+/// The Docker Engine (`forge:plugin/docker`); implies [`SECRETS`], whose handles
+/// `docker.build-with-secrets` takes.
 pub const DOCKER: &str = "docker";
 /// Image registries (`forge:plugin/registry`); implies [`SECRETS`], whose handle
 /// `registry.login` takes.

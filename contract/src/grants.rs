@@ -120,7 +120,9 @@ mod tests {
         assert!(!none.allows(Interface::Files) && !none.allows(Interface::Docker));
         let build = GrantSet::from_grants(&["files.read", "docker"]);
         assert!(build.allows(Interface::Files) && build.allows(Interface::Docker));
-        assert!(!build.allows(Interface::Registry) && !build.allows(Interface::Secrets));
+        assert!(!build.allows(Interface::Registry));
+        // `docker` implies `secrets`, whose handles `docker.build-with-secrets` takes.
+        assert!(build.allows(Interface::Secrets));
         assert!(build.has_capability("docker") && !build.has_capability("aws"));
         assert!(!GrantSet::from_grants(&["files.readx"]).contains(Capability::FilesRead));
     }

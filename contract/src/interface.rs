@@ -176,13 +176,16 @@ impl Capability {
     /// Capabilities a grant of this one brings along. `aws` returns registry credentials
     /// (`aws.ecr-login`), a resource of the `registry` interface: a component that calls
     /// `aws` imports `registry` too, so granting `aws` alone would be useless. Likewise
-    /// `registry.login` takes a handle of `secrets`: `registry` implies `secrets`, which
-    /// gives handles to the secrets the step declares, never a value.
+    /// `registry.login` and `docker.build-with-secrets` take handles of `secrets`: `registry`
+    /// and `docker` imply `secrets`, which gives handles to the secrets the step declares,
+    /// never a value.
     pub fn implies(self) -> &'static [Capability] {
         match self {
             Capability::Aws => &[Capability::Registry],
             // `registry.login` takes a `secrets.secret` handle.
             Capability::Registry => &[Capability::Secrets],
+            // `docker.build-with-secrets` takes `secrets.secret` handles.
+            Capability::Docker => &[Capability::Secrets],
             _ => &[],
         }
     }

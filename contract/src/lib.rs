@@ -47,7 +47,7 @@ pub const WORLD: &str = "step";
 
 /// The contract version this forge speaks: the WIT package's version, which the drift test
 /// checks. Plugins built for any version [`compatible`] with it run.
-pub const VERSION: &str = "0.2.3";
+pub const VERSION: &str = "0.2.4";
 
 /// The functions a step plugin exports.
 pub const EXPORTS: [&str; 2] = ["describe", "run"];

@@ -20,7 +20,7 @@ state {
     lock "dynamodb" table="tf-locks"
 }
 service "api" {
-    build { context "app"; arg "PROFILE" "release"; input "Cargo.lock" }
+    build { context "app"; arg "PROFILE" "release"; input "Cargo.lock"; secret "NPM_TOKEN" from="ssm:/ci/npm-token"; }
     repository "shop/api"
     port 8080
     environment { LOG_LEVEL "info"; WORKERS 4 }
@@ -74,6 +74,11 @@ fn defaults_fill_every_optional_value() {
     assert_eq!(api.build.args["PROFILE"].value, "release");
     assert_eq!(api.build.inputs[0].value, "Cargo.lock");
     assert!(api.build.target.is_none());
+    // A build's secret is read by forge (for BuildKit), in the project's region.
+    assert!(matches!(
+        &api.build.secrets["NPM_TOKEN"].value,
+        SecretRef::Ssm { path, region } if path == "/ci/npm-token" && !region.is_empty()
+    ));
     assert!(api.registry.is_none());
     assert_eq!(api.port.value, 8080);
     assert_eq!(api.cpu.value, model::defaults::CPU);
@@ -743,6 +748,26 @@ fn an_oci_registry_logs_in_with_a_password_secret_given_to_its_push_steps() {
             .steps
             .iter()
             .filter(|s| s.id != "ecr-push:api")
-            .all(|s| s.secrets.is_empty())
+            .all(|s| !s.secrets.contains_key(name))
+    );
+    // The build gets its own secret (`build { secret ... }`) by reference, and its config
+    // names it for the Dockerfile's mount; the service's task secret goes to no step.
+    let build = &graph.steps[graph.index["docker-build:api"]];
+    assert_eq!(
+        build.secrets.keys().collect::<Vec<_>>(),
+        ["NPM_TOKEN"],
+        "{:?}",
+        build.secrets
+    );
+    let build_config = build.config.canonical_json();
+    assert!(
+        build_config.contains(r#""secrets":["NPM_TOKEN"]"#),
+        "{build_config}"
+    );
+    assert!(
+        graph
+            .steps
+            .iter()
+            .all(|s| !s.secrets.contains_key("DB_PASSWORD"))
     );
 }

@@ -14,6 +14,7 @@ wasmtime::component::bindgen!({
         // Calls that wait on the network trap when the run is cancelled or out of time
         // (no wasm runs meanwhile, so the epoch callback cannot stop them).
         "forge:plugin/docker.build": async | trappable,
+        "forge:plugin/docker.build-with-secrets": async | trappable,
         "forge:plugin/registry.login": async | trappable,
         "forge:plugin/registry.resolve": async | trappable,
         "forge:plugin/registry.has-blob": async | trappable,

@@ -34,6 +34,7 @@
 //!
 //! Its stdout and stderr stream to the step's log; Ctrl-C kills the process.
 
+use forge_clients::SECRET_MASK as MASK;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -285,12 +286,6 @@ struct Secrets {
     by_length: Vec<(String, String)>,
 }
 
-/// What a secret's value becomes in the step's log and errors.
-const MASK: &str = "****";
-
-/// Shorter values would mask ordinary text (and still be guessable): refused.
-const MIN_SECRET_LEN: usize = 6;
-
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.values.keys()).finish()
@@ -308,16 +303,8 @@ impl Secrets {
         for (name, reference) in declared {
             let value = crate::secret_value::read(name, reference, aws)
                 .await
+                .and_then(|value| crate::secret_value::long_enough(name, reference, value))
                 .map_err(|e| failed(e.message, e.help))?;
-            if value.len() < MIN_SECRET_LEN {
-                return Err(failed(
-                    format!(
-                        "secret `{name}` ({}) is shorter than {MIN_SECRET_LEN} bytes",
-                        reference.reference()
-                    ),
-                    "forge masks every secret value in the step's output, and a value this short would mask ordinary text: use the real credential",
-                ));
-            }
             secrets.values.insert(name.clone(), value.clone());
             secrets.by_length.push((name.clone(), value));
         }

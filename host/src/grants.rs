@@ -131,6 +131,8 @@ mod tests {
         );
         let push = GrantSet::from_grants(&[AWS]);
         assert!(push.allows(Interface::Registry) && push.has_capability(REGISTRY));
-        assert!(!GrantSet::from_grants(&[FILES_READ, DOCKER]).has_capability(SECRETS));
+        // `docker.build-with-secrets` takes `secrets` handles: granting docker grants them.
+        assert!(GrantSet::from_grants(&[FILES_READ, DOCKER]).has_capability(SECRETS));
+        assert!(!GrantSet::from_grants(&[FILES_READ]).has_capability(SECRETS));
     }
 }

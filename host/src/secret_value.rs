@@ -7,6 +7,28 @@
 use forge_clients::aws::{Aws, AwsError, Target};
 use forge_engine::model::SecretRef;
 
+/// Shorter values would mask ordinary text in a step's output (and still be guessable):
+/// refused wherever forge masks a secret.
+pub(crate) const MIN_SECRET_LEN: usize = 6;
+
+/// `value`, unless it is shorter than [`MIN_SECRET_LEN`].
+pub(crate) fn long_enough(
+    name: &str,
+    reference: &SecretRef,
+    value: String,
+) -> Result<String, Unreadable> {
+    if value.len() < MIN_SECRET_LEN {
+        return Err(unreadable_because(
+            format!(
+                "secret `{name}` ({}) is shorter than {MIN_SECRET_LEN} bytes",
+                reference.reference()
+            ),
+            "forge masks every secret value in the step's output, and a value this short would mask ordinary text: use the real credential",
+        ));
+    }
+    Ok(value)
+}
+
 /// Why a secret could not be read, and what to do; never holds the value.
 #[derive(Debug, Clone)]
 pub(crate) struct Unreadable {

@@ -88,6 +88,15 @@ pub trait Host {
         let _ = request;
         Err(DockerError::Other(UNAVAILABLE.into()))
     }
+    /// `docker.build-with-secrets` (capability `docker`, with handles from `secrets`).
+    fn docker_build_with_secrets(
+        &self,
+        request: &BuildRequest,
+        secrets: &[&Secret],
+    ) -> Result<Image, DockerError> {
+        let _ = (request, secrets);
+        Err(DockerError::Other(UNAVAILABLE.into()))
+    }
     /// `registry.login` (capability `registry`, with a handle from `secrets`).
     fn registry_login(
         &self,
@@ -418,6 +427,19 @@ impl Context {
     /// Builds an image through the Docker Engine (capability `docker`).
     pub fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
         self.host.docker_build(request)
+    }
+
+    /// Builds an image like [`docker_build`](Self::docker_build), mounting each of `secrets`
+    /// for the Dockerfile's `RUN`s that ask for it: `RUN --mount=type=secret,id=NAME` with
+    /// NAME the secret's [`name`](Secret::name). The host reads the values and hands them
+    /// to the engine's BuildKit; they never reach the plugin, and forge masks them in the
+    /// build's log (capability `docker`; the handles come from [`Context::secret`]).
+    pub fn docker_build_with_secrets(
+        &self,
+        request: &BuildRequest,
+        secrets: &[&Secret],
+    ) -> Result<Image, DockerError> {
+        self.host.docker_build_with_secrets(request, secrets)
     }
 
     /// Credentials for `registry`: `username` and the value of the secret `password`, which

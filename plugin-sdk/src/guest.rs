@@ -104,6 +104,33 @@ fn repository(r: aws::Repository) -> Repository {
     }
 }
 
+fn build_request(r: &BuildRequest) -> docker::BuildRequest {
+    docker::BuildRequest {
+        context: r.context.clone(),
+        dockerfile: r.dockerfile.clone(),
+        build_args: r.build_args.clone(),
+        target: r.target.clone(),
+        labels: r.labels.clone(),
+        source_date_epoch: r.source_date_epoch,
+        tags: r.tags.clone(),
+    }
+}
+
+fn image_result(result: Result<docker::Image, docker::DockerError>) -> Result<Image, DockerError> {
+    match result {
+        Ok(i) => Ok(Image {
+            id: i.id,
+            manifest: i.manifest,
+            digest: i.digest,
+            config: blob(i.config),
+            layers: i.layers.into_iter().map(blob).collect(),
+        }),
+        Err(docker::DockerError::Unreachable(m)) => Err(DockerError::Unreachable(m)),
+        Err(docker::DockerError::BuildFailed(m)) => Err(DockerError::BuildFailed(m)),
+        Err(docker::DockerError::Other(m)) => Err(DockerError::Other(m)),
+    }
+}
+
 fn blob(b: docker::Blob) -> Blob {
     Blob {
         digest: b.digest,
@@ -216,27 +243,16 @@ impl Host for WitHost {
     }
 
     fn docker_build(&self, r: &BuildRequest) -> Result<Image, DockerError> {
-        let request = docker::BuildRequest {
-            context: r.context.clone(),
-            dockerfile: r.dockerfile.clone(),
-            build_args: r.build_args.clone(),
-            target: r.target.clone(),
-            labels: r.labels.clone(),
-            source_date_epoch: r.source_date_epoch,
-            tags: r.tags.clone(),
-        };
-        match docker::build(&request) {
-            Ok(i) => Ok(Image {
-                id: i.id,
-                manifest: i.manifest,
-                digest: i.digest,
-                config: blob(i.config),
-                layers: i.layers.into_iter().map(blob).collect(),
-            }),
-            Err(docker::DockerError::Unreachable(m)) => Err(DockerError::Unreachable(m)),
-            Err(docker::DockerError::BuildFailed(m)) => Err(DockerError::BuildFailed(m)),
-            Err(docker::DockerError::Other(m)) => Err(DockerError::Other(m)),
-        }
+        image_result(docker::build(&build_request(r)))
+    }
+
+    fn docker_build_with_secrets(
+        &self,
+        r: &BuildRequest,
+        secrets: &[&Secret],
+    ) -> Result<Image, DockerError> {
+        let handles: Vec<&secrets::Secret> = secrets.iter().map(|s| &s.handle).collect();
+        image_result(docker::build_with_secrets(&build_request(r), &handles))
     }
 
     fn registry_resolve(

@@ -37,6 +37,8 @@ struct State {
     upstream_outputs: BTreeMap<(String, String), Vec<u8>>,
     docker: Option<DockerFake>,
     docker_requests: Vec<BuildRequest>,
+    /// The names of the secrets each build mounted, in step with `docker_requests`.
+    docker_secrets: Vec<Vec<String>>,
     registry: MockRegistry,
     ecr: BTreeMap<String, Repository>,
     aws_down: Option<AwsError>,
@@ -285,6 +287,12 @@ impl MockHost {
         self.state.borrow().docker_requests.clone()
     }
 
+    /// The names of the secrets each of [`docker_requests`](Self::docker_requests) mounted
+    /// (`docker.build-with-secrets`; none for `docker.build`).
+    pub fn docker_build_secrets(&self) -> Vec<Vec<String>> {
+        self.state.borrow().docker_secrets.clone()
+    }
+
     /// The fake `terraform`'s answers.
     #[must_use]
     pub fn terraform(self, fake: MockTerraform) -> Self {
@@ -515,10 +523,21 @@ impl Host for MockBackend {
     }
 
     fn docker_build(&self, request: &BuildRequest) -> Result<Image, DockerError> {
+        self.docker_build_with_secrets(request, &[])
+    }
+
+    fn docker_build_with_secrets(
+        &self,
+        request: &BuildRequest,
+        secrets: &[&Secret],
+    ) -> Result<Image, DockerError> {
         self.require(capability::DOCKER)
             .map_err(DockerError::Other)?;
         let mut state = self.state.borrow_mut();
         state.docker_requests.push(request.clone());
+        state
+            .docker_secrets
+            .push(secrets.iter().map(|s| s.name().to_owned()).collect());
         match &state.docker {
             Some(f) => f(request),
             None => Err(DockerError::Unreachable(

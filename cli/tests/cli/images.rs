@@ -561,6 +561,14 @@ fn the_reference_project_builds_both_images_and_rebuilds_only_what_changed() {
         "{}",
         main_tf.stdout
     );
+    // The backend's secrets reach its task definition by reference (ECS reads the values
+    // when a task starts; forge never does), and its execution role may read exactly those.
+    for reference in [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:two-tier/db-password",
+        "/two-tier/api-key",
+    ] {
+        assert!(main_tf.stdout.contains(reference), "{}", main_tf.stdout);
+    }
     // ...and an image's layers, whose bytes are the digests its manifest names.
     let image = on_the_stack(&project, "--json show docker-build:backend", 0).json_lines();
     let digest = image[0]["manifest"]["digest"].as_str().expect("digest");

@@ -49,8 +49,9 @@ describe      failed, so every run of it fails too: plugin `p` trapped: [..]
 }
 
 /// `aws` returns registry credentials, so a plugin that calls it imports `registry` too,
-/// and `registry.login` takes a `secrets` handle; `grant "aws"` covers all three, and
-/// inspect says so. (This component imports every function of those interfaces.)
+/// and `registry.login` takes a `secrets` handle, as does `docker.build-with-secrets`:
+/// `grant "docker" "aws"` covers all four, and inspect says so, naming the first grant
+/// that implies each. (This component imports every function of those interfaces.)
 #[test]
 fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     let project = Project::empty();
@@ -61,10 +62,10 @@ fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     );
     let output = project.forge("plugin inspect push.wasm").run();
     for line in [
-        "capabilities  docker, secrets, registry, aws\n".to_owned(),
+        "capabilities  secrets, docker, registry, aws\n".to_owned(),
         "grant line    grant \"docker\" \"aws\"\n".to_owned(),
         format!("forge:plugin/docker@{V}    capability docker (needs grant \"docker\")\n"),
-        format!("forge:plugin/secrets@{V}   capability secrets (implied by grant \"aws\")\n"),
+        format!("forge:plugin/secrets@{V}   capability secrets (implied by grant \"docker\")\n"),
         format!("forge:plugin/registry@{V}  capability registry (implied by grant \"aws\")\n"),
         format!("forge:plugin/aws@{V}       capability aws (needs grant \"aws\")\n"),
     ] {
@@ -78,7 +79,7 @@ fn inspect_lists_networked_capabilities_and_the_one_grant_they_need() {
     let line = &json.json_lines()[0];
     assert_eq!(
         line["capabilities"],
-        serde_json::json!(["docker", "secrets", "registry", "aws"])
+        serde_json::json!(["secrets", "docker", "registry", "aws"])
     );
     assert_eq!(line["grants"], serde_json::json!(["docker", "aws"]));
 }

@@ -466,3 +466,109 @@ fn a_registry_password_is_read_by_the_host_and_the_push_logs_in_with_it() {
     assert!(reason.contains(AUTH_REGISTRY), "{reason}");
     assert_in_nothing_forge_wrote(&other, &[&refused], &junit, &[wrong]);
 }
+
+/// A base image with a program to `RUN` (`/bin/cat`), imported into the local stack's
+/// engine: no image can be pulled here (`forge_clients::test_images`).
+fn static_cat_image() -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let docker = forge_clients::docker::connect(Some(&crate::images::docker_host()))
+            .await
+            .expect("the local stack's Docker engine");
+        forge_clients::test_images::static_cat(&docker).await
+    })
+}
+
+/// A secret declared on a service's `build`: the docker-build component holds handles only;
+/// the host reads the value from forge's environment and serves it to the engine's BuildKit,
+/// which mounts it for the `RUN` that asks, here one that prints it (the worst case). The
+/// step's log shows it masked, the image is pushed, and the value is in nothing forge
+/// wrote. The reference feeds the fingerprint: a rotated value rebuilds nothing.
+#[test]
+fn a_build_secret_is_mounted_by_buildkit_and_in_none_of_forges_outputs() {
+    crate::images::require_stack();
+    let base = static_cat_image();
+    let prefix = crate::images::unique("forge-test");
+    let kdl = format!(
+        r#"version 1
+project "build-secrets" {{ region "us-east-1"; }}
+registry "local" {{
+    kind "oci"
+    url "127.0.0.1:5000"
+}}
+service "api" {{
+    build {{
+        context "api"
+        secret "NPM_TOKEN" from="env:FORGE_TEST_BUILD_TOKEN"
+    }}
+    repository "{prefix}/api"
+    port 8080
+    secret "DB_PASSWORD" from="arn:aws:secretsmanager:us-east-1:123456789012:secret:db"
+}}
+"#
+    );
+    let project = Project::with_kdl(&kdl)
+        .file(
+            "api/Dockerfile",
+            &format!(
+                // The ENV makes the RUN new to BuildKit's cache, so it runs in this test.
+                "FROM {base}\nENV FORGE_TEST_RUN={prefix}\nRUN --mount=type=secret,id=NPM_TOKEN [\"/bin/cat\", \"/run/secrets/NPM_TOKEN\"]\nCOPY hello.txt /srv/hello.txt\n"
+            ),
+        )
+        .file("api/hello.txt", "hello from a build with a secret\n");
+    let value = format!("npm-{}", crate::images::unique("token"));
+    let build = |token: &str, junit: &Path| {
+        project
+            .forge("--json build --junit")
+            .arg(junit.display().to_string())
+            .without_test_executor()
+            .env("DOCKER_HOST", &crate::images::docker_host())
+            .env("FORGE_COMMIT_SHA", &crate::images::sha(9))
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("FORGE_TEST_BUILD_TOKEN", token)
+            .run()
+    };
+    let junit = project.root().join("reports/build.xml");
+    let out = build(&value, &junit);
+    let lines = out.json_lines();
+    assert_eq!(
+        crate::images::ran(&lines),
+        ["docker-build:api", "ecr-push:api"]
+    );
+    let log = crate::images::logs(&lines, "docker-build:api");
+    assert!(log.contains("mounting secrets NPM_TOKEN"), "{log}");
+    assert!(
+        log.contains("RUN --mount=type=secret,id=NPM_TOKEN"),
+        "BuildKit ran the step: {log}"
+    );
+    assert!(
+        log.lines().any(|l| l.ends_with(" ****")),
+        "the RUN printed the secret and the log has it masked: {log}"
+    );
+    assert!(
+        crate::images::registry_digest(&format!("{prefix}/api"), &crate::images::sha(9)).is_some(),
+        "the image built with the secret is pushed"
+    );
+    assert_in_nothing_forge_wrote(&project, &[&out], &junit, &[&value]);
+
+    // Rotating the value rebuilds nothing; the service's own secret never reaches a build.
+    let rotated = build(
+        "another-token-value",
+        &project.root().join("reports/again.xml"),
+    );
+    assert!(crate::images::ran(&rotated.json_lines()).is_empty());
+    let graph = project.forge("graph --json").without_test_executor().run();
+    let graph: serde_json::Value = serde_json::from_str(&graph.stdout).expect("graph json");
+    let steps = graph["steps"].as_array().expect("steps");
+    let build_step = steps
+        .iter()
+        .find(|s| s["id"] == "docker-build:api")
+        .expect("the build step");
+    assert_eq!(
+        build_step["config"]["secrets"],
+        serde_json::json!(["NPM_TOKEN"])
+    );
+}

@@ -38,6 +38,7 @@ fn service(name: &str, depends_on: &[&str]) -> Service {
             target: None,
             inputs: vec![sp("shared/**/*.rs".to_string())],
             artifacts: BTreeMap::new(),
+            secrets: BTreeMap::new(),
         },
         registry: None,
         repository: sp(format!("app/{name}")),

@@ -168,7 +168,7 @@ pub(crate) fn read_config(nodes: &[KdlNode], env: &str, cx: &mut Cx) -> (Config,
     let secrets = config
         .services
         .values_mut()
-        .flat_map(|s| s.secrets.values_mut())
+        .flat_map(|s| s.secrets.values_mut().chain(s.build.secrets.values_mut()))
         .chain(
             config
                 .steps

@@ -256,6 +256,10 @@ pub struct BuildSpec {
     /// context → `(ref)"step.NAME.OUTPUT"`. How a binary built by a `command` step reaches
     /// the image through the step graph rather than through a file left on disk.
     pub artifacts: BTreeMap<String, Spanned<ConfigValue>>,
+    /// Secrets the Dockerfile mounts (`RUN --mount=type=secret,id=NAME`), by reference:
+    /// `secret "NAME" from="REF"`. forge reads each when the image is built and hands it to
+    /// the engine's BuildKit only; the reference, not the value, feeds the fingerprint.
+    pub secrets: BTreeMap<String, Spanned<SecretRef>>,
 }
 
 #[derive(Debug, Clone)]

@@ -161,6 +161,10 @@ const BUILD: &[NodeSpec] = &[
     single("target"),
     list("input"),
     keyed("artifact", Ctx::Leaf),
+    NodeSpec {
+        replace: true,
+        ..keyed("secret", Ctx::Leaf)
+    },
 ];
 
 const MODULE: &[NodeSpec] = &[single("source"), keyed("input", Ctx::Free)];

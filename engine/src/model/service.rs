@@ -45,6 +45,7 @@ pub(crate) fn read_service(node: &KdlNode, cx: &mut Cx) -> Option<Service> {
             target: None,
             inputs: Vec::new(),
             artifacts: BTreeMap::new(),
+            secrets: BTreeMap::new(),
         },
         registry: None,
         repository: placeholder(String::new(), head),
@@ -265,6 +266,11 @@ fn read_build(node: &KdlNode, build: &mut BuildSpec, cx: &mut Cx) {
                 .inputs
                 .extend(cx.strings(child, "a glob relative to the project root")),
             "artifact" => read_artifact(child, build, cx),
+            "secret" => {
+                if let Some((name, secret)) = read_secret(child, cx, SecretUse::Step) {
+                    build.secrets.insert(name, secret);
+                }
+            }
             _ => cx.unknown_node_in(child, Ctx::Build),
         }
     }

@@ -1,11 +1,13 @@
 //! Binding of `forge:plugin/docker` to [`forge_clients::docker`]: the builder's lines go to
 //! the step's log, the image's blobs become its output files.
 
-use forge_clients::docker::{BuildRequest, DockerError, build};
+use forge_clients::docker::{BuildRequest, BuildSecrets, DockerError, build};
 use forge_clients::oci::Blob;
+use wasmtime::component::Resource;
 
 use super::CapsView;
 use crate::bindings::forge::plugin::docker as wit;
+use crate::state::SecretHandle;
 use crate::stop::until_stopped;
 
 impl From<DockerError> for wit::DockerError {
@@ -34,6 +36,43 @@ impl wit::Host for CapsView<'_> {
         &mut self,
         request: wit::BuildRequest,
     ) -> wasmtime::Result<Result<wit::Image, wit::DockerError>> {
+        self.build_image(request, BuildSecrets::default()).await
+    }
+
+    async fn build_with_secrets(
+        &mut self,
+        request: wit::BuildRequest,
+        secrets: Vec<Resource<SecretHandle>>,
+    ) -> wasmtime::Result<Result<wit::Image, wit::DockerError>> {
+        let mut values = BuildSecrets::default();
+        for handle in &secrets {
+            // The build's log is masked with the values: too short a one is refused.
+            let read = self.secret_value(handle).await?.and_then(|(name, value)| {
+                crate::secret_value::long_enough(&name, &self.secrets[&name], value)
+                    .map(|value| (name, value))
+            });
+            match read {
+                Ok((name, value)) => values.insert(name, value),
+                Err(e) => {
+                    return Ok(Err(wit::DockerError::Other(format!(
+                        "{}; {}",
+                        e.message, e.help
+                    ))));
+                }
+            }
+        }
+        self.build_image(request, values).await
+    }
+}
+
+impl CapsView<'_> {
+    /// Builds `request` (mounting `secrets`, when there are any), streaming the builder's
+    /// lines to the step's log, and writes the image's blobs as the step's outputs.
+    async fn build_image(
+        &mut self,
+        request: wit::BuildRequest,
+        secrets: BuildSecrets,
+    ) -> wasmtime::Result<Result<wit::Image, wit::DockerError>> {
         let request = BuildRequest {
             context: request.context,
             dockerfile: request.dockerfile,
@@ -43,7 +82,7 @@ impl wit::Host for CapsView<'_> {
             source_date_epoch: request.source_date_epoch,
             tags: request.tags,
             no_cache: self.rebuild,
-            secrets: Default::default(),
+            secrets,
         };
         // Not `self.call`: the build's lines go to the log while it runs.
         let stop = self.clock.stop();

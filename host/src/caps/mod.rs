@@ -45,9 +45,10 @@ pub(crate) struct CapsView<'a> {
     /// Where a call records why it stopped the run.
     pub(crate) interrupt: &'a mut Option<Interrupt>,
     /// Registry credentials (`aws.ecr-login` and `registry.login` add them, `registry`
-    /// reads them) and secret handles (`registry.login` reads them).
+    /// reads them) and secret handles (`registry.login` and `docker.build-with-secrets`
+    /// read them).
     pub(crate) table: &'a mut ResourceTable,
-    /// The step's secrets by reference, which `registry.login` reads the value of.
+    /// The step's secrets by reference, whose values [`CapsView::secret_value`] reads.
     pub(crate) secrets: &'a std::collections::BTreeMap<String, forge_engine::model::SecretRef>,
     /// Blobs `registry.push-blob` sends.
     pub(crate) upstream: &'a UpstreamFiles,
@@ -69,6 +70,28 @@ impl HasData for Caps {
 }
 
 impl CapsView<'_> {
+    /// The value of the secret behind `handle`, read where the project declares it (see
+    /// [`crate::secret_value`]), with its name; `Err` says why it could not be, never with
+    /// a value. Traps only when the run is stopped meanwhile.
+    async fn secret_value(
+        &mut self,
+        handle: &wasmtime::component::Resource<crate::state::SecretHandle>,
+    ) -> wasmtime::Result<Result<(String, String), crate::secret_value::Unreadable>> {
+        let name = self.table.get(handle)?.name().to_owned();
+        let Some(reference) = self.secrets.get(&name).cloned() else {
+            // A handle is only ever made for a declared secret.
+            return Ok(Err(crate::secret_value::Unreadable {
+                message: format!("secret `{name}` is not given to this step"),
+                help: format!("declare `secret \"{name}\" from=\"REF\"` for this step"),
+            }));
+        };
+        let clients: &Clients = self.clients;
+        let read = self
+            .call(crate::secret_value::read(&name, &reference, clients.aws()))
+            .await?;
+        Ok(read.map(|value| (name, value)))
+    }
+
     /// Runs one client call unless the run is cancelled or out of time first; then the
     /// run ends with [`CapsView::interrupted`]'s trap. `work` must not borrow the view:
     /// copy out the references it needs (`let clients = self.clients;`).

@@ -60,19 +60,8 @@ impl wit::Host for CapsView<'_> {
         username: String,
         password: Resource<SecretHandle>,
     ) -> wasmtime::Result<Result<Resource<Credentials>, wit::RegistryError>> {
-        let name = self.table.get(&password)?.name().to_owned();
-        let Some(reference) = self.secrets.get(&name).cloned() else {
-            // A handle is only ever made for a declared secret.
-            return Ok(Err(wit::RegistryError::Other(format!(
-                "secret `{name}` is not given to this step"
-            ))));
-        };
-        let clients: &forge_clients::Clients = self.clients;
-        let read = self
-            .call(crate::secret_value::read(&name, &reference, clients.aws()))
-            .await?;
-        let password = match read {
-            Ok(value) => value,
+        let password = match self.secret_value(&password).await? {
+            Ok((_, value)) => value,
             Err(e) => {
                 return Ok(Err(wit::RegistryError::Other(format!(
                     "{}; {}",
@@ -81,7 +70,7 @@ impl wit::Host for CapsView<'_> {
             }
         };
         let credentials = Credentials::new(&registry, &username, password);
-        let client = clients.registry();
+        let client = self.clients.registry();
         let checked = self.registry_call(client.check_login(&credentials)).await?;
         if let Err(e) = checked {
             return Ok(Err(e));

@@ -12,7 +12,7 @@ use super::refs::resolve_static;
 
 pub(super) fn docker_build_config(svc: &Service) -> ConfigValue {
     let b = &svc.build;
-    map([
+    let mut config = map([
         ("context", s(&rel_path(&b.context))),
         ("dockerfile", s(&rel_path(&b.dockerfile))),
         (
@@ -38,7 +38,16 @@ pub(super) fn docker_build_config(svc: &Service) -> ConfigValue {
                     .collect(),
             ),
         ),
-    ])
+    ]);
+    // The ids of the secrets the Dockerfile mounts (the step is given them by reference);
+    // absent when there are none, so a build without secrets keeps its fingerprint.
+    if let (ConfigValue::Map(m), false) = (&mut config, b.secrets.is_empty()) {
+        m.insert(
+            "secrets".into(),
+            ConfigValue::List(b.secrets.keys().map(|k| s(k)).collect()),
+        );
+    }
+    config
 }
 
 /// The registry `svc` pushes to: the one it names, else the only one.

@@ -22,6 +22,10 @@ pub(super) fn docker_build(new: &NewStep<'_>, name: &str, svc: &Service) -> Step
         m.insert("source".into(), s(&url.value));
     }
     build.stamp_commit = true;
+    // The secrets the Dockerfile mounts, by reference: the host reads them for BuildKit.
+    for (name, secret) in &svc.build.secrets {
+        build.secrets.insert(name.clone(), secret.value.clone());
+    }
     // An artifact is another step's output: that step runs first, and its output
     // (not a file left on disk) feeds this build's fingerprint and its context.
     for artifact in svc.build.artifacts.values() {

@@ -46,6 +46,10 @@ pub struct Config {
     /// Where the sources live (a URL), for the `org.opencontainers.image.source` label.
     #[serde(default)]
     pub source: Option<String>,
+    /// The secrets the Dockerfile mounts (`RUN --mount=type=secret,id=NAME`), by name: the
+    /// step is given them by reference (`build { secret "NAME" from="REF" }`).
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 /// The manifest downstream steps see.
@@ -162,7 +166,7 @@ impl Plugin for DockerBuild {
             context.len(),
             tar.len()
         ));
-        let image = ctx.docker_build(&BuildRequest {
+        let request = BuildRequest {
             context: tar,
             dockerfile: dockerfile_in_context,
             build_args,
@@ -170,7 +174,22 @@ impl Plugin for DockerBuild {
             labels,
             source_date_epoch: epoch,
             tags,
-        })?;
+        };
+        let image = if config.secrets.is_empty() {
+            ctx.docker_build(&request)?
+        } else {
+            // Handles only: the host reads the values and gives them to BuildKit.
+            let secrets = config
+                .secrets
+                .iter()
+                .map(|name| ctx.secret(name))
+                .collect::<Result<Vec<_>, _>>()?;
+            ctx.info(format!(
+                "mounting secrets {} (values read by forge, masked in this log)",
+                config.secrets.join(", ")
+            ));
+            ctx.docker_build_with_secrets(&request, &secrets.iter().collect::<Vec<_>>())?
+        };
         ctx.info(format!("built {} ({})", image.digest, image.id));
         Ok(Output {
             id: image.id,

@@ -139,3 +139,43 @@ fn the_engine_error_reaches_the_step_error() {
     let err = h.run::<DockerBuild>().unwrap_err();
     assert!(err.message().contains("unknown instruction: FORM"));
 }
+
+/// The secrets the config names are passed to the build as handles (the host reads the
+/// values); a plain build passes none.
+#[test]
+fn the_configured_secrets_are_mounted_by_handle() {
+    let mut h = host();
+    h.run::<DockerBuild>().expect("plain build");
+    let mut with = host()
+        .config(json!({
+            "context": "app/backend", "dockerfile": "Dockerfile", "repository": "two-tier/backend",
+            "artifacts": {"dist/backend": {"$ref": "step.backend-bin.backend"}},
+            "secrets": ["NPM_TOKEN", "PIP_INDEX_URL"]
+        }))
+        .secret("NPM_TOKEN")
+        .secret("PIP_INDEX_URL");
+    with.run::<DockerBuild>().expect("build with secrets");
+    assert_eq!(h.docker_build_secrets(), [Vec::<String>::new()]);
+    assert_eq!(
+        with.docker_build_secrets(),
+        [vec!["NPM_TOKEN".to_owned(), "PIP_INDEX_URL".to_owned()]]
+    );
+    assert!(with.logs().iter().any(|l| {
+        l.message
+            .contains("mounting secrets NPM_TOKEN, PIP_INDEX_URL")
+    }));
+
+    // A name the step was not given fails before anything is built.
+    let mut missing = host().config(json!({
+        "context": "app/backend", "dockerfile": "Dockerfile", "repository": "two-tier/backend",
+        "artifacts": {"dist/backend": {"$ref": "step.backend-bin.backend"}},
+        "secrets": ["NPM_TOKEN"]
+    }));
+    let err = missing.run::<DockerBuild>().unwrap_err();
+    assert!(
+        err.message().contains("secret `NPM_TOKEN`"),
+        "{}",
+        err.message()
+    );
+    assert!(missing.docker_requests().is_empty());
+}
