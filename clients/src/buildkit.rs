@@ -117,10 +117,19 @@ pub(crate) async fn run_build(
     log: &mut (dyn FnMut(String) + Send),
 ) -> Result<String, DockerError> {
     let session_id = session_id(request);
-    let session = open_session(engine, api, &session_id, request.secrets.clone()).await?;
-    let outcome = build(engine, api, &session_id, request, log).await;
-    session.abort();
-    outcome
+    // Served until the build ends, or until this future is dropped (a cancelled run).
+    let _session = open_session(engine, api, &session_id, request.secrets.clone()).await?;
+    build(engine, api, &session_id, request, log).await
+}
+
+/// A task that ends when its handle is dropped: the session and the build's connection
+/// never outlive the build, even when a cancelled run drops it midway.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A session ID unique to this build (the engine keys sessions by it).
@@ -145,7 +154,7 @@ async fn open_session(
     api: &str,
     id: &str,
     secrets: BuildSecrets,
-) -> Result<tokio::task::JoinHandle<()>, DockerError> {
+) -> Result<AbortOnDrop, DockerError> {
     let mut io = dial(engine).await?;
     let request = format!(
         "POST /v{api}/session HTTP/1.1\r\nHost: docker\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\
@@ -185,14 +194,14 @@ async fn open_session(
             "the BuildKit session's HTTP/2 handshake failed: {e}"
         ))
     })?;
-    Ok(tokio::spawn(async move {
+    Ok(AbortOnDrop(tokio::spawn(async move {
         while let Some(Ok((request, respond))) = connection.accept().await {
             let secrets = secrets.clone();
             tokio::spawn(async move {
                 let _ = serve(request, respond, &secrets).await;
             });
         }
-    }))
+    })))
 }
 
 /// Answers one gRPC call of the engine.
@@ -306,7 +315,9 @@ async fn build(
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
             .await
             .map_err(lost)?;
-    let driver = tokio::spawn(connection);
+    let _driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
     let http_request = http::Request::post(format!("/v{api}/build?{query}"))
         .header("host", "docker")
         .header("content-type", "application/x-tar")
@@ -337,7 +348,6 @@ async fn build(
         let line = std::mem::take(&mut pending);
         progress.line(&line, log);
     }
-    driver.abort();
     if !status.is_success() {
         let text = String::from_utf8_lossy(&refused);
         let message = serde_json::from_str::<serde_json::Value>(&text)
