@@ -11,7 +11,7 @@
 //!
 //! The values stay in forge's memory and the engine's: BuildKit mounts them in a tmpfs for
 //! the `RUN` that asks, never in a layer. Every line of the build's progress and its error
-//! goes through [`BuildSecrets::mask`] before forge shows or keeps it.
+//! goes through [`SecretValues::mask`] before forge shows or keeps it.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -22,54 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::docker::{BuildRequest, DockerError};
 use crate::oci;
-
-/// What a secret's value becomes in a build's log and errors.
-pub const MASK: &str = "****";
-
-/// The secrets a build may mount, by id (the Dockerfile's `--mount=type=secret,id=ID`).
-/// Its `Debug` shows the ids only.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct BuildSecrets {
-    values: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for BuildSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.values.keys()).finish()
-    }
-}
-
-impl BuildSecrets {
-    pub fn insert(&mut self, id: impl Into<String>, value: impl Into<String>) {
-        self.values.insert(id.into(), value.into());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
-    }
-
-    fn get(&self, id: &str) -> Option<&str> {
-        self.values.get(id).map(String::as_str)
-    }
-
-    /// `text` with every secret value replaced by [`MASK`], longest value first (so that a
-    /// value containing another is masked whole).
-    pub fn mask(&self, text: &str) -> String {
-        let mut values: Vec<&str> = self.values.values().map(String::as_str).collect();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        let mut out = text.to_owned();
-        for value in values.into_iter().filter(|v| !v.is_empty()) {
-            if out.contains(value) {
-                out = out.replace(value, MASK);
-            }
-        }
-        out
-    }
-}
+use crate::secret_values::SecretValues;
 
 /// A connection to the engine, over its Unix socket or TCP.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -153,7 +106,7 @@ async fn open_session(
     engine: &str,
     api: &str,
     id: &str,
-    secrets: BuildSecrets,
+    secrets: SecretValues,
 ) -> Result<AbortOnDrop, DockerError> {
     let mut io = dial(engine).await?;
     let request = format!(
@@ -208,7 +161,7 @@ async fn open_session(
 async fn serve(
     request: http::Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
-    secrets: &BuildSecrets,
+    secrets: &SecretValues,
 ) -> Result<(), h2::Error> {
     let path = request.uri().path().to_owned();
     let mut body = request.into_body();
@@ -354,7 +307,9 @@ async fn build(
             .ok()
             .and_then(|v| v["message"].as_str().map(str::to_owned))
             .unwrap_or_else(|| text.trim().to_owned());
-        return Err(DockerError::BuildFailed(request.secrets.mask(&message)));
+        return Err(DockerError::BuildFailed(
+            request.secrets.mask(&message).into_owned(),
+        ));
     }
     progress.finish()
 }
@@ -379,7 +334,7 @@ fn percent_encode(value: &str) -> String {
 /// The engine's BuildKit progress stream, turned into log lines: each step once when it
 /// starts (`#3 [2/2] RUN ...`), its output, `CACHED`, its error.
 struct Progress<'a> {
-    secrets: &'a BuildSecrets,
+    secrets: &'a SecretValues,
     /// Vertex digest → its number in the log, in order of first sight.
     numbers: BTreeMap<String, usize>,
     started: std::collections::BTreeSet<String>,
@@ -389,7 +344,7 @@ struct Progress<'a> {
 }
 
 impl<'a> Progress<'a> {
-    fn new(secrets: &'a BuildSecrets) -> Self {
+    fn new(secrets: &'a SecretValues) -> Self {
         Progress {
             secrets,
             numbers: BTreeMap::new(),
@@ -403,7 +358,7 @@ impl<'a> Progress<'a> {
     fn emit(&self, log: &mut (dyn FnMut(String) + Send), line: &str) {
         let line = line.trim_end();
         if !line.is_empty() {
-            log(self.secrets.mask(line));
+            log(self.secrets.mask(line).into_owned());
         }
     }
 
@@ -498,7 +453,7 @@ impl<'a> Progress<'a> {
     fn finish(self) -> Result<String, DockerError> {
         if let Some(error) = self.error {
             return Err(DockerError::BuildFailed(
-                self.secrets.mask(error.trim_end()),
+                self.secrets.mask(error.trim_end()).into_owned(),
             ));
         }
         self.image.ok_or_else(|| {
@@ -633,18 +588,6 @@ mod proto {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masking_hides_every_value_and_the_longest_first() {
-        let mut secrets = BuildSecrets::default();
-        secrets.insert("A", "token-123");
-        secrets.insert("B", "token-123-and-more");
-        assert_eq!(
-            secrets.mask("a token-123-and-more b token-123 c"),
-            "a **** b **** c"
-        );
-        assert_eq!(format!("{secrets:?}"), r#"["A", "B"]"#);
-    }
 
     #[test]
     fn query_values_are_percent_encoded() {

@@ -15,9 +15,9 @@ use bollard::query_parameters::{BuildImageOptions, ImportImageOptions, RemoveIma
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-pub use crate::buildkit::BuildSecrets;
 use crate::oci::{self, NormalizedImage};
 use crate::reason::{connect_reason, innermost};
+use crate::secret_values::SecretValues;
 
 /// Where `DOCKER_HOST` points when it is unset, as the Docker CLI assumes.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -44,7 +44,7 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// Secrets the Dockerfile mounts (`RUN --mount=type=secret,id=ID`), by id. A build
     /// with any goes to BuildKit; its log and errors are masked.
-    pub secrets: BuildSecrets,
+    pub secrets: SecretValues,
 }
 
 /// Why a build failed, worded for the user.

@@ -18,14 +18,13 @@
 
 pub mod aws;
 mod buildkit;
-/// What a secret's value becomes wherever forge shows or keeps text a tool printed.
-pub use buildkit::MASK as SECRET_MASK;
 mod clients;
 pub mod docker;
 mod http;
 pub mod oci;
 mod reason;
 pub mod registry;
+pub mod secret_values;
 pub mod terraform;
 #[cfg(feature = "testing")]
 pub mod test_images;

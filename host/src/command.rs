@@ -34,7 +34,7 @@
 //!
 //! Its stdout and stderr stream to the step's log; Ctrl-C kills the process.
 
-use forge_clients::SECRET_MASK as MASK;
+use forge_clients::secret_values::SecretValues;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -152,8 +152,8 @@ pub async fn run(
         }
     }
     command.envs(&config.env);
-    let secrets = Secrets::resolve(&request.step.secrets, clients.aws()).await?;
-    for (name, value) in &secrets.values {
+    let secrets = resolve_secrets(&request.step.secrets, clients.aws()).await?;
+    for (name, value) in secrets.iter() {
         command.env(name, value);
     }
     if let Some(stamp) = &request.stamp {
@@ -236,7 +236,7 @@ fn store_outputs(
     root: &Path,
     outputs: &BTreeMap<String, String>,
     store: &Store,
-    secrets: &Secrets,
+    secrets: &SecretValues,
 ) -> Result<StepOutput, StepError> {
     let mut output = StepOutput::new(serde_json::Value::Object(serde_json::Map::new()));
     for (name, rel) in outputs {
@@ -275,65 +275,20 @@ fn store_outputs(
     Ok(output)
 }
 
-/// The step's secrets that this process gets as environment variables, and the masking of
-/// their values in everything the process prints.
-#[derive(Clone, Default)]
-struct Secrets {
-    /// Name → value: what the process gets as environment variables.
-    values: BTreeMap<String, String>,
-    /// Name and value, longest value first (so that a value containing another is masked
-    /// whole).
-    by_length: Vec<(String, String)>,
-}
-
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.values.keys()).finish()
+/// Reads each declared secret where it is declared: the values this process gets as
+/// environment variables, and masks in everything it prints. A missing, unreadable or too
+/// short value fails the step, naming the secret and its reference, never a value.
+async fn resolve_secrets(
+    declared: &BTreeMap<String, SecretRef>,
+    aws: &Aws,
+) -> Result<SecretValues, StepError> {
+    let mut secrets = SecretValues::default();
+    for (name, reference) in declared {
+        let value = crate::secret_value::read(name, reference, aws)
+            .await
+            .and_then(|value| crate::secret_value::long_enough(name, reference, value))
+            .map_err(|e| failed(e.message, e.help))?;
+        secrets.insert(name.clone(), value);
     }
-}
-
-impl Secrets {
-    /// Reads each declared secret where it is declared. A missing, unreadable or too short
-    /// value fails the step, naming the secret and its reference, never a value.
-    async fn resolve(
-        declared: &BTreeMap<String, SecretRef>,
-        aws: &Aws,
-    ) -> Result<Secrets, StepError> {
-        let mut secrets = Secrets::default();
-        for (name, reference) in declared {
-            let value = crate::secret_value::read(name, reference, aws)
-                .await
-                .and_then(|value| crate::secret_value::long_enough(name, reference, value))
-                .map_err(|e| failed(e.message, e.help))?;
-            secrets.values.insert(name.clone(), value.clone());
-            secrets.by_length.push((name.clone(), value));
-        }
-        secrets
-            .by_length
-            .sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
-        Ok(secrets)
-    }
-
-    /// `line` with every secret value replaced by [`MASK`].
-    fn mask<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
-        let mut out = std::borrow::Cow::Borrowed(line);
-        for (_, value) in &self.by_length {
-            if out.contains(value.as_str()) {
-                out = std::borrow::Cow::Owned(out.replace(value.as_str(), MASK));
-            }
-        }
-        out
-    }
-
-    /// The name of a secret whose value occurs in `bytes`.
-    fn found_in(&self, bytes: &[u8]) -> Option<&str> {
-        self.by_length
-            .iter()
-            .find(|(_, value)| {
-                bytes
-                    .windows(value.len())
-                    .any(|window| window == value.as_bytes())
-            })
-            .map(|(name, _)| name.as_str())
-    }
+    Ok(secrets)
 }

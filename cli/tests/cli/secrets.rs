@@ -395,17 +395,35 @@ service "api" {{
     .file("api/hello.txt", "hello from a private registry\n")
 }
 
-fn push(project: &Project, password: &str, junit: &Path, code: i32) -> crate::harness::Output {
+/// `forge --json build --junit JUNIT` on the local stack, at commit `sha(n)`, with the
+/// secret's value in forge's environment variable `var`.
+fn build_on_stack(
+    project: &Project,
+    junit: &Path,
+    commit: u8,
+    (var, value): (&str, &str),
+    code: i32,
+) -> crate::harness::Output {
     project
         .forge("--json build --junit")
         .arg(junit.display().to_string())
         .without_test_executor()
         .env("DOCKER_HOST", &crate::images::docker_host())
-        .env("FORGE_COMMIT_SHA", &crate::images::sha(7))
+        .env("FORGE_COMMIT_SHA", &crate::images::sha(commit))
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .env("FORGE_TEST_REGISTRY_PASSWORD", password)
+        .env(var, value)
         .code(code)
         .run()
+}
+
+fn push(project: &Project, password: &str, junit: &Path, code: i32) -> crate::harness::Output {
+    build_on_stack(
+        project,
+        junit,
+        7,
+        ("FORGE_TEST_REGISTRY_PASSWORD", password),
+        code,
+    )
 }
 
 /// A secret consumed by a capability: `ecr-push` (a wasm plugin) holds only a handle to
@@ -521,15 +539,7 @@ service "api" {{
         .file("api/hello.txt", "hello from a build with a secret\n");
     let value = format!("npm-{}", crate::images::unique("token"));
     let build = |token: &str, junit: &Path| {
-        project
-            .forge("--json build --junit")
-            .arg(junit.display().to_string())
-            .without_test_executor()
-            .env("DOCKER_HOST", &crate::images::docker_host())
-            .env("FORGE_COMMIT_SHA", &crate::images::sha(9))
-            .env("SOURCE_DATE_EPOCH", "1700000000")
-            .env("FORGE_TEST_BUILD_TOKEN", token)
-            .run()
+        build_on_stack(&project, junit, 9, ("FORGE_TEST_BUILD_TOKEN", token), 0)
     };
     let junit = project.root().join("reports/build.xml");
     let out = build(&value, &junit);

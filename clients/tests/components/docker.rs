@@ -1,6 +1,7 @@
 use bollard::query_parameters::RemoveImageOptions;
-use forge_clients::docker::{self, BuildRequest, BuildSecrets, DockerError};
+use forge_clients::docker::{self, BuildRequest, DockerError};
 use forge_clients::oci;
+use forge_clients::secret_values::SecretValues;
 
 use crate::stack::{self, EPOCH};
 
@@ -184,7 +185,7 @@ async fn a_build_secret_is_mounted_for_its_run_and_masked_everywhere() {
     let base = forge_clients::test_images::static_cat(&engine).await;
     let tag = format!("forge-test/{}:t", stack::unique("secret"));
     let value = format!("npm-token-{}", stack::unique("value"));
-    let mut secrets = BuildSecrets::default();
+    let mut secrets = SecretValues::default();
     secrets.insert("NPM_TOKEN", value.clone());
     let dockerfile = format!(
         "FROM {base}\nRUN --mount=type=secret,id=NPM_TOKEN [\"/bin/cat\", \"/run/secrets/NPM_TOKEN\"]\nLABEL org.example.kind=secret\n"

@@ -1,8 +1,9 @@
 //! Binding of `forge:plugin/docker` to [`forge_clients::docker`]: the builder's lines go to
 //! the step's log, the image's blobs become its output files.
 
-use forge_clients::docker::{BuildRequest, BuildSecrets, DockerError, build};
+use forge_clients::docker::{BuildRequest, DockerError, build};
 use forge_clients::oci::Blob;
+use forge_clients::secret_values::SecretValues;
 use wasmtime::component::Resource;
 
 use super::CapsView;
@@ -36,7 +37,7 @@ impl wit::Host for CapsView<'_> {
         &mut self,
         request: wit::BuildRequest,
     ) -> wasmtime::Result<Result<wit::Image, wit::DockerError>> {
-        self.build_image(request, BuildSecrets::default()).await
+        self.build_image(request, SecretValues::default()).await
     }
 
     async fn build_with_secrets(
@@ -44,7 +45,7 @@ impl wit::Host for CapsView<'_> {
         request: wit::BuildRequest,
         secrets: Vec<Resource<SecretHandle>>,
     ) -> wasmtime::Result<Result<wit::Image, wit::DockerError>> {
-        let mut values = BuildSecrets::default();
+        let mut values = SecretValues::default();
         for handle in &secrets {
             // The build's log is masked with the values: too short a one is refused.
             let read = self.secret_value(handle).await?.and_then(|(name, value)| {
@@ -71,7 +72,7 @@ impl CapsView<'_> {
     async fn build_image(
         &mut self,
         request: wit::BuildRequest,
-        secrets: BuildSecrets,
+        secrets: SecretValues,
     ) -> wasmtime::Result<Result<wit::Image, wit::DockerError>> {
         let request = BuildRequest {
             context: request.context,
